@@ -1,0 +1,28 @@
+// How many streams run at once, and whether the service takes new ones (readiness).
+export class Admission {
+  active = 0;
+  /** False until start-up work (model warm-up) is done. */
+  warm = false;
+  draining = false;
+
+  constructor(private readonly maxStreams: number) {}
+
+  get ready(): boolean {
+    return this.warm && !this.draining && this.active < this.maxStreams;
+  }
+
+  /** Why a new stream cannot start now, or null when it can. */
+  refusal(): 'too_many_streams' | 'shutting_down' | null {
+    if (this.draining) return 'shutting_down';
+    if (this.active >= this.maxStreams) return 'too_many_streams';
+    return null;
+  }
+
+  acquire(): void {
+    this.active++;
+  }
+
+  release(): void {
+    this.active = Math.max(0, this.active - 1);
+  }
+}

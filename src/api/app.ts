@@ -1,0 +1,87 @@
+// The Hono application: HTTP routes and the two websocket routes.
+import { createNodeWebSocket } from '@hono/node-ws';
+import { Hono } from 'hono';
+import type { WSContext } from 'hono/ws';
+import { log } from '../log.ts';
+import type { Mode } from '../pipeline/stream.ts';
+import { panics } from '../telemetry/panics.ts';
+import { TaskPanic } from '../task.ts';
+import { Session, type SessionDeps, type SessionSocket } from './session.ts';
+
+export interface AppDeps extends SessionDeps {
+  /** Prometheus text exposition, when telemetry is on. */
+  renderMetrics?: () => Promise<string>;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = new Hono();
+  const nodeWs = createNodeWebSocket({ app });
+  // ws enforces a hard cap itself (closing with 1009 and no event); ours is lower so that
+  // oversized frames get the protocol's `frame_too_large` error first.
+  nodeWs.wss.options.maxPayload = Math.max(4 * deps.config.limits.max_frame_bytes, 1 << 20);
+  const sessions = new Set<Session>();
+
+  app.get('/api/v1/health', (c) => {
+    const recent = panics.recentCount();
+    return c.json(recent > 0 ? { status: 'degraded', panics: recent } : { status: 'healthy' });
+  });
+
+  app.get('/api/v1/ready', (c) => {
+    const { admission } = deps;
+    const body = { ready: admission.ready, active_streams: admission.active, draining: admission.draining, warm: admission.warm };
+    return c.json(body, admission.ready ? 200 : 503);
+  });
+
+  app.get('/metrics', async (c) => {
+    if (!deps.renderMetrics) return c.text('metrics are disabled\n', 404);
+    return c.body(await deps.renderMetrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
+
+  const route = (mode: Mode) =>
+    nodeWs.upgradeWebSocket(() => {
+      let session: Session | null = null;
+      return {
+        onOpen(_event, ws) {
+          session = new Session(mode, deps, socketOf(ws));
+          sessions.add(session);
+        },
+        onMessage(event, _ws) {
+          const data = event.data;
+          session?.receive(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
+        },
+        onClose() {
+          if (session) {
+            session.clientClosed();
+            sessions.delete(session);
+          }
+        },
+        onError(event) {
+          log.warn({ err: (event as ErrorEvent).error }, 'websocket error');
+        },
+      };
+    });
+
+  app.get('/api/v1/simple', route('simple'));
+  app.get('/api/v1/segmented', route('segmented'));
+
+  app.notFound((c) => c.json({ error: 'not found' }, 404));
+  app.onError((err, c) => {
+    // A throw in a route handler is a panic of the `route` task.
+    const panic = new TaskPanic('route', err);
+    panics.record('route');
+    log.error({ err: panic }, 'route panicked');
+    return c.json({ error: 'internal server error' }, 500);
+  });
+
+  return { app, injectWebSocket: (server: Parameters<typeof nodeWs.injectWebSocket>[0]) => nodeWs.injectWebSocket(server), sessions };
+}
+
+function socketOf(ws: WSContext): SessionSocket {
+  return {
+    send: (text) => ws.send(text),
+    close: (code, reason) => ws.close(code, reason),
+    get isOpen() {
+      return ws.readyState === 1;
+    },
+  };
+}

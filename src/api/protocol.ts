@@ -1,0 +1,72 @@
+// The wire contract (../shared/spec/protocol.md): client requests validated with zod, server events typed.
+import { z } from 'zod';
+
+export const SUPPORTED_FORMATS = 's16 (bit_depth 16, is_float false) or f32 (bit_depth 32, is_float true)';
+
+export const audioFormatSchema = z.object({
+  channels: z.number().int(),
+  sample_rate: z.number(),
+  bit_depth: z.number().int(),
+  is_float: z.boolean(),
+});
+export type AudioFormat = z.infer<typeof audioFormatSchema>;
+
+export const vadTuningSchema = z
+  .object({
+    threshold: z.number().gt(0).lt(1),
+    min_silence_ms: z.number().int().min(0).max(10_000),
+    speech_pad_ms: z.number().int().min(0).max(1_000),
+    min_speech_ms: z.number().int().min(0).max(10_000),
+  })
+  .partial();
+export type VadTuning = z.infer<typeof vadTuningSchema>;
+
+const startSchema = z.object({
+  request: z.literal('start'),
+  format: audioFormatSchema,
+  interim_results: z.boolean().default(false),
+  trace_id: z.string().nullish(),
+  vad: vadTuningSchema.optional(),
+});
+const stopSchema = z.object({ request: z.literal('stop'), disconnect: z.boolean().default(false) });
+const finalizeSchema = z.object({ request: z.literal('finalize') });
+const keepaliveSchema = z.object({ request: z.literal('keepalive') });
+
+export const requestSchema = z.discriminatedUnion('request', [startSchema, stopSchema, finalizeSchema, keepaliveSchema]);
+export type ClientRequest = z.infer<typeof requestSchema>;
+export type StartRequest = z.infer<typeof startSchema>;
+export const KNOWN_REQUESTS = ['start', 'stop', 'finalize', 'keepalive'] as const;
+
+export type ErrorCode =
+  | 'invalid_json'
+  | 'invalid_request'
+  | 'unknown_request'
+  | 'audio_before_start'
+  | 'unsupported_format'
+  | 'frame_too_large'
+  | 'too_many_streams'
+  | 'no_active_stream'
+  | 'shutting_down'
+  | 'model_failure'
+  | 'internal_error';
+
+/** Output fields of a model, flattened into `segment` events (e.g. `count`, `text`). */
+export type ModelOutput = Record<string, unknown>;
+
+export type ServerEvent =
+  | { type: 'active'; time: number; channel: number }
+  | { type: 'inactive'; time: number; channel: number }
+  | ({ type: 'segment'; start_time: number; end_time: number; is_final?: boolean; channel: number } & ModelOutput)
+  | { type: 'error'; message: string; code?: ErrorCode; channel?: number }
+  | { type: 'stream_end'; channel_durations: number[] }
+  | { type: 'ack'; request: 'finalize' | 'keepalive' };
+
+/** WebSocket close codes the server uses (RFC 6455). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  tooLarge: 1009,
+  internal: 1011,
+  overCapacity: 1013,
+} as const;

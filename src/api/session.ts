@@ -1,0 +1,201 @@
+// One websocket connection: the protocol's state machine. Messages are handled strictly in
+// arrival order (a `stop` finishes its stream before the next message is looked at), so results,
+// `stream_end` and acks reach the client in the order the protocol promises.
+import { log } from '../log.ts';
+import { formatError } from '../audio/format.ts';
+import { AudioStream, type Mode, type PipelineDeps } from '../pipeline/stream.ts';
+import { spawn } from '../task.ts';
+import type { Admission } from './admission.ts';
+import { CloseCode, KNOWN_REQUESTS, requestSchema, type ErrorCode, type ServerEvent, type StartRequest } from './protocol.ts';
+
+export interface SessionSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  readonly isOpen: boolean;
+}
+
+export interface SessionDeps extends PipelineDeps {
+  admission: Admission;
+}
+
+type State = 'idle' | 'streaming' | 'stopped' | 'closed';
+type Inbound = string | Uint8Array;
+
+export class Session {
+  private state: State = 'idle';
+  private stream: AudioStream | null = null;
+  private lastStart: StartRequest | null = null;
+  private readonly inbox: Inbound[] = [];
+  private pumping = false;
+
+  constructor(
+    private readonly mode: Mode,
+    private readonly deps: SessionDeps,
+    private readonly socket: SessionSocket,
+  ) {}
+
+  get isStreaming(): boolean {
+    return this.state === 'streaming';
+  }
+
+  /** A websocket message arrived. */
+  receive(data: Inbound): void {
+    if (this.state === 'closed') return;
+    this.inbox.push(data);
+    this.pump();
+  }
+
+  /** The client closed the socket: everything stops, unsent results are dropped. */
+  clientClosed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.inbox.length = 0;
+    this.dropStream();
+  }
+
+  /** Server-initiated close (shutdown deadline, fatal protocol error). */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.inbox.length = 0;
+    this.dropStream();
+    this.socket.close(code, reason);
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    spawn(
+      'client_receiver',
+      async () => {
+        try {
+          while (this.inbox.length > 0 && this.state !== 'closed') {
+            const message = this.inbox.shift() as Inbound;
+            const pending = typeof message === 'string' ? this.onText(message) : this.onAudio(message);
+            if (pending) await pending;
+          }
+        } finally {
+          this.pumping = false;
+        }
+      },
+      () => this.fail('internal server error', 'internal_error', CloseCode.internal),
+    );
+  }
+
+  private send(event: ServerEvent): void {
+    if (this.socket.isOpen) this.socket.send(JSON.stringify(event));
+  }
+
+  /** A protocol error; with a close code it ends the connection. */
+  private fail(message: string, code: ErrorCode, close?: number): void {
+    if (this.state === 'closed') return;
+    this.send({ type: 'error', message, code });
+    if (close !== undefined) this.close(close, code);
+  }
+
+  private onText(text: string): Promise<void> | void {
+    const limits = this.deps.config.limits;
+    if (Buffer.byteLength(text) > limits.max_text_bytes) {
+      return this.fail(`text message larger than ${limits.max_text_bytes} bytes`, 'frame_too_large', CloseCode.tooLarge);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return this.fail('invalid JSON', 'invalid_json');
+    }
+    const name = typeof json === 'object' && json !== null ? (json as { request?: unknown }).request : undefined;
+    if (typeof name !== 'string' || !(KNOWN_REQUESTS as readonly string[]).includes(name)) {
+      return this.fail(`unknown request: ${JSON.stringify(name ?? null)} (expected one of ${KNOWN_REQUESTS.join(', ')})`, 'unknown_request');
+    }
+    const parsed = requestSchema.safeParse(json);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || name}: ${i.message}`).join('; ');
+      // A broken start leaves no usable stream; a broken stop/finalize does not.
+      return this.fail(`invalid ${name} request: ${detail}`, 'invalid_request', name === 'start' ? CloseCode.policy : undefined);
+    }
+    const request = parsed.data;
+    switch (request.request) {
+      case 'start':
+        return this.start(request);
+      case 'stop':
+        return this.stop(request.disconnect);
+      case 'finalize':
+        return this.finalize();
+      case 'keepalive':
+        return this.send({ type: 'ack', request: 'keepalive' });
+    }
+  }
+
+  private async start(request: StartRequest): Promise<void> {
+    const problem = formatError(request.format, this.deps.config.limits.max_channels);
+    if (problem) return this.fail(problem, 'unsupported_format', CloseCode.policy);
+    if (this.stream) await this.endStream(); // a start mid-stream ends that stream first
+    this.lastStart = request;
+    await this.openStream(request);
+  }
+
+  private async openStream(request: StartRequest): Promise<void> {
+    const refusal = this.deps.admission.refusal();
+    if (refusal) {
+      const message = refusal === 'shutting_down' ? 'server is shutting down' : 'too many streams';
+      return this.fail(message, refusal, refusal === 'shutting_down' ? CloseCode.goingAway : CloseCode.overCapacity);
+    }
+    this.deps.admission.acquire();
+    try {
+      const params = { mode: this.mode, format: request.format, interimResults: request.interim_results, vad: request.vad };
+      this.stream = await AudioStream.open(params, this.deps, (e) => this.send(e));
+    } catch (err) {
+      this.deps.admission.release();
+      throw err;
+    }
+    if (this.state === 'closed') return this.dropStream(); // the client left while we were opening
+    this.state = 'streaming';
+  }
+
+  private async stop(disconnect: boolean): Promise<void> {
+    if (this.stream) {
+      await this.endStream();
+    } else if (!disconnect) {
+      this.send({ type: 'error', message: 'stop without a running stream', code: 'no_active_stream' });
+    }
+    if (disconnect) this.close(CloseCode.normal, 'stream ended');
+  }
+
+  private async finalize(): Promise<void> {
+    if (this.stream) await this.stream.finalize();
+    this.send({ type: 'ack', request: 'finalize' });
+  }
+
+  private onAudio(bytes: Uint8Array): Promise<void> | void {
+    const max = this.deps.config.limits.max_frame_bytes;
+    if (bytes.byteLength > max) {
+      return this.fail(`binary frame of ${bytes.byteLength} bytes exceeds the limit of ${max}`, 'frame_too_large', CloseCode.tooLarge);
+    }
+    if (this.stream) return this.stream.push(bytes);
+    if (this.state === 'stopped' && this.lastStart) {
+      // After a stop without disconnect, new audio is a new stream with the same format.
+      const request = this.lastStart;
+      return this.openStream(request).then(() => this.stream?.push(bytes));
+    }
+    return this.fail('audio received before a start request', 'audio_before_start', CloseCode.policy);
+  }
+
+  private async endStream(): Promise<void> {
+    const stream = this.stream as AudioStream;
+    const durations = await stream.finish();
+    if (this.stream !== stream) return; // aborted meanwhile
+    this.stream = null;
+    this.deps.admission.release();
+    if (this.state !== 'closed') this.state = 'stopped';
+    this.send({ type: 'stream_end', channel_durations: durations });
+    log.debug({ durations }, 'stream ended');
+  }
+
+  private dropStream(): void {
+    if (!this.stream) return;
+    this.stream.abort();
+    this.stream = null;
+    this.deps.admission.release();
+  }
+}

@@ -1,0 +1,56 @@
+// Little-endian interleaved PCM bytes → interleaved float samples. A binary frame may end in the
+// middle of a sample or of a multi-channel frame: those bytes are carried into the next call.
+import type { AudioFormat } from '../api/protocol.ts';
+import { bytesPerSample } from './format.ts';
+
+export class PcmDecoder {
+  private readonly frameBytes: number;
+  private readonly isFloat: boolean;
+  private carry: Uint8Array = new Uint8Array(0);
+  /** Whole multi-channel frames decoded so far. */
+  frames = 0;
+
+  constructor(readonly format: AudioFormat) {
+    this.frameBytes = bytesPerSample(format) * format.channels;
+    this.isFloat = format.is_float;
+  }
+
+  /** Bytes held back because they do not make a whole frame yet. */
+  get pendingBytes(): number {
+    return this.carry.length;
+  }
+
+  /** Decodes every whole frame in carry + bytes; returns interleaved samples in [-1, 1]. */
+  decode(bytes: Uint8Array): Float32Array {
+    let data = bytes;
+    if (this.carry.length > 0) {
+      data = new Uint8Array(this.carry.length + bytes.length);
+      data.set(this.carry);
+      data.set(bytes, this.carry.length);
+    }
+    const frames = Math.floor(data.length / this.frameBytes);
+    const usable = frames * this.frameBytes;
+    this.carry = data.slice(usable);
+    this.frames += frames;
+
+    const view = new DataView(data.buffer, data.byteOffset, usable);
+    const out = new Float32Array(frames * this.format.channels);
+    if (this.isFloat) {
+      for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+    } else {
+      for (let i = 0; i < out.length; i++) out[i] = view.getInt16(i * 2, true) / 32768;
+    }
+    return out;
+  }
+}
+
+/** Splits interleaved samples into one array per channel. */
+export function deinterleave(interleaved: Float32Array, channels: number): Float32Array[] {
+  if (channels === 1) return [interleaved];
+  const frames = interleaved.length / channels;
+  const out = Array.from({ length: channels }, () => new Float32Array(frames));
+  for (let f = 0, i = 0; f < frames; f++) {
+    for (let c = 0; c < channels; c++, i++) out[c][f] = interleaved[i];
+  }
+  return out;
+}

@@ -1,0 +1,318 @@
+// Programmatic websocket client for the streaming protocol (../../shared/spec/protocol.md):
+// `connect` gives a scriptable connection, `streamAudio` runs one whole start → audio → stop exchange.
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import type { AudioFormat, ServerEvent } from '../api/protocol.ts';
+import { bytesPerSample } from './wav.ts';
+
+export type EventType = ServerEvent['type'];
+export type EventOf<T extends EventType> = Extract<ServerEvent, { type: T }>;
+export type EventPredicate = (e: ServerEvent) => boolean;
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** Error for a connection that could not be established; `status` is the HTTP status when the upgrade was refused. */
+export class ConnectError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'ConnectError';
+  }
+}
+
+export interface ConnectOptions {
+  /** Handshake timeout (default 10000 ms). */
+  timeoutMs?: number;
+  /** Aborting closes the socket (or the handshake in progress). */
+  signal?: AbortSignal;
+  /** Called for every server event as it arrives, before `next` waiters are served. */
+  onEvent?: (e: ServerEvent) => void;
+}
+
+export interface Connection {
+  /** Every server event received so far, in order. */
+  readonly events: ServerEvent[];
+  /** Text frames from the server that were not JSON objects (should stay empty). */
+  readonly invalidFrames: string[];
+  /** Resolves once the socket is closed (never rejects); code 1006 when it dropped without a close frame. */
+  readonly closed: Promise<CloseInfo>;
+  readonly isOpen: boolean;
+  /**
+   * Send a request: an object is sent as JSON text, a string as a text frame verbatim (for malformed input),
+   * bytes as one binary frame. Resolves once written to the socket; a failure only rejects if awaited.
+   */
+  send(data: object | string | Uint8Array): Promise<void>;
+  /**
+   * The next event (after the one the previous `next` returned) matching `predicate` or of the given type.
+   * Events already received count, so there is no race between sending and waiting. Rejects on timeout
+   * (default 30000 ms) or when the socket closes first.
+   */
+  next<T extends EventType>(type: T, timeoutMs?: number): Promise<EventOf<T>>;
+  next(predicate?: EventPredicate, timeoutMs?: number): Promise<ServerEvent>;
+  /** Close with a close frame (default 1000) and wait until the socket is closed. */
+  close(code?: number, reason?: string): Promise<CloseInfo>;
+  /** Drop the TCP connection without a close handshake. */
+  terminate(): void;
+}
+
+/** A readable message for connection errors (Node's multi-address connect gives an AggregateError with no message). */
+export function describeError(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    const parts = [...new Set(err.errors.map((e) => describeError(e)))];
+    return parts.join('; ');
+  }
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return err.message || code || err.name;
+  }
+  return String(err);
+}
+
+/** Open a websocket to `addr` and start collecting server events. */
+export function connect(addr: string, headers?: Record<string, string>, options: ConnectOptions = {}): Promise<Connection> {
+  const { timeoutMs = 10_000, signal, onEvent } = options;
+  return new Promise<Connection>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new ConnectError(`cannot connect to ${addr}: aborted`));
+      return;
+    }
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(addr, { headers, handshakeTimeout: timeoutMs });
+    } catch (err) {
+      reject(new ConnectError(`cannot connect to ${addr}: ${describeError(err)}`, undefined, { cause: err }));
+      return;
+    }
+
+    const events: ServerEvent[] = [];
+    const invalidFrames: string[] = [];
+    let cursor = 0;
+    let closeInfo: CloseInfo | undefined;
+    let lastError: Error | undefined;
+    interface Waiter {
+      matches: EventPredicate;
+      resolve: (e: ServerEvent) => void;
+      reject: (err: Error) => void;
+      timer: NodeJS.Timeout;
+    }
+    const waiters: Waiter[] = [];
+
+    const serveWaiters = () => {
+      for (const w of [...waiters]) {
+        let idx = -1;
+        for (let i = cursor; i < events.length; i++) {
+          if (w.matches(events[i])) {
+            idx = i;
+            break;
+          }
+        }
+        if (idx < 0) continue;
+        cursor = idx + 1;
+        waiters.splice(waiters.indexOf(w), 1);
+        clearTimeout(w.timer);
+        w.resolve(events[idx]);
+      }
+    };
+    const pending = () => JSON.stringify(events.slice(cursor));
+
+    function next<T extends EventType>(type: T, waitMs?: number): Promise<EventOf<T>>;
+    function next(predicate?: EventPredicate, waitMs?: number): Promise<ServerEvent>;
+    function next(predicate?: EventPredicate | EventType, waitMs = 30_000): Promise<ServerEvent> {
+      const matches: EventPredicate = typeof predicate === 'string' ? (e) => e.type === predicate : (predicate ?? (() => true));
+      return new Promise<ServerEvent>((res, rej) => {
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          rej(new Error(`no matching event within ${waitMs} ms; unmatched events: ${pending()}`));
+        }, waitMs);
+        const waiter: Waiter = { matches, resolve: res, reject: rej, timer };
+        waiters.push(waiter);
+        serveWaiters();
+        if (waiters.includes(waiter) && closeInfo) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          clearTimeout(timer);
+          rej(new Error(`connection closed (${closeInfo.code} ${closeInfo.reason}) before a matching event; unmatched events: ${pending()}`));
+        }
+      });
+    }
+
+    let resolveClosed!: (c: CloseInfo) => void;
+    const closed = new Promise<CloseInfo>((r) => (resolveClosed = r));
+    let opened = false;
+
+    const onAbort = () => ws.terminate();
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    ws.on('unexpected-response', (req, res) => {
+      // The server answered the upgrade with a plain HTTP response (e.g. 401, 503).
+      reject(new ConnectError(`cannot connect to ${addr}: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd(), res.statusCode));
+      res.resume();
+      req.destroy();
+    });
+    ws.on('error', (err) => {
+      lastError = err;
+      if (!opened) reject(new ConnectError(`cannot connect to ${addr}: ${describeError(err)}`, undefined, { cause: err }));
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return; // the protocol has no binary server frames
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const text = buf.toString('utf8');
+      let event: unknown;
+      try {
+        event = JSON.parse(text);
+      } catch {
+        invalidFrames.push(text);
+        return;
+      }
+      if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+        invalidFrames.push(text);
+        return;
+      }
+      events.push(event as ServerEvent);
+      onEvent?.(event as ServerEvent);
+      serveWaiters();
+    });
+    ws.on('close', (code, reason) => {
+      signal?.removeEventListener('abort', onAbort);
+      closeInfo = { code, reason: reason.toString('utf8') };
+      if (!opened) reject(new ConnectError(`cannot connect to ${addr}: ${lastError ? describeError(lastError) : `closed (${code})`}`));
+      for (const w of waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`connection closed (${code} ${closeInfo.reason}) before a matching event; unmatched events: ${pending()}`));
+      }
+      resolveClosed(closeInfo);
+    });
+
+    ws.on('open', () => {
+      opened = true;
+      const conn: Connection = {
+        events,
+        invalidFrames,
+        closed,
+        get isOpen() {
+          return ws.readyState === WebSocket.OPEN;
+        },
+        send(data) {
+          const payload = data instanceof Uint8Array ? data : typeof data === 'string' ? data : JSON.stringify(data);
+          const p = new Promise<void>((res, rej) => {
+            ws.send(payload, { binary: data instanceof Uint8Array }, (err) => (err ? rej(err) : res()));
+          });
+          p.catch(() => {}); // fire-and-forget callers must not cause an unhandled rejection
+          return p;
+        },
+        next,
+        close(code = 1000, reason) {
+          if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+          return closed;
+        },
+        terminate() {
+          ws.terminate();
+        },
+      };
+      resolve(conn);
+    });
+  });
+}
+
+export interface StreamOptions {
+  /** e.g. ws://127.0.0.1:8080/api/v1/segmented */
+  addr: string;
+  format: AudioFormat;
+  /** Interleaved little-endian PCM. */
+  pcm: Uint8Array;
+  /** Bytes per binary frame, or a function called for each frame (default: 256 samples per channel). */
+  chunkBytes?: number | (() => number);
+  /** Pace frames at the audio's real-time rate. */
+  realTime?: boolean;
+  interimResults?: boolean;
+  /** Optional `start.vad` tuning. */
+  vad?: Record<string, number>;
+  traceId?: string;
+  /** `stop.disconnect` (default true). */
+  disconnect?: boolean;
+  onEvent?: (e: ServerEvent) => void;
+  onProgress?: (sentSeconds: number, totalSeconds: number) => void;
+  headers?: Record<string, string>;
+  /** Reject when the whole exchange takes longer (default 120000 ms). */
+  timeoutMs?: number;
+}
+
+export interface StreamResult {
+  events: ServerEvent[];
+  closeCode: number | null;
+  closeReason: string;
+}
+
+/**
+ * Stream `pcm` as one stream: start, binary frames, stop. With `disconnect` (default) resolves when the server
+ * closes the socket; without, after `stream_end`, closing the socket with 1000. If the server closes early
+ * (e.g. after a protocol error) the result is returned as well. Rejects on connection failure or timeout.
+ */
+export async function streamAudio(opts: StreamOptions): Promise<StreamResult> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`streaming to ${opts.addr} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([runStream(opts, abort.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+    abort.abort(); // stops the sender loop if it is still going
+  }
+}
+
+async function runStream(opts: StreamOptions, signal: AbortSignal): Promise<StreamResult> {
+  const { format, pcm, disconnect = true } = opts;
+  const bps = bytesPerSample(format);
+  const bytesPerSecond = format.sample_rate * format.channels * bps;
+  const totalSeconds = pcm.byteLength / bytesPerSecond;
+  const chunk = opts.chunkBytes ?? 256 * format.channels * bps;
+  const nextSize = typeof chunk === 'function' ? chunk : () => chunk;
+
+  const conn = await connect(opts.addr, opts.headers, { signal, onEvent: opts.onEvent });
+  const start: Record<string, unknown> = { request: 'start', format, interim_results: opts.interimResults ?? false };
+  if (opts.vad) start.vad = opts.vad;
+  if (opts.traceId) start.trace_id = opts.traceId;
+
+  try {
+    await conn.send(start);
+    const t0 = performance.now();
+    let sent = 0;
+    while (sent < pcm.byteLength && conn.isOpen && !signal.aborted) {
+      if (opts.realTime) {
+        // Frame i is due at t0 + (bytes before it) / rate: timers only, and no drift accumulates.
+        const wait = t0 + (sent / bytesPerSecond) * 1000 - performance.now();
+        if (wait > 0) await sleep(wait, undefined, { signal });
+      }
+      const size = Math.min(pcm.byteLength - sent, Math.max(1, Math.floor(nextSize())));
+      await conn.send(pcm.subarray(sent, sent + size));
+      sent += size;
+      opts.onProgress?.(sent / bytesPerSecond, totalSeconds);
+    }
+    if (conn.isOpen && !signal.aborted) {
+      await conn.send({ request: 'stop', disconnect });
+      if (!disconnect) {
+        await Promise.race([conn.next('stream_end', 2 ** 31 - 1), conn.closed]);
+        await conn.close(1000);
+      }
+    }
+  } catch (err) {
+    // A send failing or the server closing while we wait is a normal outcome, reported by the close code.
+    if (signal.aborted || conn.isOpen) {
+      conn.terminate();
+      throw err;
+    }
+  }
+  const { code, reason } = await conn.closed;
+  return { events: conn.events, closeCode: code, closeReason: reason };
+}

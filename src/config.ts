@@ -1,0 +1,110 @@
+// Service configuration: defaults live here; an optional JSON file and env vars override them.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+const simulatedModelSchema = z
+  .object({
+    backend: z.literal('simulated').default('simulated'),
+    /** Fixed seconds of work per inference. */
+    delay: z.number().min(0).default(0.5),
+    /** Seconds of work per second of audio. */
+    constant_factor: z.number().min(0).default(0.3),
+    /** Uniform ± seconds added to each inference. */
+    jitter: z.number().min(0).default(0.2),
+    failure_rate: z.number().min(0).max(1).default(0),
+    panic_rate: z.number().min(0).max(1).default(0),
+    /** The first inference of each model instance costs (1 + warmup_penalty) times more. */
+    warmup_penalty: z.number().min(0).default(10),
+    /** Worker threads running inference (one model instance each). */
+    workers: z.number().int().min(1).max(64).default(availableParallelism()),
+  })
+  .strict();
+
+const vadSchema = z
+  .object({
+    threshold: z.number().gt(0).lt(1).default(0.5),
+    min_silence_ms: z.number().int().min(0).default(300),
+    speech_pad_ms: z.number().int().min(0).default(30),
+    min_speech_ms: z.number().int().min(0).default(250),
+    /** Interim results: one per this much new speech. */
+    interim_interval_ms: z.number().int().min(50).default(500),
+  })
+  .strict();
+
+const limitsSchema = z
+  .object({
+    max_streams: z.number().int().min(1).default(256),
+    max_frame_bytes: z.number().int().min(64).default(1 << 20),
+    max_channels: z.number().int().min(1).max(8).default(8),
+    max_text_bytes: z.number().int().min(256).default(64 * 1024),
+  })
+  .strict();
+
+const pipelineSchema = z
+  .object({
+    /** Simple mode: model calls in flight per channel; queued audio is batched into the next call. */
+    simple_max_inflight: z.number().int().min(1).max(64).default(2),
+  })
+  .strict();
+
+const shutdownSchema = z.object({ drain_timeout_ms: z.number().int().min(0).default(30_000) }).strict();
+
+export const configSchema = z
+  .object({
+    host: z.string().default('0.0.0.0'),
+    port: z.number().int().min(0).max(65_535).default(8080),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    model: simulatedModelSchema.prefault({}),
+    vad: vadSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    pipeline: pipelineSchema.prefault({}),
+    shutdown: shutdownSchema.prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ModelConfig = Config['model'];
+export type VadConfig = Config['vad'];
+export type LimitsConfig = Config['limits'];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates a config object; errors name the offending key, e.g. `model.delay: Too small`. */
+export function parseConfig(input: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const keys = 'keys' in i && Array.isArray(i.keys) ? `.${i.keys.join(', ')}` : '';
+      return `${i.path.join('.') || '(root)'}${keys}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid ${source}:\n  ${lines.join('\n  ')}`);
+  }
+  return result.data;
+}
+
+/** Config from `--config FILE` / STREAMER_CONFIG, then HOST, PORT and LOG_LEVEL from the environment. */
+export function loadConfig(argv = process.argv.slice(2), env = process.env): Config {
+  const flag = argv.indexOf('--config');
+  const path = flag >= 0 ? argv[flag + 1] : env.STREAMER_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  if (env.HOST) raw = { ...raw, host: env.HOST };
+  if (env.PORT) raw = { ...raw, port: Number(env.PORT) };
+  if (env.LOG_LEVEL) raw = { ...raw, log_level: env.LOG_LEVEL };
+  return parseConfig(raw, path ?? 'config');
+}

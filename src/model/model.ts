@@ -1,0 +1,17 @@
+// The model stage's contract: 16 kHz mono samples in, output fields out (flattened into `segment`).
+import type { ModelOutput } from '../api/protocol.ts';
+
+/** A failure the model reported (bad input, inference error): the stream goes on. */
+export type InferenceResult = { ok: true; output: ModelOutput } | { ok: false; error: string };
+
+export interface Model {
+  readonly name: string;
+  /**
+   * Runs inference. Resolves with the model's output or a reported failure; rejects with a
+   * TaskPanic when the backend crashed (counted by the task wrapper, worker replaced).
+   */
+  infer(samples: Float32Array): Promise<InferenceResult>;
+  /** Pays one-off start-up costs (the first inference of each instance) before the server is ready. */
+  warmup(): Promise<void>;
+  close(): Promise<void>;
+}

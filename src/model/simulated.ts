@@ -1,0 +1,43 @@
+// The simulated model: a load-test double with a configurable cost profile and fault rates.
+import type { ModelConfig } from '../config.ts';
+import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
+import { createWorkerPool, type WorkerPool } from '../task.ts';
+import type { InferenceResult, Model } from './model.ts';
+import type { SimulatedJob } from './simulated-worker.ts';
+
+export class SimulatedModel implements Model {
+  readonly name = 'simulated';
+  private readonly pool: WorkerPool<SimulatedJob, InferenceResult>;
+
+  constructor(private readonly config: ModelConfig) {
+    this.pool = createWorkerPool('inference', new URL('./simulated-worker.ts', import.meta.url), config.workers);
+  }
+
+  infer(samples: Float32Array, warmup = false): Promise<InferenceResult> {
+    const c = this.config;
+    const job: SimulatedJob = {
+      samples,
+      sampleRate: MODEL_SAMPLE_RATE,
+      delay: c.delay,
+      constantFactor: c.constant_factor,
+      jitter: c.jitter,
+      failureRate: warmup ? 0 : c.failure_rate,
+      panicRate: warmup ? 0 : c.panic_rate,
+      warmupPenalty: c.warmup_penalty,
+    };
+    // Transfer, not copy, to the worker; a view into a larger buffer is copied first.
+    const owned = samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength ? samples : samples.slice();
+    job.samples = owned;
+    return this.pool.run(job, [owned.buffer as ArrayBuffer]);
+  }
+
+  async warmup(): Promise<void> {
+    // One job per worker, all at once: each worker (model instance) takes exactly one.
+    const jobs = Array.from({ length: this.pool.size }, () => this.infer(new Float32Array(MODEL_SAMPLE_RATE / 10), true));
+    await Promise.all(jobs);
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}

@@ -1,0 +1,39 @@
+// Runs the model on one piece of a channel's audio and turns the outcome into the event to send:
+// a `segment` with the model's output, or an `error` for that channel (never the internals).
+import type { ServerEvent } from '../api/protocol.ts';
+import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
+import type { Model } from '../model/index.ts';
+import { log } from '../log.ts';
+
+export interface SegmentSpan {
+  channel: number;
+  /** Bounds in 16 kHz samples since the start of the stream. */
+  start: number;
+  end: number;
+  /** true/false in segmented mode; absent in simple mode. */
+  isFinal?: boolean;
+}
+
+const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
+
+export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan): Promise<ServerEvent> {
+  try {
+    const result = await model.infer(audio);
+    if (!result.ok) {
+      log.warn({ channel: span.channel, error: result.error }, 'model failure');
+      return { type: 'error', message: `model failure: ${result.error}`, code: 'model_failure', channel: span.channel };
+    }
+    const event: ServerEvent = {
+      type: 'segment',
+      start_time: seconds(span.start),
+      end_time: seconds(span.end),
+      ...(span.isFinal === undefined ? {} : { is_final: span.isFinal }),
+      channel: span.channel,
+      ...result.output,
+    };
+    return event;
+  } catch {
+    // A panic: already counted and logged by the task wrapper; the client gets no internals.
+    return { type: 'error', message: 'internal server error', code: 'internal_error', channel: span.channel };
+  }
+}

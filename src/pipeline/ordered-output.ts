@@ -1,0 +1,32 @@
+// Sends a channel's events in the order they were produced, even when the model results they
+// wait for complete out of order (several inferences of one channel may run at once).
+import type { ServerEvent } from '../api/protocol.ts';
+
+export type Send = (event: ServerEvent) => void;
+
+export class OrderedOutput {
+  private tail: Promise<void> = Promise.resolve();
+  private aborted = false;
+
+  constructor(private readonly send: Send) {}
+
+  /** Queues an event, or a promise of events, behind everything queued before it. */
+  enqueue(event: ServerEvent | Promise<ServerEvent | ServerEvent[]>): void {
+    const pending = Promise.resolve(event);
+    this.tail = this.tail.then(async () => {
+      const ready = await pending;
+      if (this.aborted) return;
+      for (const e of Array.isArray(ready) ? ready : [ready]) this.send(e);
+    });
+  }
+
+  /** Resolves once everything queued so far has been sent (or dropped by abort). */
+  drained(): Promise<void> {
+    return this.tail;
+  }
+
+  /** Drops whatever has not been sent yet (the client went away). */
+  abort(): void {
+    this.aborted = true;
+  }
+}

@@ -1,0 +1,112 @@
+// Segmented mode: Silero VAD over 512-sample windows finds speech; each speech segment yields
+// `active`, interim segments (if asked for), `inactive` and one final segment from the model.
+import type { ServerEvent } from '../api/protocol.ts';
+import { AudioHistory } from '../audio/history.ts';
+import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
+import type { Model } from '../model/index.ts';
+import { guard, type TaskPanic } from '../task.ts';
+import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
+import { VAD_WINDOW, VadChannelState, type SileroVad } from '../vad/silero.ts';
+import type { ChannelRunner } from './channel-runner.ts';
+import { inferSegment } from './inference.ts';
+import type { OrderedOutput } from './ordered-output.ts';
+
+const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
+
+export class SegmentedRunner implements ChannelRunner {
+  private readonly history = new AudioHistory();
+  private readonly vadState = new VadChannelState();
+  /** Samples the VAD has analysed; the rest of `history` waits for a whole window. */
+  private analysed = 0;
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly channel: number,
+    private readonly vad: SileroVad,
+    private readonly segmenter: Segmenter,
+    private readonly model: Model,
+    private readonly out: OrderedOutput,
+  ) {}
+
+  push(samples: Float32Array): void {
+    if (this.stopped || samples.length === 0) return;
+    this.history.append(samples);
+    this.startLoop();
+  }
+
+  async finalize(): Promise<void> {
+    await this.loop;
+    this.handle(this.segmenter.flush(this.history.end));
+    await this.out.drained();
+  }
+
+  async end(): Promise<void> {
+    await this.loop;
+    const total = this.history.end;
+    if (!this.stopped && total > this.analysed) {
+      // The last partial window, zero-padded as Silero does, still counts.
+      const window = this.history.slice(this.analysed, this.analysed + VAD_WINDOW);
+      await guard('vad', () => this.analyse(window, total)).catch((panic: TaskPanic) => this.fail(panic));
+    }
+    this.handle(this.segmenter.flush(total));
+    await this.out.drained();
+  }
+
+  abort(): void {
+    this.stopped = true;
+    this.out.abort();
+  }
+
+  /** One loop per channel works through whole windows; pushes during an await are picked up by it. */
+  private startLoop(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = guard('vad', async () => {
+      try {
+        while (!this.stopped && this.history.end - this.analysed >= VAD_WINDOW) {
+          const window = this.history.slice(this.analysed, this.analysed + VAD_WINDOW);
+          await this.analyse(window, this.analysed + VAD_WINDOW);
+        }
+      } finally {
+        this.running = false;
+      }
+    }).catch((panic: TaskPanic) => this.fail(panic));
+  }
+
+  private async analyse(window: Float32Array, end: number): Promise<void> {
+    const start = this.analysed;
+    const prob = await this.vad.probability(this.vadState, window);
+    this.analysed = end;
+    this.handle(this.segmenter.push(prob, start, end));
+    this.history.dropBefore(this.segmenter.retainFrom(this.analysed));
+  }
+
+  private handle(events: SegmentEvent[]): void {
+    for (const e of events) {
+      switch (e.kind) {
+        case 'active':
+          this.out.enqueue({ type: 'active', time: seconds(e.start), channel: this.channel });
+          break;
+        case 'interim':
+          this.out.enqueue(this.infer(e.start, e.end, false));
+          break;
+        case 'final':
+          this.out.enqueue({ type: 'inactive', time: seconds(e.end), channel: this.channel });
+          this.out.enqueue(this.infer(e.start, e.end, true));
+          break;
+      }
+    }
+  }
+
+  private infer(start: number, end: number, isFinal: boolean): Promise<ServerEvent> {
+    return inferSegment(this.model, this.history.slice(start, end), { channel: this.channel, start, end, isFinal });
+  }
+
+  /** The VAD crashed for this channel: say so once and stop analysing it; other channels go on. */
+  private fail(_panic: TaskPanic): void {
+    this.stopped = true;
+    this.out.enqueue({ type: 'error', message: 'internal server error', code: 'internal_error', channel: this.channel });
+  }
+}

@@ -1,0 +1,63 @@
+// Assembles the service from a config: shared stages (VAD session, model workers), the HTTP and
+// websocket server, start-up warm-up and graceful shutdown. main.ts and the tests both use it.
+import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Admission } from './api/admission.ts';
+import { createApp } from './api/app.ts';
+import { CloseCode } from './api/protocol.ts';
+import type { Config } from './config.ts';
+import { log } from './log.ts';
+import { createModel } from './model/index.ts';
+import { SileroVad } from './vad/silero.ts';
+
+export interface Service {
+  /** e.g. http://127.0.0.1:43121 */
+  readonly url: string;
+  readonly port: number;
+  /** Resolves once warm-up is done and the service reports ready. */
+  readonly warm: Promise<void>;
+  /**
+   * Stops taking new connections and streams, lets running streams finish up to the drain
+   * deadline, closes what is left with 1001 and releases every resource.
+   */
+  shutdown(drainMs?: number): Promise<void>;
+}
+
+export async function startService(config: Config): Promise<Service> {
+  const [vad, model] = [await SileroVad.load(), createModel(config.model)];
+  const admission = new Admission(config.limits.max_streams);
+  const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission });
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+  });
+  injectWebSocket(server);
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  log.info({ address: `http://${config.host}:${port}`, config }, 'listening');
+
+  const warm = model.warmup().then(() => {
+    admission.warm = true;
+    log.info({ model: model.name }, 'model warmed up; ready');
+  });
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (drainMs = config.shutdown.drain_timeout_ms) =>
+    (stopping ??= (async () => {
+      admission.draining = true;
+      log.info({ active_streams: admission.active, drain_ms: drainMs }, 'draining');
+      server.close();
+      const deadline = Date.now() + drainMs;
+      while ([...sessions].some((s) => s.isStreaming) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const s of sessions) s.close(CloseCode.goingAway, 'server shutting down');
+      (server as Server).closeAllConnections();
+      await warm.catch(() => undefined);
+      await Promise.all([model.close(), vad.close()]);
+      log.info('stopped');
+    })());
+
+  return { url: `http://${host}:${port}`, port, warm, shutdown };
+}

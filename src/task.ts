@@ -1,0 +1,84 @@
+// The one task wrapper (counterpart of the reference template's task.rs). Every piece of work that
+// runs off the request path starts here: detached promises, awaited stage work and worker pools.
+// It names the task, and turns an unexpected throw into a counted, logged "panic" that never
+// escapes to crash the process. Lint (eslint.config.js) forbids workers and floating promises
+// anywhere else.
+import { Piscina } from 'piscina';
+import { log } from './log.ts';
+import { panics } from './telemetry/panics.ts';
+
+export type TaskName = 'route' | 'client_receiver' | 'audio_decoding' | 'vad' | 'inference';
+
+/** An unexpected throw inside a task: the caller reports "internal server error", never the detail. */
+export class TaskPanic extends Error {
+  override name = 'TaskPanic';
+  constructor(
+    readonly task: TaskName,
+    override readonly cause: unknown,
+  ) {
+    super(`task ${task} panicked: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+function recordPanic(task: TaskName, err: unknown): TaskPanic {
+  if (err instanceof TaskPanic) return err; // already counted where it happened
+  panics.record(task);
+  log.error({ task, err }, 'task panicked');
+  return new TaskPanic(task, err);
+}
+
+/** Runs awaited work as `task`; a throw is counted as a panic and rethrown as TaskPanic. */
+export async function guard<T>(task: TaskName, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw recordPanic(task, err);
+  }
+}
+
+/** Synchronous variant of guard for short CPU work on the event loop (decoding, resampling). */
+export function guardSync<T>(task: TaskName, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw recordPanic(task, err);
+  }
+}
+
+/**
+ * Starts detached work. It never rejects: a panic is counted, logged and handed to `onPanic`
+ * (e.g. to tell the client "internal server error" and end the stream).
+ */
+export function spawn(task: TaskName, fn: () => Promise<void>, onPanic?: (p: TaskPanic) => void): void {
+  fn().catch((err: unknown) => {
+    const p = recordPanic(task, err);
+    try {
+      onPanic?.(p);
+    } catch (inner) {
+      log.error({ task, err: inner }, 'panic handler failed');
+    }
+  });
+}
+
+export interface WorkerPool<In, Out> {
+  /** Runs one job; a crash of the worker (uncaught throw, exit) is a panic, and the worker is replaced. */
+  run(input: In, transferList?: Transferable[]): Promise<Out>;
+  readonly size: number;
+  destroy(): Promise<void>;
+}
+
+/** Worker threads are created only here. `file` is a module URL whose default export handles a job. */
+export function createWorkerPool<In, Out>(task: TaskName, file: URL, threads: number, workerData?: unknown): WorkerPool<In, Out> {
+  const pool = new Piscina({
+    filename: file.href,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: Infinity,
+    workerData,
+  });
+  return {
+    size: threads,
+    run: (input, transferList) => guard(task, () => pool.run(input, { transferList: transferList as never }) as Promise<Out>),
+    destroy: () => pool.destroy(),
+  };
+}

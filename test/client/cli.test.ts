@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import wavefile from 'wavefile';
+import type { AudioFormat, ServerEvent } from '../../src/api/protocol.ts';
+import { writeWav } from '../../src/client/wav.ts';
+import { type FakeServer, protocolResponder, randomBytes, startFakeServer } from './fake-server.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = join(root, 'src', 'client', 'cli.ts');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI as a child process (asynchronously: the fake server lives in this process). */
+function runCli(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code: unknown = err ? (err as { code?: unknown }).code : 0; // exit status, or a string on spawn failure
+      resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
+    });
+  });
+}
+
+const EVENTS: ServerEvent[] = [
+  { type: 'active', time: 0.02, channel: 1 },
+  { type: 'segment', start_time: 0.02, end_time: 0.1, is_final: false, channel: 1, text: 'hé "quoted"\nline' },
+  { type: 'inactive', time: 0.2, channel: 1 },
+  { type: 'segment', start_time: 0.02, end_time: 0.2, is_final: true, channel: 1, count: 2880 },
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'client-cli-'));
+const format: AudioFormat = { channels: 2, sample_rate: 16000, bit_depth: 16, is_float: false };
+const pcm = randomBytes(16000 * 4 * 0.25, 11); // 0.25 s = 4000 frames
+const wavPath = join(dir, 'speech.wav');
+let server: FakeServer;
+
+before(async () => {
+  writeWav(wavPath, format, pcm);
+  server = await startFakeServer(protocolResponder(EVENTS));
+});
+after(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+void test('streams the file and prints one JSON line per server event, exit 0', async () => {
+  const connP = server.nextConnection();
+  const run = await runCli(['--input', wavPath, '--addr', server.url(), '--interim-results', '--chunk-size', '300']);
+  assert.equal(run.code, 0, run.stderr);
+  const conn = await connP;
+
+  const lines = run.stdout.split('\n');
+  assert.equal(lines.pop(), '', 'output ends with a newline');
+  const expected = [...EVENTS, { type: 'stream_end', channel_durations: [0.25, 0.25] }];
+  assert.equal(lines.length, expected.length);
+  assert.deepEqual(lines.map((l) => JSON.parse(l) as unknown), expected);
+
+  assert.deepEqual(conn.messages[0].json, { request: 'start', format, interim_results: true });
+  assert.deepEqual(conn.messages.at(-1)!.json, { request: 'stop', disconnect: true });
+  // --chunk-size is in samples per channel: 300 x 2 channels x 2 bytes
+  const sizes = conn.binaries().map((b) => b.length);
+  assert.deepEqual(sizes, [...Array(13).fill(1200), 4000 * 4 - 13 * 1200]);
+  assert.ok(Buffer.concat(conn.binaries()).equals(Buffer.from(pcm)));
+  assert.equal(run.stderr, '', 'no progress bar when stderr is not a terminal');
+});
+
+void test('defaults: 256-sample frames, no interim results, --real-time paces the audio', async () => {
+  const connP = server.nextConnection();
+  const started = performance.now();
+  const run = await runCli(['-i', wavPath, '--addr', server.url(), '--real-time']);
+  assert.equal(run.code, 0, run.stderr);
+  const conn = await connP;
+  assert.deepEqual(conn.messages[0].json, { request: 'start', format, interim_results: false });
+  assert.equal(conn.binaries()[0].length, 256 * 4);
+  const arrivals = conn.messages.filter((m) => m.kind === 'binary').map((m) => m.at);
+  assert.ok(arrivals.at(-1)! - arrivals[0] >= 230, 'the last frame is due 3840 frames (240 ms) after the first');
+  assert.ok(performance.now() - started >= 240);
+});
+
+void test('an unknown flag is a usage error: exit 2 with the usage on stderr', async () => {
+  const run = await runCli(['--input', wavPath, '--bogus']);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /Unknown option '--bogus'/);
+  assert.match(run.stderr, /Usage: npm run client/);
+  assert.equal(run.stdout, '');
+});
+
+void test('missing --input and a bad --chunk-size are usage errors', async () => {
+  const missing = await runCli(['--addr', server.url()]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /missing required option --input/);
+  const bad = await runCli(['--input', wavPath, '--chunk-size', '12x']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--chunk-size must be a positive integer/);
+});
+
+void test('--help prints the usage on stdout and exits 0', async () => {
+  const run = await runCli(['--help']);
+  assert.equal(run.code, 0);
+  assert.match(run.stdout, /--input <path>/);
+  assert.match(run.stdout, /--chunk-size <n>/);
+});
+
+void test('connection refused: exit 1 with "cannot connect to <addr>"', async () => {
+  const gone = await startFakeServer();
+  const addr = gone.url();
+  await gone.close();
+  const run = await runCli(['--input', wavPath, '--addr', addr]);
+  assert.equal(run.code, 1);
+  assert.ok(run.stderr.includes(`cannot connect to ${addr}: `), run.stderr);
+  assert.equal(run.stdout, '');
+});
+
+void test('an abnormal close: events still printed, exit 1 with the close code', async () => {
+  const failing = await startFakeServer((conn, msg) => {
+    if (msg.json?.request === 'start') {
+      conn.send({ type: 'error', message: 'internal server error', code: 'internal_error' });
+      conn.ws.close(1011, 'internal error');
+    }
+  });
+  try {
+    const run = await runCli(['--input', wavPath, '--addr', failing.url()]);
+    assert.equal(run.code, 1);
+    assert.deepEqual(JSON.parse(run.stdout), { type: 'error', message: 'internal server error', code: 'internal_error' });
+    assert.match(run.stderr, /closed with code 1011: internal error/);
+  } finally {
+    await failing.close();
+  }
+});
+
+void test('an unsupported WAV file: exit 1 naming the format', async () => {
+  const path = join(dir, 'f64.wav');
+  const wav = new wavefile.WaveFile();
+  wav.fromScratch(1, 16000, '64', [0, 0.25]);
+  writeFileSync(path, wav.toBuffer());
+  const run = await runCli(['--input', path, '--addr', server.url()]);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /unsupported WAV format: 64-bit IEEE float/);
+});

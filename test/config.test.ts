@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig, parseConfig } from '../src/config.ts';
+
+test('defaults are the documented ones', () => {
+  const c = parseConfig({});
+  assert.equal(c.port, 8080);
+  assert.equal(c.host, '0.0.0.0');
+  assert.deepEqual(
+    { ...c.model, workers: undefined },
+    { backend: 'simulated', delay: 0.5, constant_factor: 0.3, jitter: 0.2, failure_rate: 0, panic_rate: 0, warmup_penalty: 10, workers: undefined },
+  );
+  assert.deepEqual(c.vad, { threshold: 0.5, min_silence_ms: 300, speech_pad_ms: 30, min_speech_ms: 250, interim_interval_ms: 500 });
+  assert.equal(c.limits.max_channels, 8);
+});
+
+test('errors name the bad key', () => {
+  assert.throws(() => parseConfig({ model: { delay: -1 } }), (e: Error) => e instanceof ConfigError && /model\.delay/.test(e.message));
+  assert.throws(() => parseConfig({ model: { dealy: 1 } }), /model.*dealy/);
+  assert.throws(() => parseConfig({ limits: { max_streams: 'many' } }), /limits\.max_streams/);
+  assert.throws(() => parseConfig({ vad: { threshold: 2 } }), /vad\.threshold/);
+});
+
+test('file, then env PORT/HOST override', () => {
+  const file = join(tmpdir(), `streamer-config-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify({ port: 9000, model: { delay: 0.1 } }));
+  const fromFile = loadConfig(['--config', file], {});
+  assert.equal(fromFile.port, 9000);
+  assert.equal(fromFile.model.delay, 0.1);
+  const withEnv = loadConfig([], { STREAMER_CONFIG: file, PORT: '9100', HOST: '127.0.0.1' });
+  assert.equal(withEnv.port, 9100);
+  assert.equal(withEnv.host, '127.0.0.1');
+  assert.throws(() => loadConfig(['--config', '/nonexistent.json'], {}), /cannot read config file/);
+  writeFileSync(file, '{ not json');
+  assert.throws(() => loadConfig(['--config', file], {}), /not valid JSON/);
+});

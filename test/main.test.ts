@@ -1,0 +1,101 @@
+// The service as users run it: the real entrypoint in a child process, the bundled CLI client.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { streamAudio } from '../src/client/stream-client.ts';
+import { FAST_MODEL, speechFixture } from './helpers/service.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const fixture = speechFixture();
+
+function writeConfig(config: object): string {
+  const file = join(tmpdir(), `streamer-main-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** Starts src/main.ts; resolves with the port from its "listening" log line. */
+async function startMain(config: object): Promise<{ child: ChildProcess; port: number; logs: string[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', writeConfig(config)], {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on('line', (line) => {
+      logs.push(line);
+      const entry = JSON.parse(line) as { msg?: string; address?: string };
+      if (entry.msg === 'listening') resolve(Number(new URL(entry.address!).port));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${logs.join('\n')}`)));
+  });
+  return { child, port, logs };
+}
+
+async function waitReady(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/ready`).catch(() => null);
+    if (r?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('server never became ready');
+}
+
+test('npm start path: structured logs, the CLI client prints one JSON line per event, SIGTERM drains a live stream and exits 0', async () => {
+  const { child, port, logs } = await startMain({ model: FAST_MODEL });
+  try {
+    const listening = JSON.parse(logs[0]) as { level: number; config: { model: { delay: number } } };
+    assert.equal(listening.config.model.delay, FAST_MODEL.delay, 'logs its effective config');
+    await waitReady(port);
+
+    const cli = spawn(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', '--input', fixture.path, '--addr', `ws://127.0.0.1:${port}/api/v1/segmented`, '--interim-results'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    cli.stdout.on('data', (d: Buffer) => (out += String(d)));
+    const [code] = (await once(cli, 'exit')) as [number];
+    assert.equal(code, 0);
+    const events = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; is_final?: boolean });
+    assert.equal(events.filter((e) => e.type === 'segment' && e.is_final === true).length, 2);
+    assert.ok(events.some((e) => e.type === 'segment' && e.is_final === false));
+    assert.equal(events.at(-1)!.type, 'stream_end');
+
+    // SIGTERM while a real-time stream is live: readiness turns 503, the stream still gets every
+    // result and stream_end, then the process exits 0.
+    const threeSeconds = fixture.pcm.subarray(0, 3 * 32000);
+    const live = streamAudio({ addr: `ws://127.0.0.1:${port}/api/v1/segmented`, format: fixture.format, pcm: threeSeconds, realTime: true, chunkBytes: 3200 });
+    await new Promise((r) => setTimeout(r, 800));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    const during = await fetch(`http://127.0.0.1:${port}/api/v1/ready`).catch(() => null);
+    if (during) assert.equal(during.status, 503); // the listener may already be closed: both mean "not ready"
+    const result = await live;
+    assert.deepEqual(result.events.map((e) => e.type), ['active', 'inactive', 'segment', 'stream_end']);
+    assert.equal(result.closeCode, 1000);
+    const [exitCode] = (await once(child, 'exit')) as [number];
+    assert.equal(exitCode, 0);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('a bad config file fails fast, naming the key, exit code 2', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', writeConfig({ model: { delay: -1 }, limits: { max_chanels: 2 } })], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += String(d)));
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 2);
+  assert.match(out, /model\.delay/);
+  assert.match(out, /max_chanels/);
+});
