@@ -35,7 +35,7 @@ export default tseslint.config(
   },
   {
     // The task wrapper is the one place allowed to start workers.
-    files: ['src/task.ts'],
+    files: ['src/task.ts', 'src/task-worker.ts'],
     rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
   },
   {

@@ -9,7 +9,9 @@ import { CloseCode } from './api/protocol.ts';
 import type { Config } from './config.ts';
 import { log } from './log.ts';
 import { createModel } from './model/index.ts';
+import { installTelemetry } from './telemetry/provider.ts';
 import { SileroVad } from './vad/silero.ts';
+import packageJson from '../package.json' with { type: 'json' };
 
 export interface Service {
   /** e.g. http://127.0.0.1:43121 */
@@ -25,9 +27,10 @@ export interface Service {
 }
 
 export async function startService(config: Config): Promise<Service> {
+  const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version });
   const [vad, model] = [await SileroVad.load(), createModel(config.model)];
   const admission = new Admission(config.limits.max_streams);
-  const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission });
+  const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics: () => telemetry.render() });
 
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));

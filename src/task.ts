@@ -6,6 +6,8 @@
 import { Piscina } from 'piscina';
 import { log } from './log.ts';
 import { panics } from './telemetry/panics.ts';
+import { taskMonitor } from './telemetry/task-monitor.ts';
+import type { TimedResult } from './task-worker.ts';
 
 export type TaskName = 'route' | 'client_receiver' | 'audio_decoding' | 'vad' | 'inference';
 
@@ -67,18 +69,36 @@ export interface WorkerPool<In, Out> {
   destroy(): Promise<void>;
 }
 
-/** Worker threads are created only here. `file` is a module URL whose default export handles a job. */
-export function createWorkerPool<In, Out>(task: TaskName, file: URL, threads: number, workerData?: unknown): WorkerPool<In, Out> {
+const epochMs = () => performance.timeOrigin + performance.now();
+
+/**
+ * Worker threads are created only here. `file` is a module URL whose default export is its job
+ * handler wrapped in `timedJob` (src/task-worker.ts). Each job is one instance of `task` for its
+ * monitor: the time it queued for a worker is its scheduling delay, the time it ran there its poll.
+ */
+export function createWorkerPool<In, Out>(task: TaskName, file: URL, threads: number): WorkerPool<In, Out> {
   const pool = new Piscina({
     filename: file.href,
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Infinity,
-    workerData,
   });
+  const monitor = taskMonitor(task);
+  const run = async (input: In, transferList?: Transferable[]): Promise<Out> => {
+    monitor.instrumented();
+    const submittedAt = epochMs();
+    try {
+      const timed = (await pool.run(input, { transferList: transferList as never })) as TimedResult<Out>;
+      monitor.scheduled((timed.startedAt - submittedAt) / 1000);
+      monitor.poll((timed.finishedAt - timed.startedAt) / 1000);
+      return timed.value;
+    } finally {
+      monitor.dropped();
+    }
+  };
   return {
     size: threads,
-    run: (input, transferList) => guard(task, () => pool.run(input, { transferList: transferList as never }) as Promise<Out>),
+    run: (input, transferList) => guard(task, () => run(input, transferList)),
     destroy: () => pool.destroy(),
   };
 }

@@ -4,7 +4,9 @@ import { Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
 import { log } from '../log.ts';
 import type { Mode } from '../pipeline/stream.ts';
+import { instruments } from '../telemetry/instruments.ts';
 import { panics } from '../telemetry/panics.ts';
+import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { TaskPanic } from '../task.ts';
 import { Session, type SessionDeps, type SessionSocket } from './session.ts';
 
@@ -20,6 +22,21 @@ export function createApp(deps: AppDeps) {
   // oversized frames get the protocol's `frame_too_large` error first.
   nodeWs.wss.options.maxPayload = Math.max(4 * deps.config.limits.max_frame_bytes, 1 << 20);
   const sessions = new Set<Session>();
+  const route = taskMonitor('route');
+
+  // Every HTTP request is one instance of the `route` task; its handler is one poll. Scrapes are
+  // left out: nothing exported may change because someone scraped.
+  app.use('*', async (c, next) => {
+    if (c.req.path === '/metrics') return next();
+    route.instrumented();
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      route.poll((performance.now() - started) / 1000);
+      route.dropped();
+    }
+  });
 
   app.get('/api/v1/health', (c) => {
     const recent = panics.recentCount();
@@ -37,11 +54,12 @@ export function createApp(deps: AppDeps) {
     return c.body(await deps.renderMetrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
-  const route = (mode: Mode) =>
+  const websocket = (mode: Mode) =>
     nodeWs.upgradeWebSocket(() => {
       let session: Session | null = null;
       return {
         onOpen(_event, ws) {
+          instruments().activeConnections.add(1);
           session = new Session(mode, deps, socketOf(ws));
           sessions.add(session);
         },
@@ -50,6 +68,7 @@ export function createApp(deps: AppDeps) {
           session?.receive(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
         },
         onClose() {
+          instruments().activeConnections.add(-1);
           if (session) {
             session.clientClosed();
             sessions.delete(session);
@@ -61,8 +80,8 @@ export function createApp(deps: AppDeps) {
       };
     });
 
-  app.get('/api/v1/simple', route('simple'));
-  app.get('/api/v1/segmented', route('segmented'));
+  app.get('/api/v1/simple', websocket('simple'));
+  app.get('/api/v1/segmented', websocket('segmented'));
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((err, c) => {

@@ -5,6 +5,8 @@ import { log } from '../log.ts';
 import { formatError } from '../audio/format.ts';
 import { AudioStream, type Mode, type PipelineDeps } from '../pipeline/stream.ts';
 import { spawn } from '../task.ts';
+import { instruments, registerBacklog } from '../telemetry/instruments.ts';
+import { taskMonitor } from '../telemetry/task-monitor.ts';
 import type { Admission } from './admission.ts';
 import { CloseCode, KNOWN_REQUESTS, requestSchema, type ErrorCode, type ServerEvent, type StartRequest } from './protocol.ts';
 
@@ -20,19 +22,35 @@ export interface SessionDeps extends PipelineDeps {
 
 type State = 'idle' | 'streaming' | 'stopped' | 'closed';
 type Inbound = string | Uint8Array;
+/** A message and when it arrived (performance.now() ms). */
+type Received = { data: Inbound; at: number };
+/** How a stream ended, for streams_total{outcome}. */
+type Outcome = 'completed' | 'client_closed' | 'error' | 'refused';
+
+const receiver = taskMonitor('client_receiver');
 
 export class Session {
   private state: State = 'idle';
   private stream: AudioStream | null = null;
   private lastStart: StartRequest | null = null;
-  private readonly inbox: Inbound[] = [];
+  private readonly inbox: Received[] = [];
   private pumping = false;
+  /** Binary bytes received and not yet decoded (the decoding stage's backlog). */
+  private queuedAudioBytes = 0;
+  private idleSince: number | null = performance.now();
+  /** When the current stream's first audio arrived, until its first segment is sent. */
+  private firstAudioAt: number | null = null;
+  private firstResultSent = false;
+  private readonly unregisterBacklog: () => void;
 
   constructor(
     private readonly mode: Mode,
     private readonly deps: SessionDeps,
     private readonly socket: SessionSocket,
-  ) {}
+  ) {
+    receiver.instrumented();
+    this.unregisterBacklog = registerBacklog(() => this.backlog());
+  }
 
   get isStreaming(): boolean {
     return this.state === 'streaming';
@@ -41,7 +59,16 @@ export class Session {
   /** A websocket message arrived. */
   receive(data: Inbound): void {
     if (this.state === 'closed') return;
-    this.inbox.push(data);
+    const at = performance.now();
+    if (typeof data !== 'string') {
+      instruments().audioReceivedBytes.add(data.byteLength);
+      this.queuedAudioBytes += data.byteLength;
+    }
+    if (this.idleSince !== null) {
+      receiver.idled((at - this.idleSince) / 1000);
+      this.idleSince = null;
+    }
+    this.inbox.push({ data, at });
     this.pump();
   }
 
@@ -49,17 +76,31 @@ export class Session {
   clientClosed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.inbox.length = 0;
-    this.dropStream();
+    this.dropStream('client_closed');
+    this.ended();
   }
 
   /** Server-initiated close (shutdown deadline, fatal protocol error). */
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.inbox.length = 0;
-    this.dropStream();
+    this.dropStream('error'); // a stream still running when the server closes did not complete
+    this.ended();
     this.socket.close(code, reason);
+  }
+
+  private ended(): void {
+    this.inbox.length = 0;
+    this.queuedAudioBytes = 0;
+    this.unregisterBacklog();
+    receiver.dropped();
+  }
+
+  private backlog() {
+    const format = this.lastStart?.format;
+    const bytesPerSecond = format ? format.sample_rate * format.channels * (format.bit_depth / 8) : 0;
+    const decoding = bytesPerSecond > 0 ? this.queuedAudioBytes / bytesPerSecond : 0;
+    return { audio_decoding: decoding, ...this.stream?.backlog() };
   }
 
   private pump(): void {
@@ -70,12 +111,15 @@ export class Session {
       async () => {
         try {
           while (this.inbox.length > 0 && this.state !== 'closed') {
-            const message = this.inbox.shift() as Inbound;
-            const pending = typeof message === 'string' ? this.onText(message) : this.onAudio(message);
+            const { data, at } = this.inbox.shift() as Received;
+            receiver.scheduled((performance.now() - at) / 1000);
+            // The synchronous part of handling a message is one poll; awaiting a flush is not.
+            const pending = receiver.measurePoll(() => (typeof data === 'string' ? this.onText(data, at) : this.onAudio(data, at)));
             if (pending) await pending;
           }
         } finally {
           this.pumping = false;
+          if (this.state !== 'closed') this.idleSince = performance.now();
         }
       },
       () => this.fail('internal server error', 'internal_error', CloseCode.internal),
@@ -83,17 +127,26 @@ export class Session {
   }
 
   private send(event: ServerEvent): void {
-    if (this.socket.isOpen) this.socket.send(JSON.stringify(event));
+    if (!this.socket.isOpen) return;
+    this.socket.send(JSON.stringify(event));
+    if (event.type === 'segment') {
+      instruments().segments.add(1, { route: this.mode, final: String(event.is_final ?? true) });
+      if (!this.firstResultSent && this.firstAudioAt !== null) {
+        this.firstResultSent = true;
+        instruments().timeToFirstResult.record((performance.now() - this.firstAudioAt) / 1000, { route: this.mode });
+      }
+    }
   }
 
   /** A protocol error; with a close code it ends the connection. */
   private fail(message: string, code: ErrorCode, close?: number): void {
     if (this.state === 'closed') return;
+    instruments().protocolErrors.add(1, { code });
     this.send({ type: 'error', message, code });
     if (close !== undefined) this.close(close, code);
   }
 
-  private onText(text: string): Promise<void> | void {
+  private onText(text: string, at: number): Promise<void> | void {
     const limits = this.deps.config.limits;
     if (Buffer.byteLength(text) > limits.max_text_bytes) {
       return this.fail(`text message larger than ${limits.max_text_bytes} bytes`, 'frame_too_large', CloseCode.tooLarge);
@@ -117,20 +170,20 @@ export class Session {
     const request = parsed.data;
     switch (request.request) {
       case 'start':
-        return this.start(request);
+        return this.start(request, at);
       case 'stop':
-        return this.stop(request.disconnect);
+        return this.stop(request.disconnect, at);
       case 'finalize':
-        return this.finalize();
+        return this.finalize(at);
       case 'keepalive':
         return this.send({ type: 'ack', request: 'keepalive' });
     }
   }
 
-  private async start(request: StartRequest): Promise<void> {
+  private async start(request: StartRequest, at: number): Promise<void> {
     const problem = formatError(request.format, this.deps.config.limits.max_channels);
     if (problem) return this.fail(problem, 'unsupported_format', CloseCode.policy);
-    if (this.stream) await this.endStream(); // a start mid-stream ends that stream first
+    if (this.stream) await this.endStream(at); // a start mid-stream ends that stream first
     this.lastStart = request;
     await this.openStream(request);
   }
@@ -138,6 +191,7 @@ export class Session {
   private async openStream(request: StartRequest): Promise<void> {
     const refusal = this.deps.admission.refusal();
     if (refusal) {
+      instruments().streams.add(1, { route: this.mode, outcome: 'refused' });
       const message = refusal === 'shutting_down' ? 'server is shutting down' : 'too many streams';
       return this.fail(message, refusal, refusal === 'shutting_down' ? CloseCode.goingAway : CloseCode.overCapacity);
     }
@@ -149,53 +203,68 @@ export class Session {
       this.deps.admission.release();
       throw err;
     }
-    if (this.state === 'closed') return this.dropStream(); // the client left while we were opening
+    this.firstAudioAt = null;
+    this.firstResultSent = false;
+    instruments().activeStreams.add(1, { route: this.mode });
+    if (this.state === 'closed') return this.dropStream('client_closed'); // the client left while we were opening
     this.state = 'streaming';
   }
 
-  private async stop(disconnect: boolean): Promise<void> {
+  private async stop(disconnect: boolean, at: number): Promise<void> {
     if (this.stream) {
-      await this.endStream();
+      await this.endStream(at);
     } else if (!disconnect) {
       this.send({ type: 'error', message: 'stop without a running stream', code: 'no_active_stream' });
     }
     if (disconnect) this.close(CloseCode.normal, 'stream ended');
   }
 
-  private async finalize(): Promise<void> {
-    if (this.stream) await this.stream.finalize();
+  private async finalize(at: number): Promise<void> {
+    if (this.stream) await this.stream.finalize(at);
     this.send({ type: 'ack', request: 'finalize' });
   }
 
-  private onAudio(bytes: Uint8Array): Promise<void> | void {
+  private onAudio(bytes: Uint8Array, at: number): Promise<void> | void {
+    this.queuedAudioBytes -= bytes.byteLength;
     const max = this.deps.config.limits.max_frame_bytes;
     if (bytes.byteLength > max) {
       return this.fail(`binary frame of ${bytes.byteLength} bytes exceeds the limit of ${max}`, 'frame_too_large', CloseCode.tooLarge);
     }
-    if (this.stream) return this.stream.push(bytes);
+    if (this.stream) return this.pushAudio(this.stream, bytes, at);
     if (this.state === 'stopped' && this.lastStart) {
       // After a stop without disconnect, new audio is a new stream with the same format.
       const request = this.lastStart;
-      return this.openStream(request).then(() => this.stream?.push(bytes));
+      return this.openStream(request).then(() => {
+        if (this.stream) this.pushAudio(this.stream, bytes, at);
+      });
     }
     return this.fail('audio received before a start request', 'audio_before_start', CloseCode.policy);
   }
 
-  private async endStream(): Promise<void> {
+  private pushAudio(stream: AudioStream, bytes: Uint8Array, at: number): void {
+    this.firstAudioAt ??= at;
+    stream.push(bytes, at);
+  }
+
+  private async endStream(at: number): Promise<void> {
     const stream = this.stream as AudioStream;
-    const durations = await stream.finish();
+    const durations = await stream.finish(at);
     if (this.stream !== stream) return; // aborted meanwhile
     this.stream = null;
     this.deps.admission.release();
+    instruments().activeStreams.add(-1, { route: this.mode });
+    instruments().streams.add(1, { route: this.mode, outcome: 'completed' });
     if (this.state !== 'closed') this.state = 'stopped';
     this.send({ type: 'stream_end', channel_durations: durations });
     log.debug({ durations }, 'stream ended');
   }
 
-  private dropStream(): void {
+  private dropStream(outcome: Outcome): void {
     if (!this.stream) return;
     this.stream.abort();
     this.stream = null;
     this.deps.admission.release();
+    instruments().activeStreams.add(-1, { route: this.mode });
+    instruments().streams.add(1, { route: this.mode, outcome });
   }
 }

@@ -1,5 +1,6 @@
 // Worker thread of the simulated model: burns CPU for as long as a real model would, so that
 // load tests see the cost profile of CPU-bound inference without the event loop being blocked.
+import { timedJob } from '../task-worker.ts';
 import type { InferenceResult } from './model.ts';
 
 export interface SimulatedJob {
@@ -23,7 +24,7 @@ function spin(seconds: number): void {
   }
 }
 
-export default function simulatedInference(job: SimulatedJob): InferenceResult {
+function simulatedInference(job: SimulatedJob): InferenceResult {
   const audioSeconds = job.samples.length / job.sampleRate;
   let cost = job.delay + job.constantFactor * audioSeconds + job.jitter * (Math.random() * 2 - 1);
   if (firstRun) {
@@ -41,3 +42,5 @@ export default function simulatedInference(job: SimulatedJob): InferenceResult {
   }
   return { ok: true, output: { count: job.samples.length } };
 }
+
+export default timedJob(simulatedInference);

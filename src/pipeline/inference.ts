@@ -4,6 +4,8 @@ import type { ServerEvent } from '../api/protocol.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
 import { log } from '../log.ts';
+import { instruments } from '../telemetry/instruments.ts';
+import { measureStage } from '../telemetry/stage-guard.ts';
 
 export interface SegmentSpan {
   channel: number;
@@ -17,13 +19,19 @@ export interface SegmentSpan {
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
 export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan): Promise<ServerEvent> {
+  // Model-stage processing time runs from handing the audio over to the result, including any
+  // wait for a free worker: that is what the stream experiences. Queueing alone shows in
+  // task_scheduling_delay_seconds_total{task="inference"}.
+  using stage = measureStage('model', seconds(audio.length));
   try {
     const result = await model.infer(audio);
     if (!result.ok) {
+      stage.discard();
+      instruments().modelFailures.add(1);
       log.warn({ channel: span.channel, error: result.error }, 'model failure');
       return { type: 'error', message: `model failure: ${result.error}`, code: 'model_failure', channel: span.channel };
     }
-    const event: ServerEvent = {
+    return {
       type: 'segment',
       start_time: seconds(span.start),
       end_time: seconds(span.end),
@@ -31,9 +39,9 @@ export async function inferSegment(model: Model, audio: Float32Array, span: Segm
       channel: span.channel,
       ...result.output,
     };
-    return event;
   } catch {
     // A panic: already counted and logged by the task wrapper; the client gets no internals.
+    stage.discard();
     return { type: 'error', message: 'internal server error', code: 'internal_error', channel: span.channel };
   }
 }

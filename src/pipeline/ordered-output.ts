@@ -10,13 +10,17 @@ export class OrderedOutput {
 
   constructor(private readonly send: Send) {}
 
-  /** Queues an event, or a promise of events, behind everything queued before it. */
-  enqueue(event: ServerEvent | Promise<ServerEvent | ServerEvent[]>): void {
+  /**
+   * Queues an event, or a promise of one, behind everything queued before it. `onSent` runs right
+   * after it went out (latency is measured to that moment).
+   */
+  enqueue(event: ServerEvent | Promise<ServerEvent>, onSent?: (sent: ServerEvent) => void): void {
     const pending = Promise.resolve(event);
     this.tail = this.tail.then(async () => {
       const ready = await pending;
       if (this.aborted) return;
-      for (const e of Array.isArray(ready) ? ready : [ready]) this.send(e);
+      this.send(ready);
+      onSent?.(ready);
     });
   }
 

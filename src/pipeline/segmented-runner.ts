@@ -5,11 +5,14 @@ import { AudioHistory } from '../audio/history.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
 import { guard, type TaskPanic } from '../task.ts';
+import { instruments } from '../telemetry/instruments.ts';
+import { measureStage } from '../telemetry/stage-guard.ts';
 import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
 import { VAD_WINDOW, VadChannelState, type SileroVad } from '../vad/silero.ts';
-import type { ChannelRunner } from './channel-runner.ts';
+import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
+import { finalLatency, type Endpoint, type StreamContext } from './stream-context.ts';
 
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
@@ -21,6 +24,7 @@ export class SegmentedRunner implements ChannelRunner {
   private running = false;
   private loop: Promise<void> = Promise.resolve();
   private stopped = false;
+  private inflightSamples = 0;
 
   constructor(
     private readonly channel: number,
@@ -28,6 +32,7 @@ export class SegmentedRunner implements ChannelRunner {
     private readonly segmenter: Segmenter,
     private readonly model: Model,
     private readonly out: OrderedOutput,
+    private readonly ctx: StreamContext,
   ) {}
 
   push(samples: Float32Array): void {
@@ -36,13 +41,13 @@ export class SegmentedRunner implements ChannelRunner {
     this.startLoop();
   }
 
-  async finalize(): Promise<void> {
+  async finalize(at: number): Promise<void> {
     await this.loop;
-    this.handle(this.segmenter.flush(this.history.end));
+    this.handle(this.segmenter.flush(this.history.end), 'finalize', at);
     await this.out.drained();
   }
 
-  async end(): Promise<void> {
+  async end(at: number): Promise<void> {
     await this.loop;
     const total = this.history.end;
     if (!this.stopped && total > this.analysed) {
@@ -50,13 +55,21 @@ export class SegmentedRunner implements ChannelRunner {
       const window = this.history.slice(this.analysed, this.analysed + VAD_WINDOW);
       await guard('vad', () => this.analyse(window, total)).catch((panic: TaskPanic) => this.fail(panic));
     }
-    this.handle(this.segmenter.flush(total));
+    this.handle(this.segmenter.flush(total), 'end_of_audio', at);
     await this.out.drained();
   }
 
   abort(): void {
     this.stopped = true;
     this.out.abort();
+  }
+
+  backlog(): ChannelBacklog {
+    return { vad: seconds(this.history.end - this.analysed), model: seconds(this.inflightSamples) };
+  }
+
+  openFrom(): number {
+    return this.analysed;
   }
 
   /** One loop per channel works through whole windows; pushes during an await are picked up by it. */
@@ -77,13 +90,17 @@ export class SegmentedRunner implements ChannelRunner {
 
   private async analyse(window: Float32Array, end: number): Promise<void> {
     const start = this.analysed;
-    const prob = await this.vad.probability(this.vadState, window);
+    let prob: number;
+    {
+      using _stage = measureStage('vad', seconds(end - start));
+      prob = await this.vad.probability(this.vadState, window);
+    }
     this.analysed = end;
-    this.handle(this.segmenter.push(prob, start, end));
+    this.handle(this.segmenter.push(prob, start, end), 'vad', this.ctx.arrivals.arrivalOf(end));
     this.history.dropBefore(this.segmenter.retainFrom(this.analysed));
   }
 
-  private handle(events: SegmentEvent[]): void {
+  private handle(events: SegmentEvent[], endpoint: Endpoint, readyAt: number): void {
     for (const e of events) {
       switch (e.kind) {
         case 'active':
@@ -93,15 +110,19 @@ export class SegmentedRunner implements ChannelRunner {
           this.out.enqueue(this.infer(e.start, e.end, false));
           break;
         case 'final':
+          instruments().vadSpeechSeconds.add(seconds(e.end - e.start));
           this.out.enqueue({ type: 'inactive', time: seconds(e.end), channel: this.channel });
-          this.out.enqueue(this.infer(e.start, e.end, true));
+          this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt));
           break;
       }
     }
   }
 
   private infer(start: number, end: number, isFinal: boolean): Promise<ServerEvent> {
-    return inferSegment(this.model, this.history.slice(start, end), { channel: this.channel, start, end, isFinal });
+    this.inflightSamples += end - start;
+    return inferSegment(this.model, this.history.slice(start, end), { channel: this.channel, start, end, isFinal }).finally(() => {
+      this.inflightSamples -= end - start;
+    });
   }
 
   /** The VAD crashed for this channel: say so once and stop analysing it; other channels go on. */

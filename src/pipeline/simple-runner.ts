@@ -1,16 +1,19 @@
 // Simple mode: every sample goes to the model, in consecutive chunks. Audio that queues while the
 // channel's inferences are in flight is batched into the next call, so the chunks tile the audio
 // exactly and grow when the model is slow. Results are sent in order.
+import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
-import type { ChannelRunner } from './channel-runner.ts';
+import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
+import { finalLatency, type Endpoint, type StreamContext } from './stream-context.ts';
 
 export class SimpleRunner implements ChannelRunner {
   private queued: Float32Array[] = [];
   private queuedSamples = 0;
   private nextStart = 0;
   private inflight = 0;
+  private inflightSamples = 0;
   private aborted = false;
 
   constructor(
@@ -18,22 +21,24 @@ export class SimpleRunner implements ChannelRunner {
     private readonly model: Model,
     private readonly out: OrderedOutput,
     private readonly maxInflight: number,
+    private readonly ctx: StreamContext,
   ) {}
 
   push(samples: Float32Array): void {
     if (samples.length === 0 || this.aborted) return;
     this.queued.push(samples);
     this.queuedSamples += samples.length;
-    this.dispatch(false);
+    this.dispatch();
   }
 
-  finalize(): Promise<void> {
-    this.dispatch(true);
+  finalize(at: number): Promise<void> {
+    this.dispatch({ endpoint: 'finalize', at });
     return this.out.drained();
   }
 
-  end(): Promise<void> {
-    return this.finalize();
+  end(at: number): Promise<void> {
+    this.dispatch({ endpoint: 'end_of_audio', at });
+    return this.out.drained();
   }
 
   abort(): void {
@@ -41,20 +46,31 @@ export class SimpleRunner implements ChannelRunner {
     this.out.abort();
   }
 
-  /** Sends what has queued as one chunk while a slot is free (or regardless, when forced). */
-  private dispatch(force: boolean): void {
-    while (this.queuedSamples > 0 && !this.aborted && (force || this.inflight < this.maxInflight)) {
+  backlog(): ChannelBacklog {
+    return { model: (this.queuedSamples + this.inflightSamples) / MODEL_SAMPLE_RATE };
+  }
+
+  openFrom(): number {
+    return this.nextStart;
+  }
+
+  /** Sends what has queued as one chunk while a slot is free, or regardless when forced by a request. */
+  private dispatch(forced?: { endpoint: Endpoint; at: number }): void {
+    while (this.queuedSamples > 0 && !this.aborted && (forced || this.inflight < this.maxInflight)) {
       const audio = concat(this.queued, this.queuedSamples);
       const span = { channel: this.channel, start: this.nextStart, end: this.nextStart + audio.length };
       this.nextStart = span.end;
       this.queued = [];
       this.queuedSamples = 0;
       this.inflight++;
+      this.inflightSamples += audio.length;
+      const readyAt = forced ? forced.at : this.ctx.arrivals.arrivalOf(span.end);
       const result = inferSegment(this.model, audio, span).finally(() => {
         this.inflight--;
-        this.dispatch(false);
+        this.inflightSamples -= span.end - span.start;
+        this.dispatch();
       });
-      this.out.enqueue(result);
+      this.out.enqueue(result, finalLatency(this.ctx, forced?.endpoint ?? 'chunk', readyAt));
     }
   }
 }

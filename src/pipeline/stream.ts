@@ -6,14 +6,19 @@ import { createResampler, type Resampler } from '../audio/resampler.ts';
 import type { Config } from '../config.ts';
 import type { Model } from '../model/index.ts';
 import { guardSync } from '../task.ts';
+import { instruments } from '../telemetry/instruments.ts';
+import { measureStage } from '../telemetry/stage-guard.ts';
+import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { Segmenter } from '../vad/segmenter.ts';
 import type { SileroVad } from '../vad/silero.ts';
+import { ArrivalClock } from './arrival-clock.ts';
 import type { ChannelRunner } from './channel-runner.ts';
 import { OrderedOutput, type Send } from './ordered-output.ts';
 import { SegmentedRunner } from './segmented-runner.ts';
 import { SimpleRunner } from './simple-runner.ts';
+import type { Mode, StreamContext } from './stream-context.ts';
 
-export type Mode = 'simple' | 'segmented';
+export type { Mode } from './stream-context.ts';
 
 export interface StreamParams {
   mode: Mode;
@@ -29,21 +34,36 @@ export interface PipelineDeps {
   vad: SileroVad;
 }
 
+/** Backlog per stage, in seconds of audio summed over channels. */
+export interface StreamBacklog {
+  vad: number;
+  model: number;
+}
+
+const decoding = taskMonitor('audio_decoding');
+
 export class AudioStream {
   private released = false;
+  /** 16 kHz samples per channel handed to the runners so far. */
+  private resampled = 0;
+  private lastDecodeEnd: number | null = null;
 
   private constructor(
     private readonly params: StreamParams,
     private readonly decoder: PcmDecoder,
     private readonly resampler: Resampler,
     private readonly channels: ChannelRunner[],
-  ) {}
+    private readonly ctx: StreamContext,
+  ) {
+    decoding.instrumented();
+  }
 
   static async open(params: StreamParams, deps: PipelineDeps, send: Send): Promise<AudioStream> {
     const { format } = params;
     const resampler = await createResampler(format.sample_rate, format.channels);
-    const channels = Array.from({ length: format.channels }, (_, c) => createRunner(c, params, deps, new OrderedOutput(send)));
-    return new AudioStream(params, new PcmDecoder(format), resampler, channels);
+    const ctx: StreamContext = { route: params.mode, arrivals: new ArrivalClock() };
+    const channels = Array.from({ length: format.channels }, (_, c) => createRunner(c, params, deps, new OrderedOutput(send), ctx));
+    return new AudioStream(params, new PcmDecoder(format), resampler, channels, ctx);
   }
 
   /** Seconds of audio received so far, per channel. */
@@ -51,24 +71,38 @@ export class AudioStream {
     return this.decoder.frames / this.params.format.sample_rate;
   }
 
-  /** Decodes one binary frame and hands each channel its 16 kHz audio (synchronous, short). */
-  push(bytes: Uint8Array): void {
-    const perChannel = guardSync('audio_decoding', () => {
-      const samples = this.decoder.decode(bytes);
-      return deinterleave(this.resampler.process(samples), this.params.format.channels);
-    });
-    perChannel.forEach((samples, c) => this.channels[c].push(samples));
+  /**
+   * Decodes one binary frame and hands each channel its 16 kHz audio (synchronous, short).
+   * `arrivedAt` (performance.now() ms) is when the frame was received.
+   */
+  push(bytes: Uint8Array, arrivedAt: number): void {
+    const started = performance.now();
+    if (this.lastDecodeEnd !== null && arrivedAt > this.lastDecodeEnd) decoding.idled((arrivedAt - this.lastDecodeEnd) / 1000);
+    decoding.scheduled((started - arrivedAt) / 1000);
+    const { format } = this.params;
+    const perChannel = decoding.measurePoll(() =>
+      guardSync('audio_decoding', () => {
+        const framesBefore = this.decoder.frames;
+        const samples = this.decoder.decode(bytes);
+        const seconds = (this.decoder.frames - framesBefore) / format.sample_rate;
+        using _stage = measureStage('audio_decoding', seconds);
+        instruments().audioReceivedSeconds.add(seconds, { route: this.params.mode });
+        return deinterleave(this.resampler.process(samples), format.channels);
+      }),
+    );
+    this.deliver(perChannel, arrivedAt);
+    this.lastDecodeEnd = performance.now();
   }
 
-  async finalize(): Promise<void> {
-    await Promise.all(this.channels.map((c) => c.finalize()));
+  async finalize(at: number): Promise<void> {
+    await Promise.all(this.channels.map((c) => c.finalize(at)));
   }
 
-  /** End of audio: every result is sent when this resolves. Returns per-channel durations. */
-  async finish(): Promise<number[]> {
+  /** End of audio (`at`: when the stop arrived): every result is sent when this resolves. Returns per-channel durations. */
+  async finish(at: number): Promise<number[]> {
     const tail = guardSync('audio_decoding', () => deinterleave(this.resampler.flush(), this.params.format.channels));
-    tail.forEach((samples, c) => this.channels[c].push(samples));
-    await Promise.all(this.channels.map((c) => c.end()));
+    this.deliver(tail, at);
+    await Promise.all(this.channels.map((c) => c.end(at)));
     this.release();
     return this.channels.map(() => this.durationSeconds);
   }
@@ -78,15 +112,36 @@ export class AudioStream {
     this.release();
   }
 
+  backlog(): StreamBacklog {
+    let vad = 0;
+    let model = 0;
+    for (const c of this.channels) {
+      const b = c.backlog();
+      vad += b.vad ?? 0;
+      model += b.model;
+    }
+    return { vad, model };
+  }
+
+  private deliver(perChannel: Float32Array[], arrivedAt: number): void {
+    if (perChannel[0].length > 0) {
+      this.resampled += perChannel[0].length;
+      this.ctx.arrivals.mark(this.resampled, arrivedAt);
+    }
+    perChannel.forEach((samples, c) => this.channels[c].push(samples));
+    this.ctx.arrivals.forget(Math.min(...this.channels.map((c) => c.openFrom())));
+  }
+
   private release(): void {
     if (this.released) return;
     this.released = true;
     this.resampler.destroy();
+    decoding.dropped();
   }
 }
 
-function createRunner(channel: number, params: StreamParams, deps: PipelineDeps, out: OrderedOutput): ChannelRunner {
-  if (params.mode === 'simple') return new SimpleRunner(channel, deps.model, out, deps.config.pipeline.simple_max_inflight);
+function createRunner(channel: number, params: StreamParams, deps: PipelineDeps, out: OrderedOutput, ctx: StreamContext): ChannelRunner {
+  if (params.mode === 'simple') return new SimpleRunner(channel, deps.model, out, deps.config.pipeline.simple_max_inflight, ctx);
   const defaults = deps.config.vad;
   const tuning = params.vad ?? {};
   const segmenter = new Segmenter({
@@ -96,5 +151,5 @@ function createRunner(channel: number, params: StreamParams, deps: PipelineDeps,
     minSpeechMs: tuning.min_speech_ms ?? defaults.min_speech_ms,
     interimIntervalMs: params.interimResults ? defaults.interim_interval_ms : 0,
   });
-  return new SegmentedRunner(channel, deps.vad, segmenter, deps.model, out);
+  return new SegmentedRunner(channel, deps.vad, segmenter, deps.model, out, ctx);
 }

@@ -1,5 +1,6 @@
 // Unexpected failures ("panics") of pipeline tasks, kept for /api/v1/health and telemetry.
 // Imports nothing from the app: the task wrapper reports into it.
+import { instruments } from './instruments.ts';
 
 const RECENT_WINDOW_MS = 5 * 60_000;
 
@@ -10,6 +11,7 @@ export class PanicTracker {
   constructor(private readonly now: () => number = Date.now) {}
 
   record(task: string): void {
+    instruments().taskPanics.add(1, { task });
     this.totals.set(task, (this.totals.get(task) ?? 0) + 1);
     this.recent.push(this.now());
   }

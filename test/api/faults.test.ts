@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio } from '../../src/client/stream-client.ts';
 import { panics } from '../../src/telemetry/panics.ts';
+import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService } from '../helpers/service.ts';
 
 const fixture = speechFixture();
@@ -11,8 +12,13 @@ const errorsOf = (events: ServerEvent[]) => events.filter((e): e is Extract<Serv
 test('failure_rate 1: one error event per segment for its channel, and the stream completes', async () => {
   const service = await startTestService({ model: { failure_rate: 1 } });
   try {
+    const before = await scrape(service.url);
     const { events, closeCode } = await streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm });
     assert.deepEqual(events.map((e) => e.type), ['active', 'inactive', 'error', 'active', 'inactive', 'error', 'stream_end']);
+    const after = await scrape(service.url);
+    assert.equal(after.value('model_failures_total') - before.value('model_failures_total'), errorsOf(events).length);
+    assert.equal(after.value('rtf_count', { pipeline: 'model' }), before.value('rtf_count', { pipeline: 'model' }), 'failed work records no RTF');
+    assert.equal(after.sum('task_panics_total'), before.sum('task_panics_total'));
     for (const e of errorsOf(events)) {
       assert.equal(e.channel, 0);
       assert.equal(e.code, 'model_failure');
@@ -29,17 +35,22 @@ test('panic_rate 1: "internal server error" per segment, no crash, the health tu
   const service = await startTestService({ model: { panic_rate: 1 } });
   try {
     const before = panics.total('inference');
+    const scraped = await scrape(service.url);
+    let panicEvents = 0;
     for (let round = 0; round < 2; round++) {
       const { events, closeCode } = await streamAudio({ addr: service.ws('simple'), format: fixture.format, pcm: fixture.pcm, chunkBytes: 64_000 });
       const errors = errorsOf(events);
       assert.ok(errors.length >= 1);
       assert.equal(errors.length, events.length - 1, 'every result is an error');
       for (const e of errors) assert.deepEqual(e, { type: 'error', message: 'internal server error', code: 'internal_error', channel: 0 });
+      panicEvents += errors.length;
       assert.equal(events.at(-1)?.type, 'stream_end');
       assert.equal(closeCode, 1000);
     }
     const panicked = panics.total('inference') - before;
-    assert.ok(panicked >= 2);
+    assert.equal(panicked, panicEvents);
+    const now = await scrape(service.url);
+    assert.equal(now.value('task_panics_total', { task: 'inference' }) - scraped.value('task_panics_total', { task: 'inference' }), panicEvents);
     const health = await fetch(`${service.url}/api/v1/health`);
     assert.equal(health.status, 200);
     const body = (await health.json()) as { status: string; panics: number };

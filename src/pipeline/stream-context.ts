@@ -1,0 +1,23 @@
+// What the channel runners of one stream share: its route, when its audio arrived, and how a
+// final result's latency is recorded once it has been sent.
+import type { ServerEvent } from '../api/protocol.ts';
+import { instruments } from '../telemetry/instruments.ts';
+import type { ArrivalClock } from './arrival-clock.ts';
+
+export type Mode = 'simple' | 'segmented';
+
+/** What ended a segment or chunk: the VAD, a finalize request, the end of the audio, or (simple mode) the chunking. */
+export type Endpoint = 'vad' | 'finalize' | 'end_of_audio' | 'chunk';
+
+export interface StreamContext {
+  route: Mode;
+  arrivals: ArrivalClock;
+}
+
+/** An onSent callback that records final-result latency from `readyAt` (performance.now() ms). */
+export function finalLatency(ctx: StreamContext, endpoint: Endpoint, readyAt: number): (sent: ServerEvent) => void {
+  return (sent) => {
+    if (sent.type !== 'segment') return;
+    instruments().finalResultLatency.record((performance.now() - readyAt) / 1000, { route: ctx.route, endpoint });
+  };
+}

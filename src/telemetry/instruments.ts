@@ -1,0 +1,118 @@
+// Every instrument the service records, created from whatever MeterProvider is installed. Until
+// one is installed they are no-ops, so the pipeline runs (and is tested) the same either way.
+// Names are the Prometheus names less the `_total` the exporter adds to counters; units are in
+// the names because this exporter adds no unit suffix.
+import { createNoopMeter, type Attributes, type Histogram, type Meter, type MeterProvider, type ObservableResult } from '@opentelemetry/api';
+import { STAGE_BUCKETS, STAGES, type Stage } from './stages.ts';
+
+const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30];
+const METER = 'streamer';
+
+function serviceInstruments(meter: Meter) {
+  return {
+    taskPanics: meter.createCounter('task_panics', { description: 'Unexpected throws or crashes in work started through the task wrapper' }),
+    modelFailures: meter.createCounter('model_failures', { description: 'Inferences for which the model returned an error' }),
+    activeStreams: meter.createUpDownCounter('active_streams', { description: 'Streams running now' }),
+    activeConnections: meter.createUpDownCounter('active_connections', { description: 'Websocket connections open now' }),
+    streams: meter.createCounter('streams', { description: 'Streams ended, by outcome (completed, client_closed, error, refused)' }),
+    audioReceivedBytes: meter.createCounter('audio_received_bytes', { description: 'Bytes of PCM received in binary frames', unit: 'By' }),
+    audioReceivedSeconds: meter.createCounter('audio_received_seconds', { description: 'Seconds of audio received (per channel: frames / sample rate)', unit: 's' }),
+    segments: meter.createCounter('segments', { description: 'Segment events sent, by route and finality' }),
+    vadSpeechSeconds: meter.createCounter('vad_speech_seconds', { description: 'Seconds of speech in final VAD segments', unit: 's' }),
+    protocolErrors: meter.createCounter('protocol_errors', { description: 'Protocol errors sent to clients, by code' }),
+    timeToFirstResult: meter.createHistogram('time_to_first_result_seconds', {
+      description: 'First audio byte of a stream received → its first segment sent',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
+    }),
+    finalResultLatency: meter.createHistogram('final_result_latency_seconds', {
+      description: 'Arrival of the audio (or request) that ended a segment or chunk → its final result sent',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
+    }),
+  };
+}
+
+function taskInstruments(meter: Meter) {
+  const counter = (name: string, description: string, unit?: string) => meter.createCounter(name, { description, unit });
+  return {
+    instrumented: counter('task_instrumented', 'Task instances started'),
+    dropped: counter('task_dropped', 'Task instances finished'),
+    polls: counter('task_polls', 'Units of synchronous task work'),
+    fastPolls: counter('task_fast_polls', 'Polls shorter than the slow-poll threshold'),
+    slowPolls: counter('task_slow_polls', 'Polls at or over the slow-poll threshold'),
+    pollDuration: counter('task_poll_duration_seconds', 'Time spent polling', 's'),
+    slowPollDuration: counter('task_slow_poll_duration_seconds', 'Time spent in slow polls', 's'),
+    scheduled: counter('task_scheduled', 'Times work was ready and waited to start'),
+    longDelays: counter('task_long_delays', 'Scheduling delays at or over the long-delay threshold'),
+    schedulingDelay: counter('task_scheduling_delay_seconds', 'Time from input ready to processing start', 's'),
+    idled: counter('task_idled', 'Times a task went idle waiting for input'),
+    idleDuration: counter('task_idle_duration_seconds', 'Time tasks spent idle', 's'),
+  };
+}
+
+type StageHistograms = { rtf: Histogram; processing: Histogram; media: Histogram };
+
+/** One meter per stage: the only way to give same-named histograms per-stage buckets (see exposition.ts). */
+function stageInstruments(provider: MeterProvider | null, stage: Stage): StageHistograms {
+  const meter = provider ? provider.getMeter(`${METER}/stage/${stage}`) : createNoopMeter();
+  const buckets = STAGE_BUCKETS[stage];
+  return {
+    rtf: meter.createHistogram('rtf', { description: 'Processing time / audio duration, per unit of stage work', advice: { explicitBucketBoundaries: buckets.rtf } }),
+    processing: meter.createHistogram('processing_duration_seconds', {
+      description: 'Wall time of one unit of stage work',
+      unit: 's',
+      advice: { explicitBucketBoundaries: buckets.processing },
+    }),
+    media: meter.createHistogram('media_duration_seconds', {
+      description: 'Audio seconds in one unit of stage work',
+      unit: 's',
+      advice: { explicitBucketBoundaries: buckets.media },
+    }),
+  };
+}
+
+export type BacklogSource = () => Partial<Record<Stage, number>>;
+const backlogSources = new Set<BacklogSource>();
+
+/** Adds a source of not-yet-processed audio per stage (a stream); returns its removal. */
+export function registerBacklog(source: BacklogSource): () => void {
+  backlogSources.add(source);
+  return () => backlogSources.delete(source);
+}
+
+function observeBacklog(result: ObservableResult): void {
+  const totals: Record<Stage, number> = { audio_decoding: 0, vad: 0, model: 0 };
+  for (const source of backlogSources) {
+    for (const [stage, seconds] of Object.entries(source())) totals[stage as Stage] += seconds;
+  }
+  for (const stage of STAGES) result.observe(totals[stage], { pipeline: stage });
+}
+
+function create(provider: MeterProvider | null) {
+  const meter = provider ? provider.getMeter(METER) : createNoopMeter();
+  const backlog = meter.createObservableGauge('stage_backlog_seconds', {
+    description: 'Audio received but not yet processed by that stage (seconds, summed over channels)',
+    unit: 's',
+  });
+  backlog.addCallback(observeBacklog);
+  return {
+    ...serviceInstruments(meter),
+    task: taskInstruments(meter),
+    stage: Object.fromEntries(STAGES.map((s) => [s, stageInstruments(provider, s)])) as Record<Stage, StageHistograms>,
+  };
+}
+
+let current = create(null);
+
+/** Re-creates every instrument on `provider` (once, at start-up). */
+export function bindInstruments(provider: MeterProvider): void {
+  current = create(provider);
+}
+
+/** The instruments in use; read it at each use, never keep it (it changes when telemetry is installed). */
+export function instruments(): ReturnType<typeof create> {
+  return current;
+}
+
+export type { Attributes };

@@ -1,0 +1,40 @@
+// The guard around each unit of stage work (the counterpart of the reference's RAII
+// RtfMetricGuard): created with the audio it covers, it records processing time, media duration
+// and RTF for its stage when disposed. Use it with `using`, so every exit path records:
+//
+//   using _ = measureStage('vad', 0.032);
+//   await runTheWork();
+//
+// A new stage gets its metrics by adding its name and buckets to stages.ts and using the guard.
+import { instruments } from './instruments.ts';
+import type { Stage } from './stages.ts';
+
+export class StageGuard implements Disposable {
+  private readonly started = performance.now();
+  private discarded = false;
+
+  constructor(
+    private readonly stage: Stage,
+    private readonly mediaSeconds: number,
+  ) {}
+
+  /** The work did not produce a result (a failure or crash): record nothing. */
+  discard(): void {
+    this.discarded = true;
+  }
+
+  [Symbol.dispose](): void {
+    if (this.discarded) return;
+    const seconds = (performance.now() - this.started) / 1000;
+    const h = instruments().stage[this.stage];
+    const attributes = { pipeline: this.stage }; // bound here so that no caller can forget it
+    h.processing.record(seconds, attributes);
+    h.media.record(this.mediaSeconds, attributes);
+    // Zero-length audio has durations but no meaningful RTF (it would be infinite).
+    if (this.mediaSeconds > 0) h.rtf.record(seconds / this.mediaSeconds, attributes);
+  }
+}
+
+export function measureStage(stage: Stage, mediaSeconds: number): StageGuard {
+  return new StageGuard(stage, mediaSeconds);
+}

@@ -1,0 +1,152 @@
+// /metrics compared with ground truth: real server, real client, real audio.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { ServerEvent } from '../../src/api/protocol.ts';
+import { streamAudio, type StreamResult } from '../../src/client/stream-client.ts';
+import { STAGE_BUCKETS } from '../../src/telemetry/stages.ts';
+import { scrape, type Exposition } from '../helpers/prometheus.ts';
+import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
+
+const fixture = speechFixture();
+const CHUNK = 4000; // bytes per binary frame: fixture.pcm has 256080 bytes → 65 frames
+const frames = Math.ceil(fixture.pcm.length / CHUNK);
+
+let service: TestService;
+before(async () => {
+  service = await startTestService();
+});
+after(() => service.shutdown(0));
+
+const segments = (r: StreamResult, final?: boolean) =>
+  r.events.filter((e): e is Extract<ServerEvent, { type: 'segment' }> => e.type === 'segment' && (final === undefined || (e.is_final ?? true) === final));
+const delta = (a: Exposition, b: Exposition, name: string, labels = {}) => b.value(name, labels) - a.value(name, labels);
+const stream = (route: 'simple' | 'segmented', interimResults = false) =>
+  streamAudio({ addr: service.ws(route), format: fixture.format, pcm: fixture.pcm, chunkBytes: CHUNK, interimResults });
+
+test('per-stage histograms, load counters and latency agree with what was sent and received', async () => {
+  const before = await scrape(service.url);
+  const seg = await stream('segmented', true);
+  const simple = await stream('simple');
+  const after = await scrape(service.url);
+
+  // audio: bytes, and seconds per channel, through decoding
+  assert.equal(delta(before, after, 'audio_received_bytes_total'), 2 * fixture.pcm.length);
+  assert.ok(Math.abs(delta(before, after, 'media_duration_seconds_sum', { pipeline: 'audio_decoding' }) - 2 * fixture.duration) < 0.01);
+  assert.equal(delta(before, after, 'media_duration_seconds_count', { pipeline: 'audio_decoding' }), 2 * frames);
+  assert.ok(Math.abs(delta(before, after, 'audio_received_seconds_total', { route: 'segmented' }) - fixture.duration) < 0.01);
+  // VAD: every window of the segmented stream, covering its audio exactly
+  assert.equal(delta(before, after, 'rtf_count', { pipeline: 'vad' }), Math.ceil((fixture.duration * 16000) / 512));
+  assert.ok(Math.abs(delta(before, after, 'media_duration_seconds_sum', { pipeline: 'vad' }) - fixture.duration) < 0.001);
+  // model: one RTF sample per segment sent; media = the audio in those segments
+  const sent = [...segments(seg), ...segments(simple)];
+  assert.equal(delta(before, after, 'rtf_count', { pipeline: 'model' }), sent.length);
+  const modelSeconds = sent.reduce((s, e) => s + (e.end_time - e.start_time), 0);
+  assert.ok(Math.abs(delta(before, after, 'media_duration_seconds_sum', { pipeline: 'model' }) - modelSeconds) < 0.001);
+  // RTF sum = Σ processing/media per unit: bounded by the processing sum / smallest media
+  assert.ok(delta(before, after, 'processing_duration_seconds_sum', { pipeline: 'model' }) > 0);
+
+  // segments and speech
+  assert.equal(delta(before, after, 'segments_total', { route: 'segmented', final: 'true' }), segments(seg, true).length);
+  assert.equal(delta(before, after, 'segments_total', { route: 'segmented', final: 'false' }), segments(seg, false).length);
+  assert.equal(delta(before, after, 'segments_total', { route: 'simple', final: 'true' }), segments(simple).length);
+  const speech = segments(seg, true).reduce((s, e) => s + (e.end_time - e.start_time), 0);
+  assert.ok(Math.abs(delta(before, after, 'vad_speech_seconds_total') - speech) < 0.001);
+
+  // streams and load return to idle
+  assert.equal(delta(before, after, 'streams_total', { route: 'segmented', outcome: 'completed' }), 1);
+  assert.equal(delta(before, after, 'streams_total', { route: 'simple', outcome: 'completed' }), 1);
+  assert.equal(after.value('active_streams', { route: 'segmented' }), 0);
+  assert.equal(after.value('active_streams', { route: 'simple' }), 0);
+  assert.equal(after.value('active_connections'), 0);
+  for (const pipeline of ['audio_decoding', 'vad', 'model']) assert.equal(after.value('stage_backlog_seconds', { pipeline }), 0);
+
+  // latency: one first-result per stream; one VAD-endpoint final per speech region
+  assert.equal(delta(before, after, 'time_to_first_result_seconds_count', { route: 'segmented' }), 1);
+  assert.equal(delta(before, after, 'time_to_first_result_seconds_count', { route: 'simple' }), 1);
+  assert.equal(delta(before, after, 'final_result_latency_seconds_count', { route: 'segmented', endpoint: 'vad' }), fixture.regions.length);
+  assert.equal(delta(before, after, 'final_result_latency_seconds_count', { route: 'simple', endpoint: 'end_of_audio' }), 1);
+  const simpleFinals =
+    delta(before, after, 'final_result_latency_seconds_count', { route: 'simple', endpoint: 'chunk' }) +
+    delta(before, after, 'final_result_latency_seconds_count', { route: 'simple', endpoint: 'end_of_audio' });
+  assert.equal(simpleFinals, segments(simple).length);
+
+  // target_info names the service
+  assert.ok(after.has('target_info', { service_name: 'streamer', service_version: '0.1.0' }));
+});
+
+test('task monitors count the work done, by deltas: fast + slow = total polls', async () => {
+  const before = await scrape(service.url);
+  const result = await stream('simple');
+  const after = await scrape(service.url);
+  const d = (name: string, task: string) => delta(before, after, name, { task });
+
+  assert.equal(d('task_polls_total', 'audio_decoding'), frames, 'one decoding poll per binary frame');
+  assert.equal(d('task_instrumented_total', 'audio_decoding'), 1);
+  assert.equal(d('task_dropped_total', 'audio_decoding'), 1);
+  assert.equal(d('task_polls_total', 'client_receiver'), frames + 2, 'start + frames + stop');
+  assert.equal(d('task_scheduled_total', 'client_receiver'), frames + 2);
+  assert.equal(d('task_instrumented_total', 'client_receiver'), 1);
+  assert.equal(d('task_dropped_total', 'client_receiver'), 1);
+  assert.equal(d('task_polls_total', 'inference'), segments(result).length, 'one inference job per chunk');
+  assert.equal(d('task_instrumented_total', 'inference'), d('task_dropped_total', 'inference'));
+  for (const task of ['audio_decoding', 'client_receiver', 'inference', 'route']) {
+    assert.equal(after.value('task_fast_polls_total', { task }) + after.value('task_slow_polls_total', { task }), after.value('task_polls_total', { task }), task);
+    assert.ok(after.value('task_slow_poll_duration_seconds_total', { task }) <= after.value('task_poll_duration_seconds_total', { task }) + 1e-9);
+  }
+  // scheduling delay is real time spent waiting, never negative
+  assert.ok(d('task_scheduling_delay_seconds_total', 'inference') >= 0);
+});
+
+test('scraping changes nothing: two scrapes with no traffic in between are identical, and counters are monotonic', async () => {
+  await stream('segmented');
+  const a = await scrape(service.url);
+  const b = await scrape(service.url);
+  // Runtime gauges move with time on their own (heap, event-loop samples); everything of ours must not.
+  const ours = (name: string) => !/^(nodejs_|v8js_|eventloop_|process_)/.test(name);
+  for (const [key, value] of a.series) {
+    const name = key.slice(0, key.indexOf('{'));
+    if (ours(name)) assert.equal(b.series.get(key), value, key);
+  }
+  const c = await (async () => {
+    await stream('simple');
+    return scrape(service.url);
+  })();
+  for (const [key, value] of b.series) {
+    if (/_total\{|_count\{|_sum\{|_bucket\{/.test(key) && ours(key)) assert.ok((c.series.get(key) ?? 0) >= value, `${key} went down`);
+  }
+});
+
+test('rtf buckets are chosen per stage, in one family', async () => {
+  await stream('segmented');
+  const exposition = await scrape(service.url);
+  const bounds = (pipeline: 'vad' | 'model' | 'audio_decoding') => exposition.buckets('rtf', { pipeline });
+  assert.deepEqual(bounds('vad'), [...STAGE_BUCKETS.vad.rtf, Infinity]);
+  assert.deepEqual(bounds('model'), [...STAGE_BUCKETS.model.rtf, Infinity]);
+  assert.notDeepEqual(bounds('vad'), bounds('model'));
+  assert.equal(exposition.text.match(/^# TYPE rtf /gm)?.length, 1);
+  assert.equal(exposition.text.match(/^# HELP rtf /gm)?.length, 1);
+});
+
+test('promtool check metrics accepts the exposition after traffic on both routes', async (t) => {
+  const promtool = await promisify(execFile)('promtool', ['--version']).then(
+    () => true,
+    () => false,
+  );
+  if (!promtool) {
+    if (process.env.CI) assert.fail('promtool must be installed in CI (.ci/run installs the prometheus package)');
+    t.skip('promtool not installed');
+    return;
+  }
+  await stream('segmented', true);
+  await stream('simple');
+  const text = (await scrape(service.url)).text;
+  const file = join(tmpdir(), `streamer-metrics-${process.pid}.txt`);
+  writeFileSync(file, text);
+  const { stdout, stderr } = await promisify(execFile)('sh', ['-c', `promtool check metrics < ${file}`]).catch((e: { stdout: string; stderr: string }) => e);
+  assert.equal(`${stdout}${stderr}`.trim(), '', 'promtool reports nothing');
+});
