@@ -10,7 +10,9 @@ import type { Config } from './config.ts';
 import { log } from './log.ts';
 import { createModel } from './model/index.ts';
 import { installTelemetry } from './telemetry/provider.ts';
+import { startRuntimeMetrics } from './telemetry/runtime.ts';
 import { SileroVad } from './vad/silero.ts';
+import { MONITORED_TASKS, TASK_NAMES } from './task.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 export interface Service {
@@ -27,7 +29,13 @@ export interface Service {
 }
 
 export async function startService(config: Config): Promise<Service> {
-  const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version });
+  const telemetry = installTelemetry({
+    serviceName: 'streamer',
+    serviceVersion: packageJson.version,
+    tasks: TASK_NAMES,
+    monitoredTasks: MONITORED_TASKS,
+  });
+  const runtime = startRuntimeMetrics(telemetry.meterProvider);
   const [vad, model] = [await SileroVad.load(), createModel(config.model)];
   const admission = new Admission(config.limits.max_streams);
   const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics: () => telemetry.render() });
@@ -59,6 +67,7 @@ export async function startService(config: Config): Promise<Service> {
       (server as Server).closeAllConnections();
       await warm.catch(() => undefined);
       await Promise.all([model.close(), vad.close()]);
+      runtime.stop();
       log.info('stopped');
     })());
 

@@ -9,7 +9,10 @@ import { panics } from './telemetry/panics.ts';
 import { taskMonitor } from './telemetry/task-monitor.ts';
 import type { TimedResult } from './task-worker.ts';
 
-export type TaskName = 'route' | 'client_receiver' | 'audio_decoding' | 'vad' | 'inference';
+export const TASK_NAMES = ['route', 'client_receiver', 'audio_decoding', 'vad', 'inference'] as const;
+export type TaskName = (typeof TASK_NAMES)[number];
+/** Tasks with a task monitor (src/telemetry/task-monitor.ts); `vad` work is measured by its stage guard. */
+export const MONITORED_TASKS: readonly TaskName[] = ['route', 'client_receiver', 'audio_decoding', 'inference'];
 
 /** An unexpected throw inside a task: the caller reports "internal server error", never the detail. */
 export class TaskPanic extends Error {
@@ -63,8 +66,11 @@ export function spawn(task: TaskName, fn: () => Promise<void>, onPanic?: (p: Tas
 }
 
 export interface WorkerPool<In, Out> {
-  /** Runs one job; a crash of the worker (uncaught throw, exit) is a panic, and the worker is replaced. */
-  run(input: In, transferList?: Transferable[]): Promise<Out>;
+  /**
+   * Runs one job; a crash of the worker (uncaught throw, exit) is a panic, and the worker is
+   * replaced. `runSeconds` is the time the job ran on the worker, excluding its wait for one.
+   */
+  run(input: In, transferList?: Transferable[]): Promise<{ value: Out; runSeconds: number }>;
   readonly size: number;
   destroy(): Promise<void>;
 }
@@ -84,14 +90,15 @@ export function createWorkerPool<In, Out>(task: TaskName, file: URL, threads: nu
     idleTimeout: Infinity,
   });
   const monitor = taskMonitor(task);
-  const run = async (input: In, transferList?: Transferable[]): Promise<Out> => {
+  const run = async (input: In, transferList?: Transferable[]) => {
     monitor.instrumented();
     const submittedAt = epochMs();
     try {
       const timed = (await pool.run(input, { transferList: transferList as never })) as TimedResult<Out>;
+      const runSeconds = (timed.finishedAt - timed.startedAt) / 1000;
       monitor.scheduled((timed.startedAt - submittedAt) / 1000);
-      monitor.poll((timed.finishedAt - timed.startedAt) / 1000);
-      return timed.value;
+      monitor.poll(runSeconds);
+      return { value: timed.value, runSeconds };
     } finally {
       monitor.dropped();
     }

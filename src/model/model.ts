@@ -1,8 +1,12 @@
 // The model stage's contract: 16 kHz mono samples in, output fields out (flattened into `segment`).
 import type { ModelOutput } from '../api/protocol.ts';
 
-/** A failure the model reported (bad input, inference error): the stream goes on. */
-export type InferenceResult = { ok: true; output: ModelOutput } | { ok: false; error: string };
+/**
+ * The model's output, or a failure it reported (bad input, inference error: the stream goes on).
+ * `computeSeconds`: time the model itself worked, excluding any wait for a free worker; the
+ * model-stage RTF is computed from it when given.
+ */
+export type InferenceResult = ({ ok: true; output: ModelOutput } | { ok: false; error: string }) & { computeSeconds?: number };
 
 export interface Model {
   readonly name: string;

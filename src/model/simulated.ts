@@ -28,7 +28,7 @@ export class SimulatedModel implements Model {
     // Transfer, not copy, to the worker; a view into a larger buffer is copied first.
     const owned = samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength ? samples : samples.slice();
     job.samples = owned;
-    return this.pool.run(job, [owned.buffer as ArrayBuffer]);
+    return this.pool.run(job, [owned.buffer as ArrayBuffer]).then(({ value, runSeconds }) => ({ ...value, computeSeconds: runSeconds }));
   }
 
   async warmup(): Promise<void> {

@@ -19,12 +19,13 @@ export interface SegmentSpan {
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
 export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan): Promise<ServerEvent> {
-  // Model-stage processing time runs from handing the audio over to the result, including any
-  // wait for a free worker: that is what the stream experiences. Queueing alone shows in
-  // task_scheduling_delay_seconds_total{task="inference"}.
+  // Model-stage RTF is the model's own speed: the time it computed when it says so (a worker's run
+  // time), not the wait for a free worker, which shows in task_scheduling_delay_seconds_total
+  // {task="inference"} and stage_backlog_seconds; the stream's experience is in the latency metrics.
   using stage = measureStage('model', seconds(audio.length));
   try {
     const result = await model.infer(audio);
+    if (result.computeSeconds !== undefined) stage.measured(result.computeSeconds);
     if (!result.ok) {
       stage.discard();
       instruments().modelFailures.add(1);

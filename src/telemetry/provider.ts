@@ -5,12 +5,17 @@ import { resourceFromAttributes, detectResources, envDetector } from '@opentelem
 import { MeterProvider, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { Exposition } from './exposition.ts';
-import { bindInstruments } from './instruments.ts';
+import { bindInstruments, instruments } from './instruments.ts';
+import { RUNTIME_VIEWS } from './runtime.ts';
 
 export interface TelemetryOptions {
   serviceName: string;
   serviceVersion: string;
   views?: ViewOptions[];
+  /** Task names whose panic counters exist from the start at 0, so increase() sees the first panic. */
+  tasks?: readonly string[];
+  /** Task names with task monitors: their counters likewise start at 0. */
+  monitoredTasks?: readonly string[];
 }
 
 export interface Telemetry {
@@ -28,8 +33,12 @@ export function installTelemetry(options: TelemetryOptions): Telemetry {
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.serviceVersion }).merge(
     detectResources({ detectors: [envDetector] }),
   );
-  const meterProvider = new MeterProvider({ resource, readers: [exposition.reader], views: options.views ?? [] });
+  const meterProvider = new MeterProvider({ resource, readers: [exposition.reader], views: [...RUNTIME_VIEWS, ...(options.views ?? [])] });
   bindInstruments(meterProvider);
+  const { taskPanics, modelFailures, task: monitorCounters } = instruments();
+  for (const task of options.tasks ?? []) taskPanics.add(0, { task });
+  for (const task of options.monitoredTasks ?? []) for (const counter of Object.values(monitorCounters)) counter.add(0, { task });
+  modelFailures.add(0);
   installed = { meterProvider, render: () => exposition.render() };
   return installed;
 }

@@ -12,6 +12,7 @@ import type { Stage } from './stages.ts';
 export class StageGuard implements Disposable {
   private readonly started = performance.now();
   private discarded = false;
+  private measuredSeconds: number | null = null;
 
   constructor(
     private readonly stage: Stage,
@@ -23,9 +24,17 @@ export class StageGuard implements Disposable {
     this.discarded = true;
   }
 
+  /**
+   * The work measured its own processing time (e.g. its run time on a worker, without the wait
+   * for a free one): record that instead of the wall time around it.
+   */
+  measured(seconds: number): void {
+    this.measuredSeconds = seconds;
+  }
+
   [Symbol.dispose](): void {
     if (this.discarded) return;
-    const seconds = (performance.now() - this.started) / 1000;
+    const seconds = this.measuredSeconds ?? (performance.now() - this.started) / 1000;
     const h = instruments().stage[this.stage];
     const attributes = { pipeline: this.stage }; // bound here so that no caller can forget it
     h.processing.record(seconds, attributes);

@@ -14,8 +14,9 @@ function model(knobs: Record<string, number>): SimulatedModel {
 after(() => Promise.all(models.map((m) => m.close())));
 
 test('outputs the number of samples it was given', async () => {
-  const result = await model({}).infer(new Float32Array(12_345));
+  const { computeSeconds, ...result } = await model({ delay: 0.02 }).infer(new Float32Array(12_345));
   assert.deepEqual(result, { ok: true, output: { count: 12_345 } });
+  assert.ok(computeSeconds! >= 0.02 && computeSeconds! < 0.5, `worker run time ${computeSeconds}`);
 });
 
 test('cost = delay + constant_factor × audio seconds, paid on a worker, not the event loop', async () => {
@@ -47,7 +48,10 @@ test('the first inference of each instance pays the warm-up penalty, later ones 
 test('failure_rate 1: every inference returns a failure, none panics', async () => {
   const m = model({ failure_rate: 1 });
   const before = panics.total('inference');
-  for (let i = 0; i < 3; i++) assert.deepEqual(await m.infer(new Float32Array(10)), { ok: false, error: 'inference failed' });
+  for (let i = 0; i < 3; i++) {
+    const { computeSeconds: _, ...result } = await m.infer(new Float32Array(10));
+    assert.deepEqual(result, { ok: false, error: 'inference failed' });
+  }
   assert.equal(panics.total('inference'), before);
 });
 

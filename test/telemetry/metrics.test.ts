@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio, type StreamResult } from '../../src/client/stream-client.ts';
+import { MONITORED_TASKS, TASK_NAMES } from '../../src/task.ts';
 import { STAGE_BUCKETS } from '../../src/telemetry/stages.ts';
 import { scrape, type Exposition } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
@@ -28,6 +29,13 @@ const delta = (a: Exposition, b: Exposition, name: string, labels = {}) => b.val
 const stream = (route: 'simple' | 'segmented', interimResults = false) =>
   streamAudio({ addr: service.ws(route), format: fixture.format, pcm: fixture.pcm, chunkBytes: CHUNK, interimResults });
 
+test('counters of rare events exist at 0 from start-up, so that increase() sees the first one', async () => {
+  const exposition = await scrape(service.url);
+  for (const task of TASK_NAMES) assert.ok(exposition.has('task_panics_total', { task }), task);
+  for (const task of MONITORED_TASKS) assert.ok(exposition.has('task_slow_polls_total', { task }), task);
+  assert.ok(exposition.has('model_failures_total'));
+});
+
 test('per-stage histograms, load counters and latency agree with what was sent and received', async () => {
   const before = await scrape(service.url);
   const seg = await stream('segmented', true);
@@ -47,8 +55,10 @@ test('per-stage histograms, load counters and latency agree with what was sent a
   assert.equal(delta(before, after, 'rtf_count', { pipeline: 'model' }), sent.length);
   const modelSeconds = sent.reduce((s, e) => s + (e.end_time - e.start_time), 0);
   assert.ok(Math.abs(delta(before, after, 'media_duration_seconds_sum', { pipeline: 'model' }) - modelSeconds) < 0.001);
-  // RTF sum = Σ processing/media per unit: bounded by the processing sum / smallest media
-  assert.ok(delta(before, after, 'processing_duration_seconds_sum', { pipeline: 'model' }) > 0);
+  // model processing time is the workers' run time: the same measurement the inference task monitor polls
+  const modelProcessing = delta(before, after, 'processing_duration_seconds_sum', { pipeline: 'model' });
+  assert.ok(modelProcessing > 0);
+  assert.ok(Math.abs(modelProcessing - delta(before, after, 'task_poll_duration_seconds_total', { task: 'inference' })) < 1e-6);
 
   // segments and speech
   assert.equal(delta(before, after, 'segments_total', { route: 'segmented', final: 'true' }), segments(seg, true).length);

@@ -42,6 +42,18 @@ test('zero-length audio records durations but no RTF (never infinity)', async ()
   assert.ok(!/Inf\b(?!")|NaN/.test(after.text.replace(/le="\+Inf"/g, '')));
 });
 
+test('a measured processing time replaces the wall time around the work', async () => {
+  const before = await read();
+  {
+    using guard = measureStage('model', 2);
+    guard.measured(0.5);
+  }
+  const after = await read();
+  const d = (name: string) => after.value(name, { pipeline: 'model' }) - before.value(name, { pipeline: 'model' });
+  assert.ok(Math.abs(d('processing_duration_seconds_sum') - 0.5) < 1e-9);
+  assert.ok(Math.abs(d('rtf_sum') - 0.25) < 1e-9);
+});
+
 test('discarded work records nothing', async () => {
   const before = await read();
   {
