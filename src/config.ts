@@ -38,6 +38,25 @@ const limitsSchema = z
     max_frame_bytes: z.number().int().min(64).default(1 << 20),
     max_channels: z.number().int().min(1).max(8).default(8),
     max_text_bytes: z.number().int().min(256).default(64 * 1024),
+    /** No message from the client for this long: `idle_timeout`, close 1008. */
+    idle_timeout_ms: z.number().int().min(100).default(30_000),
+    /** Audio seconds (per channel) one stream may carry; beyond it the stream is finished and closed. */
+    max_stream_seconds: z.number().min(1).default(4 * 3600),
+    /** Inbound backpressure: stop reading a socket while its stream is this many audio seconds behind. */
+    max_backlog_seconds: z.number().min(0.5).default(30),
+    /** Outbound backpressure: a client whose unsent events exceed this is ended with `slow_consumer`. */
+    max_outbound_bytes: z.number().int().min(1024).default(1 << 20),
+    /** Readiness turns 503 while the mean backlog per stream of any stage exceeds this (saturation). */
+    saturation_backlog_seconds: z.number().min(0.1).default(5),
+  })
+  .strict();
+
+const authSchema = z
+  .object({
+    /** Bearer tokens accepted on the websocket routes; empty: no auth. Env STREAMER_TOKENS (comma-separated) adds to it. */
+    tokens: z.array(z.string().min(8)).default([]),
+    /** Also require a token for /metrics. */
+    protect_metrics: z.boolean().default(false),
   })
   .strict();
 
@@ -50,6 +69,13 @@ const pipelineSchema = z
 
 const shutdownSchema = z.object({ drain_timeout_ms: z.number().int().min(0).default(30_000) }).strict();
 
+const telemetrySchema = z
+  .object({
+    /** false: no meter provider at all (instruments are no-ops, /metrics answers 404); for overhead benchmarks. */
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     host: z.string().default('0.0.0.0'),
@@ -60,6 +86,8 @@ export const configSchema = z
     limits: limitsSchema.prefault({}),
     pipeline: pipelineSchema.prefault({}),
     shutdown: shutdownSchema.prefault({}),
+    telemetry: telemetrySchema.prefault({}),
+    auth: authSchema.prefault({}),
   })
   .strict();
 
@@ -106,5 +134,10 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env): Con
   if (env.HOST) raw = { ...raw, host: env.HOST };
   if (env.PORT) raw = { ...raw, port: Number(env.PORT) };
   if (env.LOG_LEVEL) raw = { ...raw, log_level: env.LOG_LEVEL };
+  if (env.STREAMER_TOKENS) {
+    const auth = (raw.auth ?? {}) as { tokens?: string[] };
+    const tokens = env.STREAMER_TOKENS.split(',').map((t) => t.trim()).filter(Boolean);
+    raw = { ...raw, auth: { ...auth, tokens: [...(auth.tokens ?? []), ...tokens] } };
+  }
   return parseConfig(raw, path ?? 'config');
 }

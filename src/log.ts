@@ -4,7 +4,8 @@ import { pino } from 'pino';
 export const log = pino({
   level: process.env.LOG_LEVEL ?? 'info',
   base: { service: 'streamer' },
-  redact: { paths: ['*.authorization', '*.token', 'headers.authorization'], censor: '[redacted]' },
+  // Tokens never reach the logs: not in the logged config, not in request headers.
+  redact: { paths: ['config.auth.tokens', '*.authorization', '*.token', 'headers.authorization'], censor: '[redacted]' },
 });
 
 export type Logger = typeof log;

@@ -5,7 +5,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Admission } from './api/admission.ts';
 import { createApp } from './api/app.ts';
-import { CloseCode } from './api/protocol.ts';
 import type { Config } from './config.ts';
 import { log } from './log.ts';
 import { createModel } from './model/index.ts';
@@ -14,6 +13,9 @@ import { startRuntimeMetrics } from './telemetry/runtime.ts';
 import { SileroVad } from './vad/silero.ts';
 import { MONITORED_TASKS, TASK_NAMES } from './task.ts';
 import packageJson from '../package.json' with { type: 'json' };
+
+/** After the drain deadline, how long running streams get to send their last results. */
+const DRAIN_FINISH_MS = 10_000;
 
 export interface Service {
   /** e.g. http://127.0.0.1:43121 */
@@ -29,16 +31,14 @@ export interface Service {
 }
 
 export async function startService(config: Config): Promise<Service> {
-  const telemetry = installTelemetry({
-    serviceName: 'streamer',
-    serviceVersion: packageJson.version,
-    tasks: TASK_NAMES,
-    monitoredTasks: MONITORED_TASKS,
-  });
-  const runtime = startRuntimeMetrics(telemetry.meterProvider);
+  const telemetry = config.telemetry.enabled
+    ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES, monitoredTasks: MONITORED_TASKS })
+    : null;
+  const runtime = telemetry ? startRuntimeMetrics(telemetry.meterProvider) : null;
   const [vad, model] = [await SileroVad.load(), createModel(config.model)];
-  const admission = new Admission(config.limits.max_streams);
-  const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics: () => telemetry.render() });
+  const admission = new Admission(config.limits.max_streams, config.limits.saturation_backlog_seconds);
+  const renderMetrics = telemetry ? () => telemetry.render() : undefined;
+  const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics });
 
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
@@ -63,11 +63,15 @@ export async function startService(config: Config): Promise<Service> {
       while ([...sessions].some((s) => s.isStreaming) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
       }
-      for (const s of sessions) s.close(CloseCode.goingAway, 'server shutting down');
+      // Streams still running at the deadline are finished (final results, stream_end), then closed
+      // with 1001; a pipeline that cannot finish within DRAIN_FINISH_MS more is cut off.
+      const finishing = Promise.all([...sessions].map((s) => s.drain()));
+      await Promise.race([finishing, new Promise((r) => setTimeout(r, DRAIN_FINISH_MS).unref())]);
+      for (const s of sessions) s.close(1001, 'server shutting down');
       (server as Server).closeAllConnections();
       await warm.catch(() => undefined);
       await Promise.all([model.close(), vad.close()]);
-      runtime.stop();
+      runtime?.stop();
       log.info('stopped');
     })());
 

@@ -1,14 +1,25 @@
 // How many streams run at once, and whether the service takes new ones (readiness).
+import { backlogTotals } from '../telemetry/backlog.ts';
+
 export class Admission {
   active = 0;
   /** False until start-up work (model warm-up) is done. */
   warm = false;
   draining = false;
 
-  constructor(private readonly maxStreams: number) {}
+  constructor(
+    private readonly maxStreams: number,
+    private readonly saturationSeconds: number,
+  ) {}
+
+  /** Measured saturation: some stage is, on average per stream, this far behind real time. */
+  get saturated(): boolean {
+    const perStream = Math.max(1, this.active);
+    return Object.values(backlogTotals()).some((seconds) => seconds / perStream > this.saturationSeconds);
+  }
 
   get ready(): boolean {
-    return this.warm && !this.draining && this.active < this.maxStreams;
+    return this.warm && !this.draining && this.active < this.maxStreams && !this.saturated;
   }
 
   /** Why a new stream cannot start now, or null when it can. */

@@ -2,12 +2,14 @@
 import { createNodeWebSocket } from '@hono/node-ws';
 import { Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
+import type { WebSocket } from 'ws';
 import { log } from '../log.ts';
 import type { Mode } from '../pipeline/stream.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { panics } from '../telemetry/panics.ts';
 import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { TaskPanic } from '../task.ts';
+import { bearerAuth } from './auth.ts';
 import { Session, type SessionDeps, type SessionSocket } from './session.ts';
 
 export interface AppDeps extends SessionDeps {
@@ -38,6 +40,14 @@ export function createApp(deps: AppDeps) {
     }
   });
 
+  const { tokens, protect_metrics } = deps.config.auth;
+  if (tokens.length > 0) {
+    const auth = bearerAuth(tokens);
+    app.use('/api/v1/simple', auth);
+    app.use('/api/v1/segmented', auth);
+    if (protect_metrics) app.use('/metrics', auth);
+  }
+
   app.get('/api/v1/health', (c) => {
     const recent = panics.recentCount();
     return c.json(recent > 0 ? { status: 'degraded', panics: recent } : { status: 'healthy' });
@@ -45,7 +55,7 @@ export function createApp(deps: AppDeps) {
 
   app.get('/api/v1/ready', (c) => {
     const { admission } = deps;
-    const body = { ready: admission.ready, active_streams: admission.active, draining: admission.draining, warm: admission.warm };
+    const body = { ready: admission.ready, active_streams: admission.active, draining: admission.draining, warm: admission.warm, saturated: admission.saturated };
     return c.json(body, admission.ready ? 200 : 503);
   });
 
@@ -96,11 +106,18 @@ export function createApp(deps: AppDeps) {
 }
 
 function socketOf(ws: WSContext): SessionSocket {
+  const raw = ws.raw as WebSocket;
   return {
     send: (text) => ws.send(text),
     close: (code, reason) => ws.close(code, reason),
+    terminate: () => raw.terminate(),
+    pause: () => raw.pause(),
+    resume: () => raw.resume(),
     get isOpen() {
       return ws.readyState === 1;
+    },
+    get bufferedAmount() {
+      return raw.bufferedAmount;
     },
   };
 }

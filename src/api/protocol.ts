@@ -37,18 +37,25 @@ export type ClientRequest = z.infer<typeof requestSchema>;
 export type StartRequest = z.infer<typeof startSchema>;
 export const KNOWN_REQUESTS = ['start', 'stop', 'finalize', 'keepalive'] as const;
 
-export type ErrorCode =
-  | 'invalid_json'
-  | 'invalid_request'
-  | 'unknown_request'
-  | 'audio_before_start'
-  | 'unsupported_format'
-  | 'frame_too_large'
-  | 'too_many_streams'
-  | 'no_active_stream'
-  | 'shutting_down'
-  | 'model_failure'
-  | 'internal_error';
+/** Every `code` an `error` event can carry (README's error table is checked against this list). */
+export const ERROR_CODES = [
+  'invalid_json',
+  'invalid_request',
+  'unknown_request',
+  'no_active_stream',
+  'unsupported_format',
+  'audio_before_start',
+  'frame_too_large',
+  'too_many_streams',
+  'shutting_down',
+  'idle_timeout',
+  'stream_too_long',
+  'slow_consumer',
+  'unauthorized',
+  'model_failure',
+  'internal_error',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Output fields of a model, flattened into `segment` events (e.g. `count`, `text`). */
 export type ModelOutput = Record<string, unknown>;

@@ -5,7 +5,8 @@ import { log } from '../log.ts';
 import { formatError } from '../audio/format.ts';
 import { AudioStream, type Mode, type PipelineDeps } from '../pipeline/stream.ts';
 import { spawn } from '../task.ts';
-import { instruments, registerBacklog } from '../telemetry/instruments.ts';
+import { registerBacklog } from '../telemetry/backlog.ts';
+import { instruments } from '../telemetry/instruments.ts';
 import { taskMonitor } from '../telemetry/task-monitor.ts';
 import type { Admission } from './admission.ts';
 import { CloseCode, KNOWN_REQUESTS, requestSchema, type ErrorCode, type ServerEvent, type StartRequest } from './protocol.ts';
@@ -13,8 +14,18 @@ import { CloseCode, KNOWN_REQUESTS, requestSchema, type ErrorCode, type ServerEv
 export interface SessionSocket {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** Drops the connection without a closing handshake (a client that does not read). */
+  terminate(): void;
+  /** Stop / start reading from the socket (inbound backpressure). */
+  pause(): void;
+  resume(): void;
   readonly isOpen: boolean;
+  /** Bytes queued for sending that the client has not taken yet. */
+  readonly bufferedAmount: number;
 }
+
+/** While reading is paused, how often to look whether the stream has caught up. */
+const BACKPRESSURE_CHECK_MS = 20;
 
 export interface SessionDeps extends PipelineDeps {
   admission: Admission;
@@ -42,6 +53,10 @@ export class Session {
   private firstAudioAt: number | null = null;
   private firstResultSent = false;
   private readonly unregisterBacklog: () => void;
+  private lastMessageAt = performance.now();
+  private idleTimer: NodeJS.Timeout | null = null;
+  private pausedTimer: NodeJS.Timeout | null = null;
+  private overflowed = false;
 
   constructor(
     private readonly mode: Mode,
@@ -50,6 +65,50 @@ export class Session {
   ) {
     receiver.instrumented();
     this.unregisterBacklog = registerBacklog(() => this.backlog());
+    this.armIdleTimer(deps.config.limits.idle_timeout_ms);
+  }
+
+  /** Shutdown: the running stream (if any) is finished as if stopped, then the socket closes with 1001. */
+  async drain(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.stream) await this.endStream(performance.now());
+    this.close(CloseCode.goingAway, 'server shutting down');
+  }
+
+  /** One timer per session, re-armed for the time left rather than reset on every frame. */
+  private armIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      const limit = this.deps.config.limits.idle_timeout_ms;
+      const idle = performance.now() - this.lastMessageAt;
+      if (idle >= limit) this.fail(`no message for ${limit / 1000} s`, 'idle_timeout', CloseCode.policy);
+      else this.armIdleTimer(limit - idle);
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  /** Audio seconds this session's stream is behind: waiting to be decoded, analysed or inferred. */
+  private behindSeconds(): number {
+    const b = this.backlog();
+    const channels = this.lastStart?.format.channels ?? 1;
+    return b.audio_decoding + ((b.vad ?? 0) + (b.model ?? 0)) / channels;
+  }
+
+  /** Inbound backpressure: stop reading while the stream is too far behind, resume at half. */
+  private applyBackpressure(): void {
+    const limit = this.deps.config.limits.max_backlog_seconds;
+    if (this.pausedTimer || this.behindSeconds() <= limit) return;
+    instruments().inboundPauses.add(1, { route: this.mode });
+    this.socket.pause();
+    const check = () => {
+      if (this.state === 'closed') return;
+      if (this.behindSeconds() <= limit / 2) {
+        this.pausedTimer = null;
+        this.socket.resume();
+      } else {
+        this.pausedTimer = setTimeout(check, BACKPRESSURE_CHECK_MS);
+      }
+    };
+    this.pausedTimer = setTimeout(check, BACKPRESSURE_CHECK_MS);
   }
 
   get isStreaming(): boolean {
@@ -60,6 +119,7 @@ export class Session {
   receive(data: Inbound): void {
     if (this.state === 'closed') return;
     const at = performance.now();
+    this.lastMessageAt = at;
     if (typeof data !== 'string') {
       instruments().audioReceivedBytes.add(data.byteLength);
       this.queuedAudioBytes += data.byteLength;
@@ -70,6 +130,7 @@ export class Session {
     }
     this.inbox.push({ data, at });
     this.pump();
+    if (typeof data !== 'string') this.applyBackpressure();
   }
 
   /** The client closed the socket: everything stops, unsent results are dropped. */
@@ -90,6 +151,8 @@ export class Session {
   }
 
   private ended(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.pausedTimer) clearTimeout(this.pausedTimer);
     this.inbox.length = 0;
     this.queuedAudioBytes = 0;
     this.unregisterBacklog();
@@ -129,6 +192,13 @@ export class Session {
   private send(event: ServerEvent): void {
     if (!this.socket.isOpen) return;
     this.socket.send(JSON.stringify(event));
+    if (!this.overflowed && this.socket.bufferedAmount > this.deps.config.limits.max_outbound_bytes) {
+      // Outbound backpressure: a client that does not read its events is ended; memory stays bounded.
+      this.overflowed = true;
+      this.fail('client is not reading its events', 'slow_consumer', CloseCode.policy);
+      setTimeout(() => this.socket.terminate(), 1000).unref(); // its buffer will not drain: do not wait for the close handshake
+      return;
+    }
     if (event.type === 'segment') {
       instruments().segments.add(1, { route: this.mode, final: String(event.is_final ?? true) });
       if (!this.firstResultSent && this.firstAudioAt !== null) {
@@ -193,7 +263,7 @@ export class Session {
     if (refusal) {
       instruments().streams.add(1, { route: this.mode, outcome: 'refused' });
       const message = refusal === 'shutting_down' ? 'server is shutting down' : 'too many streams';
-      return this.fail(message, refusal, refusal === 'shutting_down' ? CloseCode.goingAway : CloseCode.overCapacity);
+      return this.fail(message, refusal, CloseCode.overCapacity);
     }
     this.deps.admission.acquire();
     try {
@@ -234,16 +304,19 @@ export class Session {
     if (this.state === 'stopped' && this.lastStart) {
       // After a stop without disconnect, new audio is a new stream with the same format.
       const request = this.lastStart;
-      return this.openStream(request).then(() => {
-        if (this.stream) this.pushAudio(this.stream, bytes, at);
-      });
+      return this.openStream(request).then(() => (this.stream ? this.pushAudio(this.stream, bytes, at) : undefined));
     }
     return this.fail('audio received before a start request', 'audio_before_start', CloseCode.policy);
   }
 
-  private pushAudio(stream: AudioStream, bytes: Uint8Array, at: number): void {
+  private pushAudio(stream: AudioStream, bytes: Uint8Array, at: number): Promise<void> | void {
     this.firstAudioAt ??= at;
     stream.push(bytes, at);
+    const max = this.deps.config.limits.max_stream_seconds;
+    if (stream.durationSeconds > max) {
+      // Everything received is still processed and answered before the stream is cut.
+      return this.endStream(at).then(() => this.fail(`stream longer than ${max} s of audio`, 'stream_too_long', CloseCode.policy));
+    }
   }
 
   private async endStream(at: number): Promise<void> {

@@ -3,6 +3,7 @@
 // Names are the Prometheus names less the `_total` the exporter adds to counters; units are in
 // the names because this exporter adds no unit suffix.
 import { createNoopMeter, type Attributes, type Histogram, type Meter, type MeterProvider, type ObservableResult } from '@opentelemetry/api';
+import { backlogTotals } from './backlog.ts';
 import { STAGE_BUCKETS, STAGES, type Stage } from './stages.ts';
 
 const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30];
@@ -20,6 +21,7 @@ function serviceInstruments(meter: Meter) {
     segments: meter.createCounter('segments', { description: 'Segment events sent, by route and finality' }),
     vadSpeechSeconds: meter.createCounter('vad_speech_seconds', { description: 'Seconds of speech in final VAD segments', unit: 's' }),
     protocolErrors: meter.createCounter('protocol_errors', { description: 'Protocol errors sent to clients, by code' }),
+    inboundPauses: meter.createCounter('inbound_pauses', { description: 'Times reading a socket was paused because its stream was too far behind' }),
     timeToFirstResult: meter.createHistogram('time_to_first_result_seconds', {
       description: 'First audio byte of a stream received → its first segment sent',
       unit: 's',
@@ -72,20 +74,8 @@ function stageInstruments(provider: MeterProvider | null, stage: Stage): StageHi
   };
 }
 
-export type BacklogSource = () => Partial<Record<Stage, number>>;
-const backlogSources = new Set<BacklogSource>();
-
-/** Adds a source of not-yet-processed audio per stage (a stream); returns its removal. */
-export function registerBacklog(source: BacklogSource): () => void {
-  backlogSources.add(source);
-  return () => backlogSources.delete(source);
-}
-
 function observeBacklog(result: ObservableResult): void {
-  const totals: Record<Stage, number> = { audio_decoding: 0, vad: 0, model: 0 };
-  for (const source of backlogSources) {
-    for (const [stage, seconds] of Object.entries(source())) totals[stage as Stage] += seconds;
-  }
+  const totals = backlogTotals();
   for (const stage of STAGES) result.observe(totals[stage], { pipeline: stage });
 }
 
