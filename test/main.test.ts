@@ -68,23 +68,49 @@ test('npm start path: structured logs, the CLI client prints one JSON line per e
     assert.ok(events.some((e) => e.type === 'segment' && e.is_final === false));
     assert.equal(events.at(-1)!.type, 'stream_end');
 
-    // SIGTERM while a real-time stream is live: readiness turns 503, the stream still gets every
-    // result and stream_end, then the process exits 0.
+    // SIGTERM while 10 real-time streams are live: readiness turns 503, every stream still gets all
+    // its results and stream_end, then the process exits 0.
     const threeSeconds = fixture.pcm.subarray(0, 3 * 32000);
-    const live = streamAudio({ addr: `ws://127.0.0.1:${port}/api/v1/segmented`, format: fixture.format, pcm: threeSeconds, realTime: true, chunkBytes: 3200 });
+    const live = Array.from({ length: 10 }, () =>
+      streamAudio({ addr: `ws://127.0.0.1:${port}/api/v1/segmented`, format: fixture.format, pcm: threeSeconds, realTime: true, chunkBytes: 3200 }),
+    );
     await new Promise((r) => setTimeout(r, 800));
     child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     const during = await fetch(`http://127.0.0.1:${port}/api/v1/ready`).catch(() => null);
     if (during) assert.equal(during.status, 503); // the listener may already be closed: both mean "not ready"
-    const result = await live;
-    assert.deepEqual(result.events.map((e) => e.type), ['active', 'inactive', 'segment', 'stream_end']);
-    assert.equal(result.closeCode, 1000);
+    for (const result of await Promise.all(live)) {
+      assert.deepEqual(result.events.map((e) => e.type), ['active', 'inactive', 'segment', 'stream_end']);
+      assert.equal(result.closeCode, 1000);
+    }
     const [exitCode] = (await once(child, 'exit')) as [number];
     assert.equal(exitCode, 0);
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+test('tokens never appear in the logs', async () => {
+  const secret = 'very-secret-token-4242';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', writeConfig({ model: FAST_MODEL, auth: { tokens: ['file-token-123456'] } })], {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', STREAMER_TOKENS: secret },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += String(d)));
+  try {
+    for (let i = 0; i < 300 && !out.includes('warmed up'); i++) await new Promise((r) => setTimeout(r, 50));
+    const port = Number(new URL((JSON.parse(out.split('\n')[0]) as { address: string }).address).port);
+    // a rejected and an accepted connection, so that request paths get logged too
+    await fetch(`http://127.0.0.1:${port}/api/v1/simple?token=wrong`);
+    await streamAudio({ addr: `ws://127.0.0.1:${port}/api/v1/simple?token=${secret}`, format: fixture.format, pcm: fixture.pcm.subarray(0, 3200) });
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+  assert.ok(!out.includes(secret) && !out.includes('file-token-123456'), 'a token leaked into the logs');
+  assert.match(out, /"tokens":"\[redacted\]"/);
 });
 
 test('a bad config file fails fast, naming the key, exit code 2', async () => {
