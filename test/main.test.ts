@@ -98,7 +98,7 @@ test('tokens never appear in the logs', async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += String(d)));
+  child.stdout.on('data', (d: Buffer) => (out += String(d)));
   try {
     for (let i = 0; i < 300 && !out.includes('warmed up'); i++) await new Promise((r) => setTimeout(r, 50));
     const port = Number(new URL((JSON.parse(out.split('\n')[0]) as { address: string }).address).port);
