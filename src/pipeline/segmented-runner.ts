@@ -6,7 +6,6 @@ import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
 import { guard, type TaskPanic } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
-import { measureStage } from '../telemetry/stage-guard.ts';
 import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
 import { VAD_WINDOW, VadChannelState, type SileroVad } from '../vad/silero.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
@@ -90,11 +89,7 @@ export class SegmentedRunner implements ChannelRunner {
 
   private async analyse(window: Float32Array, end: number): Promise<void> {
     const start = this.analysed;
-    let prob: number;
-    {
-      using _stage = measureStage('vad', seconds(end - start));
-      prob = await this.vad.probability(this.vadState, window);
-    }
+    const prob = await this.vad.probability(this.vadState, window, seconds(end - start));
     this.analysed = end;
     this.handle(this.segmenter.push(prob, start, end), 'vad', this.ctx.arrivals.arrivalOf(end));
     this.history.dropBefore(this.segmenter.retainFrom(this.analysed));

@@ -21,6 +21,15 @@ function serviceInstruments(meter: Meter) {
     segments: meter.createCounter('segments', { description: 'Segment events sent, by route and finality' }),
     vadSpeechSeconds: meter.createCounter('vad_speech_seconds', { description: 'Seconds of speech in final VAD segments', unit: 's' }),
     protocolErrors: meter.createCounter('protocol_errors', { description: 'Protocol errors sent to clients, by code' }),
+    vadBatchSize: meter.createHistogram('vad_batch_size', {
+      description: 'Windows per VAD model run (cross-stream micro-batching)',
+      advice: { explicitBucketBoundaries: [1, 2, 4, 8, 16, 32, 64, 128, 256] },
+    }),
+    vadBatchWait: meter.createHistogram('vad_batch_wait_seconds', {
+      description: 'Per VAD batch, how long its oldest window waited for the batch to start (the latency batching adds)',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25] },
+    }),
     inboundPauses: meter.createCounter('inbound_pauses', { description: 'Times reading a socket was paused because its stream was too far behind' }),
     timeToFirstResult: meter.createHistogram('time_to_first_result_seconds', {
       description: 'First audio byte of a stream received → its first segment sent',

@@ -21,11 +21,11 @@ export const STAGE_BUCKETS: Record<Stage, StageBuckets> = {
     processing: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
     media: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
   },
-  // One unit = one Silero window (512 samples = 32 ms).
+  // One unit = one batched Silero run: 1 to a few hundred 512-sample (32 ms) windows.
   vad: {
     rtf: [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.125, 0.25, 0.5, 1],
     processing: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-    media: [0.032, 0.064, 0.128, 0.256, 0.512, 1, 2],
+    media: [0.032, 0.064, 0.128, 0.256, 0.512, 1, 2, 4, 8],
   },
   // One unit = one inference: a speech segment, an interim, or a simple-mode chunk.
   model: {

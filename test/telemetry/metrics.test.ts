@@ -47,8 +47,11 @@ test('per-stage histograms, load counters and latency agree with what was sent a
   assert.ok(Math.abs(delta(before, after, 'media_duration_seconds_sum', { pipeline: 'audio_decoding' }) - 2 * fixture.duration) < 0.01);
   assert.equal(delta(before, after, 'media_duration_seconds_count', { pipeline: 'audio_decoding' }), 2 * frames);
   assert.ok(Math.abs(delta(before, after, 'audio_received_seconds_total', { route: 'segmented' }) - fixture.duration) < 0.01);
-  // VAD: every window of the segmented stream, covering its audio exactly
-  assert.equal(delta(before, after, 'rtf_count', { pipeline: 'vad' }), Math.ceil((fixture.duration * 16000) / 512));
+  // VAD: every window of the segmented stream went through a batch; the batches cover its audio exactly
+  const windows = Math.ceil((fixture.duration * 16000) / 512);
+  assert.equal(delta(before, after, 'vad_batch_size_sum'), windows);
+  assert.equal(delta(before, after, 'vad_batch_wait_seconds_count'), delta(before, after, 'vad_batch_size_count'));
+  assert.equal(delta(before, after, 'rtf_count', { pipeline: 'vad' }), delta(before, after, 'vad_batch_size_count'), 'one RTF sample per batch');
   assert.ok(Math.abs(delta(before, after, 'media_duration_seconds_sum', { pipeline: 'vad' }) - fixture.duration) < 0.001);
   // model: one RTF sample per segment sent; media = the audio in those segments
   const sent = [...segments(seg), ...segments(simple)];
