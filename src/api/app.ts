@@ -17,6 +17,19 @@ export interface AppDeps extends SessionDeps {
   renderMetrics?: () => Promise<string>;
 }
 
+// @hono/node-ws reports socket errors (invalid UTF-8, oversized frames) as `new ErrorEvent(...)`,
+// a global only from Node 21: on Node 20 that throws and the error never reaches onError below.
+class SocketErrorEvent extends Event {
+  readonly error: unknown;
+  readonly message: string;
+  constructor(type: string, init: { error?: unknown; message?: string } = {}) {
+    super(type);
+    this.error = init.error;
+    this.message = init.message ?? (init.error instanceof Error ? init.error.message : '');
+  }
+}
+(globalThis as { ErrorEvent?: unknown }).ErrorEvent ??= SocketErrorEvent;
+
 export function createApp(deps: AppDeps) {
   const app = new Hono();
   const nodeWs = createNodeWebSocket({ app });

@@ -284,7 +284,7 @@ export class Session {
     if (this.stream) {
       await this.endStream(at);
     } else if (!disconnect) {
-      this.send({ type: 'error', message: 'stop without a running stream', code: 'no_active_stream' });
+      this.fail('stop without a running stream', 'no_active_stream');
     }
     if (disconnect) this.close(CloseCode.normal, 'stream ended');
   }
