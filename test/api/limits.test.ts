@@ -120,3 +120,31 @@ test('draining: new streams are refused with shutting_down (close 1013), running
   assert.equal((await running.closed).code, 1001);
   await stopping;
 });
+
+test('readiness is 503 while measured saturation (stage backlog per stream) is over the bound, 200 once it drains', async () => {
+  const service = await startTestService({ model: { delay: 0.3 }, pipeline: { simple_max_inflight: 1 }, limits: { saturation_backlog_seconds: 0.5 } });
+  try {
+    const readiness = async () => {
+      const r = await fetch(`${service.url}/api/v1/ready`);
+      return { status: r.status, body: (await r.json()) as { saturated: boolean } };
+    };
+    assert.equal((await readiness()).status, 200);
+    const conn = await connect(service.ws('simple'));
+    await conn.send({ request: 'start', format: S16_MONO_16K });
+    await conn.send(seconds(3)); // 3 s at once: the model (0.3 s per call, one in flight) falls behind
+    let sawSaturated = false;
+    for (let i = 0; i < 40 && !sawSaturated; i++) {
+      const r = await readiness();
+      sawSaturated = r.status === 503 && r.body.saturated;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    assert.ok(sawSaturated, 'readiness reported saturation');
+    await conn.send({ request: 'stop', disconnect: true });
+    await conn.next('stream_end');
+    const after = await readiness();
+    assert.equal(after.status, 200);
+    assert.equal(after.body.saturated, false);
+  } finally {
+    await service.shutdown(0);
+  }
+});
