@@ -10,6 +10,8 @@ import { log } from './log.ts';
 import { createModel } from './model/index.ts';
 import { installTelemetry } from './telemetry/provider.ts';
 import { startRuntimeMetrics } from './telemetry/runtime.ts';
+import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { SileroVad } from './vad/silero.ts';
 import { MONITORED_TASKS, TASK_NAMES } from './task.ts';
 import packageJson from '../package.json' with { type: 'json' };
@@ -30,7 +32,13 @@ export interface Service {
   shutdown(drainMs?: number): Promise<void>;
 }
 
-export async function startService(config: Config): Promise<Service> {
+export interface ServiceOptions {
+  /** Export spans here instead of by the OTEL_* environment (tests). */
+  spanExporter?: SpanExporter;
+}
+
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  installTracing({ serviceName: 'streamer', serviceVersion: packageJson.version, exporter: options.spanExporter });
   const telemetry = config.telemetry.enabled
     ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES, monitoredTasks: MONITORED_TASKS })
     : null;
@@ -72,6 +80,7 @@ export async function startService(config: Config): Promise<Service> {
       await warm.catch(() => undefined);
       await Promise.all([model.close(), vad.close()]);
       runtime?.stop();
+      await shutdownTracing();
       log.info('stopped');
     })());
 

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { streamAudio } from '../src/client/stream-client.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { newTraceparent, streamAudio } from '../src/client/stream-client.ts';
 import { FAST_MODEL, speechFixture } from './helpers/service.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -111,6 +113,50 @@ test('tokens never appear in the logs', async () => {
   }
   assert.ok(!out.includes(secret) && !out.includes('file-token-123456'), 'a token leaked into the logs');
   assert.match(out, /"tokens":"\[redacted\]"/);
+});
+
+test('OTLP env on: spans reach the collector in the client trace, and log lines of the stream carry its trace_id', async () => {
+  // a stand-in OTLP/HTTP receiver on loopback
+  const bodies: string[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += String(d)));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') bodies.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', writeConfig({ model: { ...FAST_MODEL, failure_rate: 1 } })], {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += String(d)));
+  const traceparent = newTraceparent();
+  const traceId = traceparent.split('-')[1];
+  try {
+    for (let i = 0; i < 300 && !out.includes('warmed up'); i++) await new Promise((r) => setTimeout(r, 50));
+    const port = Number(new URL((JSON.parse(out.split('\n')[0]) as { address: string }).address).port);
+    await streamAudio({ addr: `ws://127.0.0.1:${port}/api/v1/segmented`, format: fixture.format, pcm: fixture.pcm, traceId: traceparent });
+    for (let i = 0; i < 60 && !bodies.some((b) => b.includes(traceId)); i++) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    receiver.close();
+  }
+  assert.ok(bodies.some((b) => b.includes(traceId)), 'spans of the client trace were exported over OTLP');
+  const failureLogs = out
+    .split('\n')
+    .filter((l) => l.includes('"model failure"'))
+    .map((l) => JSON.parse(l) as { trace_id?: string; span_id?: string });
+  assert.equal(failureLogs.length, 2, 'one model failure per speech region');
+  for (const l of failureLogs) {
+    assert.equal(l.trace_id, traceId);
+    assert.match(l.span_id ?? '', /^[0-9a-f]{16}$/);
+  }
 });
 
 test('a bad config file fails fast, naming the key, exit code 2', async () => {

@@ -8,6 +8,8 @@ import { spawn } from '../task.ts';
 import { registerBacklog } from '../telemetry/backlog.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { taskMonitor } from '../telemetry/task-monitor.ts';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+import { contextFromTraceparent, startChildSpan, tracingEnabled, type Context, type Span } from '../telemetry/tracing.ts';
 import type { Admission } from './admission.ts';
 import { CloseCode, KNOWN_REQUESTS, requestSchema, type ErrorCode, type ServerEvent, type StartRequest } from './protocol.ts';
 
@@ -57,6 +59,8 @@ export class Session {
   private idleTimer: NodeJS.Timeout | null = null;
   private pausedTimer: NodeJS.Timeout | null = null;
   private overflowed = false;
+  /** The running stream's span and the context that makes it current. */
+  private streamSpan: { span: Span; ctx: Context } | null = null;
 
   constructor(
     private readonly mode: Mode,
@@ -177,7 +181,10 @@ export class Session {
             const { data, at } = this.inbox.shift() as Received;
             receiver.scheduled((performance.now() - at) / 1000);
             // The synchronous part of handling a message is one poll; awaiting a flush is not.
-            const pending = receiver.measurePoll(() => (typeof data === 'string' ? this.onText(data, at) : this.onAudio(data, at)));
+            const handle = () => (typeof data === 'string' ? this.onText(data, at) : this.onAudio(data, at));
+            // Within the stream's trace context, log lines (and spans) of the work it starts join its trace.
+            const traced = tracingEnabled() ? () => context.with(this.streamSpan?.ctx ?? ROOT_CONTEXT, handle) : handle;
+            const pending = receiver.measurePoll(traced);
             if (pending) await pending;
           }
         } finally {
@@ -266,11 +273,20 @@ export class Session {
       return this.fail(message, refusal, CloseCode.overCapacity);
     }
     this.deps.admission.acquire();
+    const { format } = request;
+    this.streamSpan = startChildSpan('stream', contextFromTraceparent(request.trace_id), {
+      route: this.mode,
+      channels: format.channels,
+      sample_rate: format.sample_rate,
+      format: format.is_float ? 'f32' : 's16',
+      interim_results: request.interim_results,
+    });
     try {
-      const params = { mode: this.mode, format: request.format, interimResults: request.interim_results, vad: request.vad };
+      const params = { mode: this.mode, format, interimResults: request.interim_results, vad: request.vad, trace: this.streamSpan.ctx };
       this.stream = await AudioStream.open(params, this.deps, (e) => this.send(e));
     } catch (err) {
       this.deps.admission.release();
+      this.endSpan('error');
       throw err;
     }
     this.firstAudioAt = null;
@@ -327,6 +343,7 @@ export class Session {
     this.deps.admission.release();
     instruments().activeStreams.add(-1, { route: this.mode });
     instruments().streams.add(1, { route: this.mode, outcome: 'completed' });
+    this.endSpan('completed', durations[0]);
     if (this.state !== 'closed') this.state = 'stopped';
     this.send({ type: 'stream_end', channel_durations: durations });
     log.debug({ durations }, 'stream ended');
@@ -339,5 +356,14 @@ export class Session {
     this.deps.admission.release();
     instruments().activeStreams.add(-1, { route: this.mode });
     instruments().streams.add(1, { route: this.mode, outcome });
+    this.endSpan(outcome);
+  }
+
+  private endSpan(outcome: Outcome, audioSeconds?: number): void {
+    if (!this.streamSpan) return;
+    this.streamSpan.span.setAttribute('outcome', outcome);
+    if (audioSeconds !== undefined) this.streamSpan.span.setAttribute('audio_seconds', audioSeconds);
+    this.streamSpan.span.end();
+    this.streamSpan = null;
   }
 }

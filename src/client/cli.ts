@@ -1,7 +1,7 @@
 // Command-line client: streams a WAV file to the service and prints every server event as a JSON line.
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { describeError, streamAudio } from './stream-client.ts';
+import { describeError, newTraceparent, streamAudio } from './stream-client.ts';
 import { bytesPerSample, readWav } from './wav.ts';
 
 const DEFAULT_ADDR = 'ws://127.0.0.1:8080/api/v1/segmented';
@@ -115,8 +115,12 @@ async function main(argv: string[]): Promise<number> {
     }
   };
 
+  // The client starts the trace: the server's stream span becomes a child of this traceparent.
+  const traceparent = newTraceparent();
+  process.stderr.write(`trace_id ${traceparent.split('-')[1]}\n`);
   try {
     const result = await streamAudio({
+      traceId: traceparent,
       addr: args.addr,
       format,
       pcm,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // Programmatic websocket client for the streaming protocol (../../shared/spec/protocol.md):
 // `connect` gives a scriptable connection, `streamAudio` runs one whole start → audio → stop exchange.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -315,4 +316,9 @@ async function runStream(opts: StreamOptions, signal: AbortSignal): Promise<Stre
   }
   const { code, reason } = await conn.closed;
   return { events: conn.events, closeCode: code, closeReason: reason };
+}
+
+/** A W3C traceparent that starts a new trace: version 00, random trace and span ids, sampled. */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 }

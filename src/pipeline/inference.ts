@@ -6,6 +6,7 @@ import type { Model } from '../model/index.ts';
 import { log } from '../log.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
+import { startChildSpan, type Context } from '../telemetry/tracing.ts';
 
 export interface SegmentSpan {
   channel: number;
@@ -18,20 +19,32 @@ export interface SegmentSpan {
 
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
-export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan): Promise<ServerEvent> {
+/** `parent`: the channel's trace context; the inference gets its own span under it. */
+export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan, parent: Context): Promise<ServerEvent> {
+  const audioSeconds = seconds(audio.length);
+  const { span: traceSpan } = startChildSpan('inference', parent, {
+    channel: span.channel,
+    audio_seconds: audioSeconds,
+    ...(span.isFinal === undefined ? {} : { is_final: span.isFinal }),
+  });
   // Model-stage RTF is the model's own speed: the time it computed when it says so (a worker's run
   // time), not the wait for a free worker, which shows in task_scheduling_delay_seconds_total
   // {task="inference"} and stage_backlog_seconds; the stream's experience is in the latency metrics.
-  using stage = measureStage('model', seconds(audio.length));
+  using stage = measureStage('model', audioSeconds);
   try {
     const result = await model.infer(audio);
-    if (result.computeSeconds !== undefined) stage.measured(result.computeSeconds);
+    if (result.computeSeconds !== undefined) {
+      stage.measured(result.computeSeconds);
+      if (audioSeconds > 0) traceSpan.setAttribute('rtf', result.computeSeconds / audioSeconds);
+    }
     if (!result.ok) {
       stage.discard();
       instruments().modelFailures.add(1);
+      traceSpan.setAttribute('outcome', 'model_failure');
       log.warn({ channel: span.channel, error: result.error }, 'model failure');
       return { type: 'error', message: `model failure: ${result.error}`, code: 'model_failure', channel: span.channel };
     }
+    traceSpan.setAttribute('outcome', 'ok');
     return {
       type: 'segment',
       start_time: seconds(span.start),
@@ -43,6 +56,9 @@ export async function inferSegment(model: Model, audio: Float32Array, span: Segm
   } catch {
     // A panic: already counted and logged by the task wrapper; the client gets no internals.
     stage.discard();
+    traceSpan.setAttribute('outcome', 'panic');
     return { type: 'error', message: 'internal server error', code: 'internal_error', channel: span.channel };
+  } finally {
+    traceSpan.end();
   }
 }

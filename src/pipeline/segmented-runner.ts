@@ -6,6 +6,7 @@ import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
 import { guard, type TaskPanic } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
+import { trace } from '@opentelemetry/api';
 import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
 import { VAD_WINDOW, VadChannelState, type SileroVad } from '../vad/silero.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
@@ -32,7 +33,10 @@ export class SegmentedRunner implements ChannelRunner {
     private readonly model: Model,
     private readonly out: OrderedOutput,
     private readonly ctx: StreamContext,
-  ) {}
+  ) {
+    // VAD batches mix channels of many streams: each links to the channel spans it served.
+    this.vadState.link = trace.getSpanContext(ctx.trace);
+  }
 
   push(samples: Float32Array): void {
     if (this.stopped || samples.length === 0) return;
@@ -115,7 +119,7 @@ export class SegmentedRunner implements ChannelRunner {
 
   private infer(start: number, end: number, isFinal: boolean): Promise<ServerEvent> {
     this.inflightSamples += end - start;
-    return inferSegment(this.model, this.history.slice(start, end), { channel: this.channel, start, end, isFinal }).finally(() => {
+    return inferSegment(this.model, this.history.slice(start, end), { channel: this.channel, start, end, isFinal }, this.ctx.trace).finally(() => {
       this.inflightSamples -= end - start;
     });
   }

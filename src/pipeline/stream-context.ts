@@ -1,6 +1,7 @@
 // What the channel runners of one stream share: its route, when its audio arrived, and how a
 // final result's latency is recorded once it has been sent.
 import type { ServerEvent } from '../api/protocol.ts';
+import type { Context } from '../telemetry/tracing.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import type { ArrivalClock } from './arrival-clock.ts';
 
@@ -12,6 +13,8 @@ export type Endpoint = 'vad' | 'finalize' | 'end_of_audio' | 'chunk';
 export interface StreamContext {
   route: Mode;
   arrivals: ArrivalClock;
+  /** Trace context of the stream's span (children: channels, inferences). */
+  trace: Context;
 }
 
 /** An onSent callback that records final-result latency from `readyAt` (performance.now() ms). */

@@ -9,6 +9,7 @@ import { guardSync } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { taskMonitor } from '../telemetry/task-monitor.ts';
+import { startChildSpan, type Context, type Span } from '../telemetry/tracing.ts';
 import { Segmenter } from '../vad/segmenter.ts';
 import type { SileroVad } from '../vad/silero.ts';
 import { ArrivalClock } from './arrival-clock.ts';
@@ -25,6 +26,8 @@ export interface StreamParams {
   format: AudioFormat;
   interimResults: boolean;
   vad?: VadTuning;
+  /** Trace context of the stream's span. */
+  trace: Context;
 }
 
 /** What every stream shares: loaded once at start-up. */
@@ -54,6 +57,7 @@ export class AudioStream {
     private readonly resampler: Resampler,
     private readonly channels: ChannelRunner[],
     private readonly ctx: StreamContext,
+    private readonly channelSpans: Span[],
   ) {
     decoding.instrumented();
   }
@@ -61,9 +65,10 @@ export class AudioStream {
   static async open(params: StreamParams, deps: PipelineDeps, send: Send): Promise<AudioStream> {
     const { format } = params;
     const resampler = await createResampler(format.sample_rate, format.channels);
-    const ctx: StreamContext = { route: params.mode, arrivals: new ArrivalClock() };
-    const channels = Array.from({ length: format.channels }, (_, c) => createRunner(c, params, deps, new OrderedOutput(send), ctx));
-    return new AudioStream(params, new PcmDecoder(format), resampler, channels, ctx);
+    const ctx: StreamContext = { route: params.mode, arrivals: new ArrivalClock(), trace: params.trace };
+    const spans = Array.from({ length: format.channels }, (_, c) => startChildSpan('channel', params.trace, { channel: c }));
+    const channels = spans.map(({ ctx: trace }, c) => createRunner(c, params, deps, new OrderedOutput(send), { ...ctx, trace }));
+    return new AudioStream(params, new PcmDecoder(format), resampler, channels, ctx, spans.map((s) => s.span));
   }
 
   /** Seconds of audio received so far, per channel. */
@@ -136,6 +141,10 @@ export class AudioStream {
     if (this.released) return;
     this.released = true;
     this.resampler.destroy();
+    for (const span of this.channelSpans) {
+      span.setAttribute('audio_seconds', this.durationSeconds);
+      span.end();
+    }
     decoding.dropped();
   }
 }

@@ -10,6 +10,7 @@ import ort from 'onnxruntime-node';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
+import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
 
 export const VAD_WINDOW = 512;
 const CONTEXT = 64;
@@ -27,6 +28,8 @@ export class VadChannelState {
   readonly state = new Float32Array(2 * STATE);
   /** The previous window's last 64 samples followed by the current window. */
   readonly input = new Float32Array(INPUT);
+  /** The channel's span, linked from the batch spans that analyse it (when tracing). */
+  link?: SpanContext;
 }
 
 export interface VadOptions {
@@ -117,8 +120,16 @@ export class SileroVad {
     instruments().vadBatchSize.record(b);
     instruments().vadBatchWait.record((started - batch[0].queuedAt) / 1000); // the oldest window waited longest
 
+    // A batch serves many streams, so its span has no parent: it links to each channel it analysed.
+    const span = tracingEnabled()
+      ? tracer().startSpan('vad.batch', {
+          root: true,
+          attributes: { batch_size: b, audio_seconds: audioSeconds },
+          links: batch.flatMap((p) => (p.channel.link ? [{ context: p.channel.link }] : [])),
+        })
+      : null;
     let out: ort.InferenceSession.OnnxValueMapType;
-    {
+    try {
       // One unit of VAD stage work is one batch: its audio is every window in it.
       using _stage = measureStage('vad', audioSeconds);
       out = await this.session.run({
@@ -126,6 +137,9 @@ export class SileroVad {
         state: new ort.Tensor('float32', state, [2, b, STATE]),
         sr: this.sr,
       });
+    } finally {
+      span?.setAttribute('rtf', (performance.now() - started) / 1000 / audioSeconds);
+      span?.end();
     }
     const probs = out.output.data as Float32Array;
     const next = out.stateN.data as Float32Array;

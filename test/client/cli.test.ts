@@ -63,13 +63,16 @@ void test('streams the file and prints one JSON line per server event, exit 0', 
   assert.equal(lines.length, expected.length);
   assert.deepEqual(lines.map((l) => JSON.parse(l) as unknown), expected);
 
-  assert.deepEqual(conn.messages[0].json, { request: 'start', format, interim_results: true });
+  const { trace_id: traceId, ...start } = conn.messages[0].json as { trace_id: string };
+  assert.deepEqual(start, { request: 'start', format, interim_results: true });
+  assert.match(traceId, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, 'the client starts a trace');
   assert.deepEqual(conn.messages.at(-1)!.json, { request: 'stop', disconnect: true });
   // --chunk-size is in samples per channel: 300 x 2 channels x 2 bytes
   const sizes = conn.binaries().map((b) => b.length);
   assert.deepEqual(sizes, [...Array(13).fill(1200), 4000 * 4 - 13 * 1200]);
   assert.ok(Buffer.concat(conn.binaries()).equals(Buffer.from(pcm)));
-  assert.equal(run.stderr, '', 'no progress bar when stderr is not a terminal');
+  // stderr: only the trace id (no progress bar when stderr is not a terminal)
+  assert.equal(run.stderr, `trace_id ${traceId.split('-')[1]}\n`);
 });
 
 void test('defaults: 256-sample frames, no interim results, --real-time paces the audio', async () => {
@@ -78,10 +81,13 @@ void test('defaults: 256-sample frames, no interim results, --real-time paces th
   const run = await runCli(['-i', wavPath, '--addr', server.url(), '--real-time']);
   assert.equal(run.code, 0, run.stderr);
   const conn = await connP;
-  assert.deepEqual(conn.messages[0].json, { request: 'start', format, interim_results: false });
+  const { trace_id: _, ...start } = conn.messages[0].json as { trace_id: string };
+  assert.deepEqual(start, { request: 'start', format, interim_results: false });
   assert.equal(conn.binaries()[0].length, 256 * 4);
-  const arrivals = conn.messages.filter((m) => m.kind === 'binary').map((m) => m.at);
-  assert.ok(arrivals.at(-1)! - arrivals[0] >= 230, 'the last frame is due 3840 frames (240 ms) after the first');
+  // Pacing: frame i is never sent before t0 + i × frame duration, where t0 is when start was sent.
+  // (Measured from start, not from the first frame: a first frame delayed by load would shrink the span.)
+  const lastFrame = conn.messages.filter((m) => m.kind === 'binary').at(-1)!.at;
+  assert.ok(lastFrame - conn.messages[0].at >= 230, 'the last frame is due 3840 frames (240 ms) after the start');
   assert.ok(performance.now() - started >= 240);
 });
 
