@@ -54,4 +54,30 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The live page's browser scripts (served as they are, outside the TypeScript project): plain JS rules.
+    files: ['src/api/page/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'AudioContext',
+          'AudioWorkletNode',
+          'WebSocket',
+          'URLSearchParams',
+          'clearTimeout',
+          'document',
+          'fetch',
+          'location',
+          'navigator',
+          'setInterval',
+          'setTimeout',
+          'AudioWorkletProcessor',
+          'registerProcessor',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

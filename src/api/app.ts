@@ -10,6 +10,7 @@ import { panics } from '../telemetry/panics.ts';
 import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { TaskPanic } from '../task.ts';
 import { bearerAuth } from './auth.ts';
+import { pageRoutes } from './page.ts';
 import { Session, type SessionDeps, type SessionSocket } from './session.ts';
 
 export interface AppDeps extends SessionDeps {
@@ -105,6 +106,8 @@ export function createApp(deps: AppDeps) {
 
   app.get('/api/v1/simple', websocket('simple'));
   app.get('/api/v1/segmented', websocket('segmented'));
+
+  app.route('/', pageRoutes());
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((err, c) => {

@@ -23,7 +23,9 @@ test('health, readiness and unknown routes', async () => {
   assert.equal(r.status, 200);
   assert.equal((await r.json()).ready, true);
   assert.equal((await fetch(`${service.url}/api/v2/nothing`)).status, 404);
-  assert.equal((await fetch(`${service.url}/`)).status, 404);
+  const page = await fetch(`${service.url}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
 });
 
 test('stop with disconnect closes with 1000 after stream_end', async () => {

@@ -1,0 +1,206 @@
+// The live microphone page (GET /), driven in real headless Chromium whose fake microphone plays the
+// speech fixture (looped): its segments must show up on the page, with the service's stats, and Stop
+// must end the stream on the server. A screenshot is saved to test-artifacts/page.png.
+// Skips when Chromium is missing or the page is not mounted, except under CI (env CI), where it fails.
+import assert from 'node:assert/strict';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { scrape } from '../helpers/prometheus.ts';
+import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
+
+const CI = Boolean(process.env.CI);
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
+const fixture = speechFixture();
+const regionDurations = fixture.regions.map((r) => r.end - r.start);
+
+let service: TestService;
+let browser: Browser | undefined;
+before(async () => {
+  service = await startTestService();
+});
+after(async () => {
+  await browser?.close();
+  await service.shutdown(0);
+});
+
+function findChromium(): string | undefined {
+  const onPath = (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => join(dir, 'chromium'));
+  return ['/usr/bin/chromium', ...onPath].find((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Skips the test with a reason, or fails it under CI, where everything must run. */
+function unavailable(t: TestContext, reason: string): void {
+  if (CI) assert.fail(`${reason} (CI is set: this test must run)`);
+  t.skip(reason);
+}
+
+async function pageMounted(t: TestContext): Promise<boolean> {
+  const res = await fetch(`${service.url}/`);
+  await res.body?.cancel();
+  if (res.status !== 404) return true;
+  unavailable(t, 'GET / answers 404: the page routes are not mounted in src/api/app.ts');
+  return false;
+}
+
+test('GET / and /page/<file> serve the page and its assets with their content types; nothing else', async (t) => {
+  if (!(await pageMounted(t))) return;
+  const index = await fetch(`${service.url}/`);
+  assert.equal(index.status, 200);
+  assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+  assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  const html = await index.text();
+  for (const asset of ['/page/app.js', '/page/style.css']) assert.ok(html.includes(asset), `index.html links ${asset}`);
+
+  const types = { 'app.js': 'text/javascript', 'worklet.js': 'text/javascript', 'style.css': 'text/css', 'index.html': 'text/html' };
+  for (const [file, type] of Object.entries(types)) {
+    const res = await fetch(`${service.url}/page/${file}`);
+    assert.equal(res.status, 200, file);
+    assert.equal(res.headers.get('content-type'), `${type}; charset=utf-8`, file);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.ok((await res.text()).length > 100, `${file} has content`);
+  }
+  for (const path of ['/page/', '/page/page.ts', '/page/..%2Fpage.ts', '/page/..%2F..%2F..%2Fpackage.json', '/page/%2e%2e/app.ts', '/page/toString', '/page/__proto__', '/index.html']) {
+    const res = await fetch(`${service.url}${path}`);
+    assert.equal(res.status, 404, path);
+    assert.deepEqual(await res.json(), { error: 'not found' }, path);
+  }
+});
+
+interface Shown {
+  final: boolean;
+  start: number;
+  end: number;
+  text: string;
+}
+
+const shownSegments = (page: Page) =>
+  page.$$eval('#segments li', (items) =>
+    items.map((li) => ({
+      final: li.getAttribute('data-final') === 'true',
+      start: Number(li.getAttribute('data-start')),
+      end: Number(li.getAttribute('data-end')),
+      text: li.textContent ?? '',
+    })),
+  );
+
+/** The sample count the page shows for a segment (the simulated model's output). */
+const shownCount = (s: Shown) => Number(/([\d,]+) samples/.exec(s.text)?.[1].replaceAll(',', '') ?? NaN);
+
+test('in headless Chromium, the fake microphone\'s speech appears as segments with live stats; Stop ends the stream', { timeout: 90_000 }, async (t) => {
+  const executablePath = findChromium();
+  if (!executablePath) return unavailable(t, 'Chromium not found (/usr/bin/chromium or chromium on PATH; Debian: apt-get install chromium)');
+  if (!(await pageMounted(t))) return;
+
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    timeout: 30_000,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${fixture.path}`,
+    ],
+  });
+  const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+  page.setDefaultTimeout(15_000);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
+  });
+
+  const completedBefore = (await scrape(service.url)).value('streams_total', { route: 'segmented', outcome: 'completed' });
+  await page.goto(`${service.url}/`);
+  await page.getByRole('button', { name: 'Start' }).click();
+
+  // Chromium loops the 8 s fixture from when the microphone opens, so the stream may begin inside
+  // speech: the first segment can be cut short (it then starts at 0). Wait for a final segment that
+  // starts after the stream did (a whole speech region) and an interim one of the next region.
+  try {
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll('#segments li[data-final="true"]')).some((li) => Number(li.getAttribute('data-start')) >= 0.1) &&
+        document.querySelector('#segments li[data-final="false"]') !== null,
+      undefined,
+      { timeout: 25_000, polling: 100 },
+    );
+  } catch (err) {
+    const shown = await page.locator('main').innerText().catch(() => '(page text unavailable)');
+    throw new Error(`no final + interim segment within 25 s. Page errors: ${JSON.stringify(pageErrors)}\nPage:\n${shown}`, { cause: err });
+  }
+  const segments = await shownSegments(page);
+  const finals = segments.filter((s) => s.final);
+  const whole = finals.filter((s) => s.start >= 0.1);
+  const interim = segments.filter((s) => !s.final);
+  const detail = JSON.stringify(segments);
+
+  assert.equal(interim.length, 1, `one interim segment at a time: ${detail}`);
+  for (const s of finals) {
+    assert.ok(s.end > s.start && s.end - s.start <= 3.5, `final segment ${s.start}–${s.end} s is at most one speech region: ${detail}`);
+    assert.ok(Math.abs(shownCount(s) - (s.end - s.start) * 16000) <= 16, `the page shows the model's sample count for ${s.start}–${s.end} s: ${s.text}`);
+  }
+  for (const s of whole) {
+    const duration = s.end - s.start;
+    assert.ok(duration >= 1.5 && duration <= 3.5, `final segment lasts ${duration.toFixed(3)} s: ${detail}`);
+    const nearest = Math.min(...regionDurations.map((d) => Math.abs(d - duration)));
+    assert.ok(nearest <= 0.4, `final segment of ${duration.toFixed(3)} s matches a fixture region (${regionDurations.map((d) => d.toFixed(3)).join(', ')} s): ${detail}`);
+  }
+  // Newest first: consecutive finals are separated by the fixture's silences (1.5 s, or 2.0 s across the loop).
+  for (let i = 1; i < finals.length; i++) {
+    const gap = finals[i - 1].start - finals[i].end;
+    assert.ok(gap >= 1.0 && gap <= 2.6, `silence between segments ${gap.toFixed(3)} s: ${detail}`);
+  }
+  const [current] = interim;
+  assert.ok(current.start >= finals[0].end + 1.0, `the interim segment belongs to the next speech region: ${detail}`);
+  assert.ok(current.end > current.start && current.end - current.start <= 3.5, `interim ${current.start}–${current.end} s: ${detail}`);
+  assert.match(current.text, /\d samples/);
+  assert.match(await page.locator('#activity-text').innerText(), /Speech since|last speech ended/);
+
+  // The stats line, refreshed from /metrics every 2 s: a model RTF (work was done) and our stream.
+  await page.waitForFunction(
+    () => Number.isFinite(parseFloat(document.getElementById('rtf')?.textContent ?? '')) && Number(document.getElementById('active-streams')?.textContent) >= 1,
+    undefined,
+    { timeout: 6_000, polling: 100 },
+  );
+  const rtf = Number(await page.locator('#rtf').innerText());
+  assert.ok(rtf > 0 && rtf < 100, `model RTF ${rtf}`);
+  assert.ok(Number(await page.locator('#active-streams').innerText()) >= 1);
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'page.png'), fullPage: true });
+
+  // Stop: the page sends stop (disconnect: true); the server answers its results, stream_end, and closes.
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.waitForFunction(() => /Stream ended after/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 15_000 });
+  await page.getByRole('button', { name: 'Start' }).waitFor();
+  const deadline = Date.now() + 10_000;
+  let metrics = await scrape(service.url);
+  while (metrics.sum('active_streams') !== 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    metrics = await scrape(service.url);
+  }
+  assert.equal(metrics.sum('active_streams'), 0, 'the server saw the stream end');
+  assert.equal(metrics.value('streams_total', { route: 'segmented', outcome: 'completed' }), completedBefore + 1, 'the stream completed (stream_end sent)');
+  await page.waitForFunction(() => document.getElementById('active-streams')?.textContent === '0', undefined, { timeout: 5_000 });
+  // whatever speech was in progress at Stop was closed by a final segment
+  assert.equal((await shownSegments(page)).filter((s) => !s.final).length, 0);
+  assert.equal(await page.locator('#errors').innerText(), '');
+  assert.deepEqual(pageErrors, []);
+});
