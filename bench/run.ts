@@ -1,0 +1,226 @@
+// Benchmark entry: `npm run bench` (full, ~6 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
+// for CI). `--only vad,capacity,telemetry,metrics,simple` picks items. Prints the tables on stdout
+// and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
+// targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
+// bench/results/profiles/, summarise one with `node --import tsx bench/profile.ts FILE`);
+// `--report FILE` prints the tables of an earlier JSON result without running anything.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { capacityRun, telemetryComparison, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
+import { renderAtStreams, type MetricsPoint } from './render.ts';
+import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults } from './report.ts';
+import { REPO_ROOT, setServerNodeArgs, systemBusySeconds } from './server.ts';
+import { runSimple } from './simple.ts';
+import { runVad, type VadOptions } from './vad.ts';
+
+const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple'] as const;
+type Item = (typeof ITEMS)[number];
+
+interface Plan {
+  vad: Omit<VadOptions, 'onStep'>;
+  capacityNs: number[];
+  capacityDurationS: number;
+  staggerMs: number;
+  drainTimeoutS: number;
+  telemetryN: number;
+  telemetryDurationS: number;
+  telemetryPairs: number;
+  /** Points of item 4 (0 streams is always measured too); also sampled in capacity runs at these N. */
+  metricsNs: number[];
+  /** Audio each held stream sends before /metrics is sampled. */
+  metricsAudioS: number;
+  renderSamples: number;
+  simple: { streams: number; perStreamS: number; warmUp: boolean };
+}
+
+const FULL: Plan = {
+  vad: { audioSeconds: 60, reps: 3, streams: [1, 8, 32, 128], concurrentBudgetSeconds: 480, minPerStreamSeconds: 2 },
+  capacityNs: [50, 100, 200, 300, 500],
+  capacityDurationS: 20,
+  staggerMs: 1000,
+  drainTimeoutS: 15,
+  telemetryN: 100,
+  telemetryDurationS: 15,
+  telemetryPairs: 3,
+  metricsNs: [100, 500],
+  metricsAudioS: 2,
+  renderSamples: 5,
+  simple: { streams: 4, perStreamS: 60, warmUp: true },
+};
+
+const SMOKE: Plan = {
+  vad: { audioSeconds: 5, reps: 1, streams: [1, 8, 32, 128], concurrentBudgetSeconds: 10, minPerStreamSeconds: 0.5 },
+  capacityNs: [5],
+  capacityDurationS: 5,
+  staggerMs: 500,
+  drainTimeoutS: 10,
+  telemetryN: 5,
+  telemetryDurationS: 3,
+  telemetryPairs: 1,
+  metricsNs: [5],
+  metricsAudioS: 1,
+  renderSamples: 1,
+  simple: { streams: 2, perStreamS: 5, warmUp: false },
+};
+
+interface Flags {
+  smoke: boolean;
+  only: Item[];
+  out: string;
+  profile: boolean;
+  streams: number[] | null;
+  /** Print the tables of an earlier JSON result instead of running. */
+  report: string | null;
+}
+
+function parseFlags(): Flags {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      streams: { type: 'string' },
+      report: { type: 'string' },
+      only: { type: 'string' },
+      out: { type: 'string', default: fileURLToPath(new URL('results/latest.json', import.meta.url)) },
+    },
+  });
+  const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...ITEMS];
+  const unknown = only.filter((s) => !(ITEMS as readonly string[]).includes(s));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown --only item(s): ${unknown.join(', ')} (expected ${ITEMS.join(', ')})\n`);
+    process.exit(2);
+  }
+  const streams = values.streams ? values.streams.split(',').map(Number) : null;
+  if (streams?.some((n) => !Number.isInteger(n) || n < 1)) {
+    process.stderr.write(`--streams wants a comma-separated list of stream counts, got ${values.streams}\n`);
+    process.exit(2);
+  }
+  return { smoke: values.smoke, only: only as Item[], out: values.out, profile: values.profile, streams, report: values.report ?? null };
+}
+
+function git(args: string[]): string | null {
+  try {
+    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function stepCount(plan: Plan, only: Item[]): number {
+  let n = 0;
+  if (only.includes('vad')) n += 4 * plan.vad.reps + plan.vad.streams.length * plan.vad.reps;
+  if (only.includes('capacity')) n += plan.capacityNs.length;
+  if (only.includes('telemetry')) n += 2 * plan.telemetryPairs;
+  if (only.includes('metrics')) n += 1 + plan.metricsNs.length;
+  if (only.includes('simple')) n += 3;
+  return n;
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  if (flags.report) {
+    const earlier = JSON.parse(readFileSync(flags.report, 'utf8')) as BenchResults;
+    process.stdout.write(renderReport({ ...earlier, targets: evaluateTargets(earlier) }));
+    return;
+  }
+  const plan = { ...(flags.smoke ? SMOKE : FULL) };
+  if (flags.streams) plan.capacityNs = flags.streams;
+  if (flags.profile) setServerNodeArgs(['--cpu-prof', '--cpu-prof-dir', fileURLToPath(new URL('results/profiles/', import.meta.url))]);
+  // Other load on the machine skews every number: measure it for a second before starting.
+  const busy0 = systemBusySeconds();
+  await new Promise((r) => setTimeout(r, 1000));
+  const otherCoresAtStart = systemBusySeconds() - busy0;
+  if (otherCoresAtStart > 0.2) process.stderr.write(`warning: other processes are using ${otherCoresAtStart.toFixed(2)} cores; results will be skewed\n`);
+  const started = performance.now();
+  const results: BenchResults = {
+    meta: {
+      startedAt: new Date().toISOString(),
+      durationSeconds: 0,
+      smoke: flags.smoke,
+      only: flags.only,
+      node: process.versions.node,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? '?',
+      otherCoresAtStart,
+      commit: git(['rev-parse', 'HEAD']),
+      dirty: ((s) => (s === null ? null : s.length > 0))(git(['status', '--porcelain', '--untracked-files=no'])),
+    },
+    targets: [],
+    errors: [],
+  };
+  const progress = new Progress(stepCount(plan, flags.only));
+  const attempt = async (item: Item, work: () => Promise<void>) => {
+    if (!flags.only.includes(item)) return;
+    try {
+      await work();
+    } catch (err) {
+      results.errors.push({ item, message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    }
+  };
+
+  const metricsPoints: MetricsPoint[] = [];
+  const wantMetrics = flags.only.includes('metrics');
+  const runOptions = (streams: number, durationS: number): CapacityRunOptions => ({
+    streams,
+    durationS,
+    staggerMs: plan.staggerMs,
+    drainTimeoutS: plan.drainTimeoutS,
+    telemetry: true,
+    renderSamplesLoaded: wantMetrics && plan.metricsNs.includes(streams) ? plan.renderSamples : 0,
+    backlogEveryMs: 2000,
+    onTick: (label) => progress.tick(label),
+  });
+  const collectRender = (run: CapacityRun) => {
+    if (run.renderLoaded) metricsPoints.push({ streams: run.streams, load: 'real-time', render: run.renderLoaded });
+  };
+
+  await attempt('vad', async () => {
+    results.vad = await runVad({ ...plan.vad, onStep: (label) => progress.step(label) });
+  });
+
+  await attempt('capacity', async () => {
+    const runs: CapacityRun[] = [];
+    for (const n of plan.capacityNs) {
+      progress.step(`capacity N=${n}`);
+      const run = await capacityRun(runOptions(n, plan.capacityDurationS));
+      collectRender(run);
+      runs.push(run);
+    }
+    const passing = runs.filter((r) => r.ok).map((r) => r.streams);
+    results.capacity = { runs, headlineStreams: passing.length > 0 ? Math.max(...passing) : null };
+  });
+
+  await attempt('telemetry', async () => {
+    const base = runOptions(plan.telemetryN, plan.telemetryDurationS);
+    results.telemetry = await telemetryComparison(base, plan.telemetryPairs, (label) => progress.step(label));
+  });
+
+  await attempt('metrics', async () => {
+    const held = await renderAtStreams({
+      points: plan.metricsNs,
+      samples: plan.renderSamples,
+      audioS: plan.metricsAudioS,
+      staggerPerStreamMs: 20,
+      onStep: (label) => progress.step(label),
+    });
+    const order = { idle: 0, held: 1, 'real-time': 2 };
+    results.metrics = { points: [...held, ...metricsPoints].sort((a, b) => order[a.load] - order[b.load] || a.streams - b.streams) };
+  });
+
+  await attempt('simple', async () => {
+    results.simple = await runSimple({ ...plan.simple, onStep: (label) => progress.step(label) });
+  });
+
+  progress.stop();
+  results.meta.durationSeconds = (performance.now() - started) / 1000;
+  results.targets = evaluateTargets(results);
+  process.stdout.write(renderReport(results));
+  writeJson(flags.out, results);
+  process.stdout.write(`\nwrote ${flags.out}\n`);
+  process.exitCode = results.errors.length > 0 ? 1 : 0;
+}
+
+await main();
