@@ -21,6 +21,25 @@ const simulatedModelSchema = z
   })
   .strict();
 
+const whisperModelSchema = z
+  .object({
+    backend: z.literal('whisper'),
+    /** Directory with `<name>-encoder[.int8].onnx`, `<name>-decoder[.int8].onnx`, `<name>-tokens.txt` (models/README.md). */
+    path: z.string().min(1).default('models/whisper-tiny.en'),
+    /** onnxruntime intra-op threads per encoder/decoder run. */
+    threads: z.number().int().min(1).max(64).default(1),
+    /** Language code for multilingual models (ignored by English-only ones). */
+    language: z.string().min(2).default('en'),
+    /** Most tokens decoded per 30 s window. */
+    max_tokens: z.number().int().min(1).max(440).default(128),
+    /** Feature-extraction worker threads; also the number of concurrent encoder/decoder runs. */
+    workers: z.number().int().min(1).max(64).default(1),
+  })
+  .strict();
+
+/** `backend` picks the schema; without it the model is the simulated one. */
+const modelSchema = z.discriminatedUnion('backend', [simulatedModelSchema, whisperModelSchema]);
+
 const vadSchema = z
   .object({
     threshold: z.number().gt(0).lt(1).default(0.5),
@@ -81,7 +100,7 @@ export const configSchema = z
     host: z.string().default('0.0.0.0'),
     port: z.number().int().min(0).max(65_535).default(8080),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    model: simulatedModelSchema.prefault({}),
+    model: modelSchema.prefault({}),
     vad: vadSchema.prefault({}),
     limits: limitsSchema.prefault({}),
     pipeline: pipelineSchema.prefault({}),
@@ -92,7 +111,10 @@ export const configSchema = z
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
+/** Any backend's model config; narrow on `backend`. */
 export type ModelConfig = Config['model'];
+export type SimulatedModelConfig = Extract<ModelConfig, { backend: 'simulated' }>;
+export type WhisperModelConfig = Extract<ModelConfig, { backend: 'whisper' }>;
 export type VadConfig = Config['vad'];
 export type LimitsConfig = Config['limits'];
 

@@ -7,7 +7,7 @@ import { Admission } from './api/admission.ts';
 import { createApp } from './api/app.ts';
 import type { Config } from './config.ts';
 import { log } from './log.ts';
-import { createModel } from './model/index.ts';
+import { loadModel } from './model/index.ts';
 import { installTelemetry } from './telemetry/provider.ts';
 import { startRuntimeMetrics } from './telemetry/runtime.ts';
 import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
@@ -43,7 +43,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES, monitoredTasks: MONITORED_TASKS })
     : null;
   const runtime = telemetry ? startRuntimeMetrics(telemetry.meterProvider) : null;
-  const [vad, model] = [await SileroVad.load(), createModel(config.model)];
+  const [vad, model] = await Promise.all([SileroVad.load(), loadModel(config.model)]);
   const admission = new Admission(config.limits.max_streams, config.limits.saturation_backlog_seconds);
   const renderMetrics = telemetry ? () => telemetry.render() : undefined;
   const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics });

@@ -2,12 +2,16 @@
 import type { ModelConfig } from '../config.ts';
 import type { Model } from './model.ts';
 import { SimulatedModel } from './simulated.ts';
+import { WhisperModel } from './whisper/model.ts';
 
 export type { Model, InferenceResult } from './model.ts';
 
-export function createModel(config: ModelConfig): Model {
+/** The backend named by the config, loaded (model files read, sessions created). */
+export async function loadModel(config: ModelConfig): Promise<Model> {
   switch (config.backend) {
     case 'simulated':
       return new SimulatedModel(config);
+    case 'whisper':
+      return WhisperModel.load(config);
   }
 }

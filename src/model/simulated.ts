@@ -1,5 +1,5 @@
 // The simulated model: a load-test double with a configurable cost profile and fault rates.
-import type { ModelConfig } from '../config.ts';
+import type { SimulatedModelConfig } from '../config.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import { createWorkerPool, type WorkerPool } from '../task.ts';
 import type { InferenceResult, Model } from './model.ts';
@@ -9,7 +9,7 @@ export class SimulatedModel implements Model {
   readonly name = 'simulated';
   private readonly pool: WorkerPool<SimulatedJob, InferenceResult>;
 
-  constructor(private readonly config: ModelConfig) {
+  constructor(private readonly config: SimulatedModelConfig) {
     this.pool = createWorkerPool('inference', new URL('./simulated-worker.ts', import.meta.url), config.workers);
   }
 

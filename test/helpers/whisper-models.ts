@@ -2,7 +2,8 @@
 // written into a temp dir: `<name>-encoder.onnx`, `<name>-decoder.onnx`, `<name>-tokens.txt`.
 //
 // Encoder: mel float32 [N, n_mels, T] → n_layer_cross_k / n_layer_cross_v float32
-// [L, N, 1500, D], every value = mean(mel of that item) + CROSS_K (resp. CROSS_V). The encoder
+// [L, N, 1500, D], every value = mean(mel of that item) + CROSS_K (resp. CROSS_V; with `anyAudio`,
+// CROSS_K / CROSS_V whatever the mel, so real audio decodes to the target too). The encoder
 // carries the export's custom metadata (dims and special token ids).
 //
 // Decoder: tokens int64 [N, n_tokens], in_n_layer_self_{k,v}_cache float32 [L, N, C, D],
@@ -60,6 +61,11 @@ export interface FakeWhisperOptions {
   promptLength?: number;
   /** Decoder input names to rename (old → new), to test contract checks. */
   renameDecoderInputs?: Record<string, string>;
+  /**
+   * The encoder ignores the mel (cross K/V = CROSS_K / CROSS_V for any input), so real log-mel
+   * features of any audio decode to `target`. Default false: only a zero mel passes the check.
+   */
+  anyAudio?: boolean;
   /** Encoder metadata keys to leave out, to test fallbacks and errors. */
   omitMetadata?: string[];
   name?: string;
@@ -103,12 +109,13 @@ export function fakeEncoderMetadata(): Record<string, string | number> {
   };
 }
 
-function buildEncoder(): GraphBuilder {
+function buildEncoder(anyAudio: boolean): GraphBuilder {
   const { nMels, nAudioCtx, nTextLayer: L, nTextState: D } = FAKE;
   const g = new GraphBuilder('fake_whisper_encoder');
   const mel = g.input('mel', 'float32', ['n_audio', nMels, 3000]);
   const mean = g.node('ReduceMean', [mel], { axes: [1, 2], keepdims: 1 }); // [N, 1, 1]
-  const m4 = g.node('Unsqueeze', [mean, g.int64s([0])]); // [1, N, 1, 1]
+  const m4Raw = g.node('Unsqueeze', [mean, g.int64s([0])]); // [1, N, 1, 1]
+  const m4 = anyAudio ? g.node('Mul', [m4Raw, g.floats([0])]) : m4Raw;
   const n = g.node('Shape', [mel], { start: 0, end: 1 }); // [N]
   const shape = g.node('Concat', [g.int64s([L]), n, g.int64s([nAudioCtx, D])], { axis: 0 });
   const k = g.node('Expand', [g.node('Add', [m4, g.floats([CROSS_K])]), shape]);
@@ -197,7 +204,7 @@ export async function writeFakeWhisper(options: FakeWhisperOptions): Promise<Fak
   };
   const metadata = fakeEncoderMetadata();
   for (const key of options.omitMetadata ?? []) delete metadata[key];
-  await buildEncoder().save(files.encoder, metadata);
+  await buildEncoder(options.anyAudio ?? false).save(files.encoder, metadata);
   await buildDecoder(options.target, options.promptLength ?? FAKE_PROMPT.length, options.renameDecoderInputs ?? {}).save(files.decoder, {
     model_type: 'whisper-fake',
   });

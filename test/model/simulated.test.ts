@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { parseConfig } from '../../src/config.ts';
+import { parseConfig, type SimulatedModelConfig } from '../../src/config.ts';
 import { SimulatedModel } from '../../src/model/simulated.ts';
 import { TaskPanic } from '../../src/task.ts';
 import { panics } from '../../src/telemetry/panics.ts';
 
 const models: SimulatedModel[] = [];
 function model(knobs: Record<string, number>): SimulatedModel {
-  const m = new SimulatedModel(parseConfig({ model: { delay: 0, constant_factor: 0, jitter: 0, warmup_penalty: 0, workers: 1, ...knobs } }).model);
+  const m = new SimulatedModel(parseConfig({ model: { delay: 0, constant_factor: 0, jitter: 0, warmup_penalty: 0, workers: 1, ...knobs } }).model as SimulatedModelConfig);
   models.push(m);
   return m;
 }
