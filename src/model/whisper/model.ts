@@ -1,18 +1,17 @@
 // The Whisper backend: sherpa-onnx's ONNX export of Whisper (models/README.md) behind the Model
-// interface. Per inference: log-mel features of each 30 s window on a worker thread (the pool is
-// the `inference` task), then per window the encoder and greedy decoding on the main thread
-// (onnxruntime-node runs them on its own threads; the event loop only awaits), then ids → text.
-// Windows' texts are joined with a space.
+// interface. Each inference is one job on the worker pool (the `inference` task): log-mel features,
+// encoder and greedy decoding of each 30 s window all run on a worker (worker.ts), because
+// onnxruntime-node runs a session synchronously on the calling thread; the main thread turns the
+// ids into text. Windows' texts are joined with a space.
 import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { WhisperModelConfig } from '../../config.ts';
 import { log } from '../../log.ts';
 import { createWorkerPool, type WorkerPool } from '../../task.ts';
 import type { InferenceResult, Model } from '../model.ts';
-import { greedyDecode } from './decoder.ts';
-import type { FeatureJob, FeatureResult } from './features-worker.ts';
 import { WhisperOnnx, type WhisperSpecialTokens } from './onnx-io.ts';
 import { loadTokens, type Tokenizer } from './tokens.ts';
+import type { WhisperJob, WhisperJobResult } from './worker.ts';
 
 export interface WhisperFiles {
   encoder: string;
@@ -58,26 +57,6 @@ export async function findWhisperFiles(dir: string): Promise<WhisperFiles> {
   return complete[0];
 }
 
-/** A counting semaphore: at most `limit` holders at once, waiters served in order. */
-class Semaphore {
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-
-  async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
-    else this.active++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiters.shift();
-      if (next) next(); // the slot passes to the next waiter
-      else this.active--;
-    };
-  }
-}
-
 /** The decoder prompt: the metadata's sot_sequence with the configured language, then no_timestamps (as sherpa-onnx's test.py). */
 export function promptFor(special: WhisperSpecialTokens, language: string, where: string): number[] {
   const sequence = [...special.sotSequence];
@@ -96,94 +75,77 @@ export function promptFor(special: WhisperSpecialTokens, language: string, where
   return sequence;
 }
 
-const seconds = (fromMs: number) => (performance.now() - fromMs) / 1000;
-
 export class WhisperModel implements Model {
   readonly name = 'whisper';
-  private readonly slots: Semaphore;
-  private readonly prompt: number[];
-  private readonly suppress: number[];
-  private readonly suppressAtBegin: number[];
+  private readonly job: Omit<WhisperJob, 'samples'>;
 
   private constructor(
-    private readonly config: WhisperModelConfig,
+    config: WhisperModelConfig,
     readonly files: WhisperFiles,
-    private readonly onnx: WhisperOnnx,
+    special: WhisperSpecialTokens,
     private readonly tokens: Tokenizer,
-    private readonly pool: WorkerPool<FeatureJob, FeatureResult>,
+    private readonly pool: WorkerPool<WhisperJob, WhisperJobResult>,
   ) {
-    this.slots = new Semaphore(config.workers);
-    const s = onnx.special;
-    this.prompt = promptFor(s, config.language, files.encoder);
     const defined = (ids: (number | undefined)[]) => ids.filter((t): t is number => t !== undefined);
-    // As test.py: never the task/prompt tokens; not eot (nor blank) as the first token.
-    this.suppress = defined([s.noTimestamps, s.sot, s.noSpeech, s.translate, s.transcribe, s.sotPrev, s.sotLm, ...s.languages.values()]);
-    this.suppressAtBegin = defined([s.eot, s.blank]);
+    this.job = {
+      encoder: files.encoder,
+      decoder: files.decoder,
+      threads: config.threads,
+      sotSequence: promptFor(special, config.language, files.encoder),
+      eot: special.eot,
+      maxTokens: config.max_tokens,
+      // As test.py: never the task/prompt tokens; not eot (nor blank) as the first token.
+      suppress: defined([special.noTimestamps, special.sot, special.noSpeech, special.translate, special.transcribe, special.sotPrev, special.sotLm, ...special.languages.values()]),
+      suppressAtBegin: defined([special.eot, special.blank]),
+    };
   }
 
+  /**
+   * Checks the model files against the export's contract and reads its metadata here (failing fast
+   * at start-up); the sessions that run inference are loaded by each worker on its first job.
+   */
   static async load(config: WhisperModelConfig): Promise<WhisperModel> {
     const files = await findWhisperFiles(config.path);
-    const onnx = await WhisperOnnx.load(files.encoder, files.decoder, { intraOpNumThreads: config.threads });
-    let pool: WorkerPool<FeatureJob, FeatureResult> | undefined;
+    const onnx = await WhisperOnnx.load(files.encoder, files.decoder, { intraOpNumThreads: 1 });
+    const { special, dims } = onnx;
+    await onnx.close();
+    const languages = special.languages.size;
+    const tokens = loadTokens(await readFile(files.tokens, 'utf8'), { numLanguages: languages >= 1 && languages <= 100 ? languages : 99 });
+    let eotFromTokens: number | undefined;
     try {
-      const languages = onnx.special.languages.size;
-      const tokens = loadTokens(await readFile(files.tokens, 'utf8'), { numLanguages: languages >= 1 && languages <= 100 ? languages : 99 });
-      let eotFromTokens: number | undefined;
-      try {
-        eotFromTokens = tokens.tokenId('<|endoftext|>');
-      } catch {
-        eotFromTokens = undefined;
-      }
-      if (eotFromTokens !== undefined && eotFromTokens !== onnx.special.eot) {
-        log.warn({ encoder: files.encoder, tokens: files.tokens, eot: onnx.special.eot, tokens_eot: eotFromTokens }, 'whisper: eot in the encoder metadata differs from the tokens file');
-      }
-      pool = createWorkerPool<FeatureJob, FeatureResult>('inference', new URL('./features-worker.ts', import.meta.url), config.workers);
-      const model = new WhisperModel(config, files, onnx, tokens, pool);
-      log.info({ encoder: files.encoder, decoder: files.decoder, dims: onnx.dims, prompt: model.prompt }, 'whisper model loaded');
-      return model;
-    } catch (err) {
-      await Promise.all([onnx.close(), pool?.destroy()]);
-      throw err;
+      eotFromTokens = tokens.tokenId('<|endoftext|>');
+    } catch {
+      eotFromTokens = undefined;
     }
+    if (eotFromTokens !== undefined && eotFromTokens !== special.eot) {
+      log.warn({ encoder: files.encoder, tokens: files.tokens, eot: special.eot, tokens_eot: eotFromTokens }, 'whisper: eot in the encoder metadata differs from the tokens file');
+    }
+    const pool = createWorkerPool<WhisperJob, WhisperJobResult>('inference', new URL('./worker.ts', import.meta.url), config.workers);
+    const model = new WhisperModel(config, files, special, tokens, pool);
+    log.info({ encoder: files.encoder, decoder: files.decoder, dims, prompt: model.job.sotSequence }, 'whisper model loaded');
+    return model;
   }
 
   async infer(samples: Float32Array): Promise<InferenceResult> {
     // Transfer, not copy, to the worker; a view into a larger buffer is copied first.
     const owned = samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength ? samples : samples.slice();
-    const features = await this.pool.run({ samples: owned, nMels: this.onnx.dims.nMels }, [owned.buffer as ArrayBuffer]);
-    let computeSeconds = features.runSeconds;
-    const { windows, nMels, frames } = features.value;
-    const texts: string[] = [];
-    for (let w = 0; w < windows.length; w++) {
-      const release = await this.slots.acquire();
-      const t0 = performance.now();
-      try {
-        const cross = await this.onnx.encode(windows[w], nMels, frames);
-        const ids = await greedyDecode(this.onnx, cross.k, cross.v, {
-          sotSequence: this.prompt,
-          eot: this.onnx.special.eot,
-          maxTokens: this.config.max_tokens,
-          suppress: this.suppress,
-          suppressAtBegin: this.suppressAtBegin,
-        });
-        texts.push(this.tokens.decode(ids).trim());
-      } catch (err) {
-        log.error({ err, window: w, windows: windows.length, audio_seconds: samples.length / 16_000 }, 'whisper inference failed');
-        return { ok: false, error: 'inference failed', computeSeconds: computeSeconds + seconds(t0) };
-      } finally {
-        computeSeconds += seconds(t0);
-        release();
-      }
+    const { value, runSeconds } = await this.pool.run({ ...this.job, samples: owned }, [owned.buffer as ArrayBuffer]);
+    if (!value.ok) {
+      log.error({ error: value.error, audio_seconds: owned.length / 16_000 }, 'whisper inference failed');
+      return { ok: false, error: 'inference failed', computeSeconds: runSeconds };
     }
-    return { ok: true, output: { text: texts.filter((t) => t !== '').join(' ') }, computeSeconds };
+    const texts = value.ids.map((ids) => this.tokens.decode(ids).trim()).filter((t) => t !== '');
+    return { ok: true, output: { text: texts.join(' ') }, computeSeconds: runSeconds };
   }
 
+  /** One inference per worker, all at once, so that every worker has loaded its sessions before the server is ready. */
   async warmup(): Promise<void> {
-    const result = await this.infer(new Float32Array(16_000));
-    if (!result.ok) throw new Error(`whisper warm-up inference failed: ${result.error}`);
+    const results = await Promise.all(Array.from({ length: this.pool.size }, () => this.infer(new Float32Array(16_000))));
+    const failed = results.find((r) => !r.ok);
+    if (failed && !failed.ok) throw new Error(`whisper warm-up inference failed: ${failed.error}`);
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.onnx.close(), this.pool.destroy()]);
+  close(): Promise<void> {
+    return this.pool.destroy();
   }
 }

@@ -18,7 +18,7 @@
 // the graph without reading it. Dims fall back to the decoder's input/output shapes when absent.
 // This module handles batch N = 1.
 import { open } from 'node:fs/promises';
-import ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 
 export interface WhisperDims {
   nMels: number;

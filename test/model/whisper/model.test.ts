@@ -138,14 +138,43 @@ test('int8 files are preferred over float32 ones', async () => {
   }
 });
 
-test('a decoder that throws: a reported failure, not a crash', async () => {
-  const m = await WhisperModel.load(whisperConfig(files.dir));
+test('a model that breaks after start-up (decoder file corrupted): a reported failure, not a crash', async () => {
+  const broken = await writeFakeWhisper({ target: TARGET, anyAudio: true });
+  cleanup.push(broken.dir);
+  const m = await WhisperModel.load(whisperConfig(broken.dir));
   try {
-    // Break the decoder after loading: onnxruntime throws on a run of a released session.
-    (m as unknown as { onnx: { decodeStep: () => Promise<never> } }).onnx.decodeStep = () => Promise.reject(new Error('onnxruntime: boom'));
+    // The workers load their sessions on their first job: a decoder that cannot be loaded then fails it.
+    await writeFile(broken.decoder, 'not an onnx model');
     const result = await m.infer(tone(1));
     assert.equal(result.ok, false);
     assert.equal(!result.ok && result.error, 'inference failed');
+  } finally {
+    await m.close();
+  }
+});
+
+test('inference runs on a worker: the event loop keeps ticking through a 65 s segment', async () => {
+  const m = await WhisperModel.load(whisperConfig(files.dir));
+  try {
+    await m.warmup();
+    let ticks = 0;
+    let longest = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+      ticks++;
+    }, 5);
+    const t0 = performance.now();
+    const result = await m.infer(tone(65));
+    const elapsed = performance.now() - t0;
+    clearInterval(timer);
+    assert.equal(result.ok, true);
+    // three 30 s windows of log-mel alone take ~0.3 s of CPU: on the main thread the loop would stall
+    assert.ok(elapsed > 50, `inference took ${elapsed.toFixed(0)} ms`);
+    assert.ok(longest < 60, `the event loop stalled for ${longest.toFixed(0)} ms`);
+    assert.ok(ticks >= elapsed / 5 / 3, `${ticks} ticks in ${elapsed.toFixed(0)} ms`);
   } finally {
     await m.close();
   }
