@@ -64,9 +64,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   let stopping: Promise<void> | null = null;
   const shutdown = (drainMs = config.shutdown.drain_timeout_ms) =>
     (stopping ??= (async () => {
+      // Keep listening while draining: probes must see /api/v1/ready answer 503, and a new stream is
+      // refused with `shutting_down` rather than a refused connection. The listener closes at the end.
       admission.draining = true;
       log.info({ active_streams: admission.active, drain_ms: drainMs }, 'draining');
-      server.close();
       const deadline = Date.now() + drainMs;
       while ([...sessions].some((s) => s.isStreaming) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
@@ -76,6 +77,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const finishing = Promise.all([...sessions].map((s) => s.drain()));
       await Promise.race([finishing, new Promise((r) => setTimeout(r, DRAIN_FINISH_MS).unref())]);
       for (const s of sessions) s.close(1001, 'server shutting down');
+      server.close();
       (server as Server).closeAllConnections();
       await warm.catch(() => undefined);
       await Promise.all([model.close(), vad.close()]);

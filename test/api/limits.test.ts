@@ -109,8 +109,9 @@ test('draining: new streams are refused with shutting_down (close 1013), running
   const idle = await connect(service.ws('simple'));
   const stopping = service.shutdown();
   await new Promise((r) => setTimeout(r, 50));
-  const ready = await fetch(`${service.url}/api/v1/ready`).catch(() => null);
-  if (ready) assert.equal(ready.status, 503);
+  const ready = await fetch(`${service.url}/api/v1/ready`);
+  assert.equal(ready.status, 503, 'readiness answers 503 while draining');
+  assert.equal(((await ready.json()) as { draining: boolean }).draining, true);
   await idle.send({ request: 'start', format: S16_MONO_16K });
   assert.equal((await idle.next('error')).code, 'shutting_down');
   assert.equal((await idle.closed).code, 1013);
