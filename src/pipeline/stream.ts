@@ -50,6 +50,8 @@ export class AudioStream {
   /** 16 kHz samples per channel handed to the runners so far. */
   private resampled = 0;
   private lastDecodeEnd: number | null = null;
+  /** Built once: attributes are recorded with every frame. */
+  private readonly routeAttributes: { route: Mode };
 
   private constructor(
     private readonly params: StreamParams,
@@ -59,6 +61,7 @@ export class AudioStream {
     private readonly ctx: StreamContext,
     private readonly channelSpans: Span[],
   ) {
+    this.routeAttributes = { route: params.mode };
     decoding.instrumented();
   }
 
@@ -91,7 +94,7 @@ export class AudioStream {
         const samples = this.decoder.decode(bytes);
         const seconds = (this.decoder.frames - framesBefore) / format.sample_rate;
         using _stage = measureStage('audio_decoding', seconds);
-        instruments().audioReceivedSeconds.add(seconds, { route: this.params.mode });
+        instruments().audioReceivedSeconds.add(seconds, this.routeAttributes);
         return deinterleave(this.resampler.process(samples), format.channels);
       }),
     );
@@ -133,8 +136,12 @@ export class AudioStream {
       this.resampled += perChannel[0].length;
       this.ctx.arrivals.mark(this.resampled, arrivedAt);
     }
-    perChannel.forEach((samples, c) => this.channels[c].push(samples));
-    this.ctx.arrivals.forget(Math.min(...this.channels.map((c) => c.openFrom())));
+    let open = Infinity;
+    perChannel.forEach((samples, c) => {
+      this.channels[c].push(samples);
+      open = Math.min(open, this.channels[c].openFrom());
+    });
+    this.ctx.arrivals.forget(open);
   }
 
   private release(): void {

@@ -7,7 +7,11 @@
 //
 // A new stage gets its metrics by adding its name and buckets to stages.ts and using the guard.
 import { instruments } from './instruments.ts';
-import type { Stage } from './stages.ts';
+import { STAGES, type Stage } from './stages.ts';
+
+// One attribute object per stage, bound here so that no caller can forget the label, and built once
+// rather than on every record (a guard runs per frame and per VAD batch).
+const STAGE_ATTRIBUTES = Object.fromEntries(STAGES.map((s) => [s, { pipeline: s }])) as Record<Stage, { pipeline: Stage }>;
 
 export class StageGuard implements Disposable {
   private readonly started = performance.now();
@@ -36,7 +40,7 @@ export class StageGuard implements Disposable {
     if (this.discarded) return;
     const seconds = this.measuredSeconds ?? (performance.now() - this.started) / 1000;
     const h = instruments().stage[this.stage];
-    const attributes = { pipeline: this.stage }; // bound here so that no caller can forget it
+    const attributes = STAGE_ATTRIBUTES[this.stage];
     h.processing.record(seconds, attributes);
     h.media.record(this.mediaSeconds, attributes);
     // Zero-length audio has durations but no meaningful RTF (it would be infinite).
