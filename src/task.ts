@@ -25,7 +25,8 @@ export class TaskPanic extends Error {
   }
 }
 
-function recordPanic(task: TaskName, err: unknown): TaskPanic {
+/** Counts and logs an unexpected throw of `task` (once, however often it is rethrown). */
+export function recordPanic(task: TaskName, err: unknown): TaskPanic {
   if (err instanceof TaskPanic) return err; // already counted where it happened
   panics.record(task);
   log.error({ task, err }, 'task panicked');

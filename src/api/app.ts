@@ -8,7 +8,7 @@ import type { Mode } from '../pipeline/stream.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { panics } from '../telemetry/panics.ts';
 import { taskMonitor } from '../telemetry/task-monitor.ts';
-import { TaskPanic } from '../task.ts';
+import { recordPanic } from '../task.ts';
 import { bearerAuth } from './auth.ts';
 import { pageRoutes } from './page.ts';
 import { Session, type SessionDeps, type SessionSocket } from './session.ts';
@@ -112,9 +112,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((err, c) => {
     // A throw in a route handler is a panic of the `route` task.
-    const panic = new TaskPanic('route', err);
-    panics.record('route');
-    log.error({ err: panic }, 'route panicked');
+    recordPanic('route', err);
     return c.json({ error: 'internal server error' }, 500);
   });
 

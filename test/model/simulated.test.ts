@@ -3,7 +3,12 @@ import { after, test } from 'node:test';
 import { parseConfig, type SimulatedModelConfig } from '../../src/config.ts';
 import { SimulatedModel } from '../../src/model/simulated.ts';
 import { TaskPanic } from '../../src/task.ts';
-import { panics } from '../../src/telemetry/panics.ts';
+import { installTelemetry } from '../../src/telemetry/provider.ts';
+import { Exposition } from '../helpers/prometheus.ts';
+
+const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test' });
+/** task_panics_total{task="inference"}, as exported. */
+const inferencePanics = async () => new Exposition(await telemetry.render()).value('task_panics_total', { task: 'inference' });
 
 const models: SimulatedModel[] = [];
 function model(knobs: Record<string, number>): SimulatedModel {
@@ -47,19 +52,19 @@ test('the first inference of each instance pays the warm-up penalty, later ones 
 
 test('failure_rate 1: every inference returns a failure, none panics', async () => {
   const m = model({ failure_rate: 1 });
-  const before = panics.total('inference');
+  const before = await inferencePanics();
   for (let i = 0; i < 3; i++) {
     const { computeSeconds: _, ...result } = await m.infer(new Float32Array(10));
     assert.deepEqual(result, { ok: false, error: 'inference failed' });
   }
-  assert.equal(panics.total('inference'), before);
+  assert.equal(await inferencePanics(), before);
 });
 
 test('panic_rate 1: the worker crashes, the task wrapper counts a panic, and the pool replaces the worker', async () => {
   const m = model({ panic_rate: 1 });
-  const before = panics.total('inference');
+  const before = await inferencePanics();
   for (let i = 0; i < 3; i++) await assert.rejects(m.infer(new Float32Array(10)), TaskPanic);
-  assert.equal(panics.total('inference'), before + 3);
+  assert.equal(await inferencePanics(), before + 3);
 });
 
 test('warmup never fails or panics, whatever the fault rates', async () => {
