@@ -115,8 +115,6 @@ export type Config = z.infer<typeof configSchema>;
 export type ModelConfig = Config['model'];
 export type SimulatedModelConfig = Extract<ModelConfig, { backend: 'simulated' }>;
 export type WhisperModelConfig = Extract<ModelConfig, { backend: 'whisper' }>;
-export type VadConfig = Config['vad'];
-export type LimitsConfig = Config['limits'];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

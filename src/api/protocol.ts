@@ -1,8 +1,6 @@
 // The wire contract (../shared/spec/protocol.md): client requests validated with zod, server events typed.
 import { z } from 'zod';
 
-export const SUPPORTED_FORMATS = 's16 (bit_depth 16, is_float false) or f32 (bit_depth 32, is_float true)';
-
 export const audioFormatSchema = z.object({
   channels: z.number().int(),
   sample_rate: z.number(),

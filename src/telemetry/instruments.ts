@@ -2,7 +2,7 @@
 // one is installed they are no-ops, so the pipeline runs (and is tested) the same either way.
 // Names are the Prometheus names less the `_total` the exporter adds to counters; units are in
 // the names because this exporter adds no unit suffix.
-import { createNoopMeter, type Attributes, type Histogram, type Meter, type MeterProvider, type ObservableResult } from '@opentelemetry/api';
+import { createNoopMeter, type Histogram, type Meter, type MeterProvider, type ObservableResult } from '@opentelemetry/api';
 import { backlogTotals } from './backlog.ts';
 import { STAGE_BUCKETS, STAGES, type Stage } from './stages.ts';
 
@@ -114,4 +114,3 @@ export function instruments(): ReturnType<typeof create> {
   return current;
 }
 
-export type { Attributes };
