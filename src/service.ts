@@ -13,7 +13,7 @@ import { startRuntimeMetrics } from './telemetry/runtime.ts';
 import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { SileroVad } from './vad/silero.ts';
-import { MONITORED_TASKS, TASK_NAMES } from './task.ts';
+import { TASK_NAMES } from './task.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 /** After the drain deadline, how long running streams get to send their last results. */
@@ -40,7 +40,7 @@ export interface ServiceOptions {
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   installTracing({ serviceName: 'streamer', serviceVersion: packageJson.version, exporter: options.spanExporter });
   const telemetry = config.telemetry.enabled
-    ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES, monitoredTasks: MONITORED_TASKS })
+    ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES, monitoredTasks: TASK_NAMES })
     : null;
   const runtime = telemetry ? startRuntimeMetrics(telemetry.meterProvider) : null;
   const [vad, model] = await Promise.all([SileroVad.load(), loadModel(config.model)]);

@@ -9,10 +9,9 @@ import { panics } from './telemetry/panics.ts';
 import { taskMonitor } from './telemetry/task-monitor.ts';
 import type { TimedResult } from './task-worker.ts';
 
+/** Every task has a task monitor (src/telemetry/task-monitor.ts) and a panic counter. */
 export const TASK_NAMES = ['route', 'client_receiver', 'audio_decoding', 'vad', 'inference'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
-/** Tasks with a task monitor (src/telemetry/task-monitor.ts); `vad` work is measured by its stage guard. */
-export const MONITORED_TASKS: readonly TaskName[] = ['route', 'client_receiver', 'audio_decoding', 'inference'];
 
 /** An unexpected throw inside a task: the caller reports "internal server error", never the detail. */
 export class TaskPanic extends Error {

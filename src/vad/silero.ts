@@ -1,16 +1,17 @@
-// Silero VAD v5 on onnxruntime-node. One session serves every stream; each channel keeps its own
-// recurrent state and the 64-sample context the model expects in front of each 512-sample window.
-// Windows from all channels are micro-batched: the model takes a batch dimension (input [B, 576],
-// state [2, B, 128]) and one run over B windows costs far less than B runs. At most one batch runs
-// at a time; windows that arrive meanwhile form the next one (up to `maxBatch`), so the batching
-// wait is bounded by one batch's run time and costs nothing when the service is idle.
+// Silero VAD v5 on onnxruntime-node. Each channel keeps its own recurrent state and the 64-sample
+// context the model expects in front of each 512-sample window. Windows from all channels are
+// micro-batched: the model takes a batch dimension (input [B, 576], state [2, B, 128]) and one run
+// over B windows costs far less than B runs. Batches run on one worker thread (silero-worker.ts):
+// at most one at a time; windows that arrive meanwhile form the next one (up to `maxBatch`), so the
+// batching wait is bounded by one batch's run time and costs nothing when the service is idle.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import ort from 'onnxruntime-node';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
+import { createWorkerPool, type WorkerPool } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
+import type { VadBatchJob, VadBatchResult } from './silero-worker.ts';
 
 export const VAD_WINDOW = 512;
 const CONTEXT = 64;
@@ -47,26 +48,28 @@ interface Pending {
 }
 
 export class SileroVad {
-  private readonly sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(MODEL_SAMPLE_RATE)]), []);
   private readonly maxBatch: number;
   private queue: Pending[] = [];
   private running = false;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly pool: WorkerPool<VadBatchJob, VadBatchResult>,
+    private readonly modelPath: string,
     options: VadOptions,
   ) {
     this.maxBatch = options.maxBatch ?? 256;
   }
 
+  /** Starts the worker and runs one window through it, so a bad model fails here, not mid-stream. */
   static async load(path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
-    // The model is tiny: one intra-op thread per run beats thread hand-off overhead.
-    const session = await ort.InferenceSession.create(path, {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
-    return new SileroVad(session, options);
+    const vad = new SileroVad(createWorkerPool('vad', new URL('./silero-worker.ts', import.meta.url), 1), path, options);
+    try {
+      await vad.run(1, new Float32Array(INPUT), new Float32Array(2 * STATE));
+    } catch (err) {
+      await vad.close();
+      throw err;
+    }
+    return vad;
   }
 
   /**
@@ -88,7 +91,11 @@ export class SileroVad {
   }
 
   close(): Promise<void> {
-    return this.session.release();
+    return this.pool.destroy();
+  }
+
+  private run(batch: number, input: Float32Array, state: Float32Array) {
+    return this.pool.run({ modelPath: this.modelPath, batch, input, state }, [input.buffer as ArrayBuffer, state.buffer as ArrayBuffer]);
   }
 
   private runBatches(): void {
@@ -111,12 +118,13 @@ export class SileroVad {
     const started = performance.now();
     const input = new Float32Array(b * INPUT);
     const state = new Float32Array(2 * b * STATE);
+    let audioSeconds = 0;
     batch.forEach((p, i) => {
       input.set(p.channel.input, i * INPUT);
       state.set(p.channel.state.subarray(0, STATE), i * STATE); // layer 0
       state.set(p.channel.state.subarray(STATE), (b + i) * STATE); // layer 1
+      audioSeconds += p.seconds;
     });
-    const audioSeconds = batch.reduce((sum, p) => sum + p.seconds, 0);
     instruments().vadBatchSize.record(b);
     instruments().vadBatchWait.record((started - batch[0].queuedAt) / 1000); // the oldest window waited longest
 
@@ -128,25 +136,27 @@ export class SileroVad {
           links: batch.flatMap((p) => (p.channel.link ? [{ context: p.channel.link }] : [])),
         })
       : null;
-    let out: ort.InferenceSession.OnnxValueMapType;
+    let out: VadBatchResult;
     try {
-      // One unit of VAD stage work is one batch: its audio is every window in it.
-      using _stage = measureStage('vad', audioSeconds);
-      out = await this.session.run({
-        input: new ort.Tensor('float32', input, [b, INPUT]),
-        state: new ort.Tensor('float32', state, [2, b, STATE]),
-        sr: this.sr,
-      });
+      // One unit of VAD stage work is one batch: its audio is every window in it. Its processing
+      // time is the model's run on the worker, not the hand-off to it.
+      using stage = measureStage('vad', audioSeconds);
+      try {
+        const { value, runSeconds } = await this.run(b, input, state);
+        stage.measured(runSeconds);
+        span?.setAttribute('rtf', runSeconds / audioSeconds);
+        out = value;
+      } catch (err) {
+        stage.discard();
+        throw err;
+      }
     } finally {
-      span?.setAttribute('rtf', (performance.now() - started) / 1000 / audioSeconds);
       span?.end();
     }
-    const probs = out.output.data as Float32Array;
-    const next = out.stateN.data as Float32Array;
     batch.forEach((p, i) => {
-      p.channel.state.set(next.subarray(i * STATE, (i + 1) * STATE), 0);
-      p.channel.state.set(next.subarray((b + i) * STATE, (b + i + 1) * STATE), STATE);
-      p.resolve(probs[i]);
+      p.channel.state.set(out.state.subarray(i * STATE, (i + 1) * STATE), 0);
+      p.channel.state.set(out.state.subarray((b + i) * STATE, (b + i + 1) * STATE), STATE);
+      p.resolve(out.probs[i]);
     });
   }
 }

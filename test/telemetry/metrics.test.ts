@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio, type StreamResult } from '../../src/client/stream-client.ts';
-import { MONITORED_TASKS, TASK_NAMES } from '../../src/task.ts';
+import { TASK_NAMES } from '../../src/task.ts';
 import { STAGE_BUCKETS } from '../../src/telemetry/stages.ts';
 import { scrape, type Exposition } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
@@ -32,7 +32,7 @@ const stream = (route: 'simple' | 'segmented', interimResults = false) =>
 test('counters of rare events exist at 0 from start-up, so that increase() sees the first one', async () => {
   const exposition = await scrape(service.url);
   for (const task of TASK_NAMES) assert.ok(exposition.has('task_panics_total', { task }), task);
-  for (const task of MONITORED_TASKS) assert.ok(exposition.has('task_slow_polls_total', { task }), task);
+  for (const task of TASK_NAMES) assert.ok(exposition.has('task_slow_polls_total', { task }), task);
   assert.ok(exposition.has('model_failures_total'));
 });
 

@@ -46,3 +46,16 @@ test('concurrent channels share model runs: batches hold several windows, each w
   assert.ok(batches <= WINDOWS * 2, `${batches} model runs for ${windows} windows`);
   assert.ok(windows / batches >= 16, `mean batch ${windows / batches}`);
 });
+
+test('batches run on the worker: the event loop stays mostly idle while the model works', async () => {
+  const channels = 512;
+  const elu0 = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  const probs = await Promise.all(Array.from({ length: channels }, (_, i) => channelProbs(i * 100)));
+  const elapsed = performance.now() - t0;
+  const elu = performance.eventLoopUtilization(elu0);
+  assert.equal(probs.flat().length, channels * WINDOWS);
+  // 40 batches of 512 windows: the model's run time dominates; on the main thread the loop
+  // would be busy nearly all the time
+  assert.ok(elu.utilization < 0.5, `the event loop was busy ${(elu.utilization * 100).toFixed(0)} % of ${elapsed.toFixed(0)} ms`);
+});

@@ -10,14 +10,14 @@ import { parseConfig, type WhisperModelConfig } from '../../../src/config.ts';
 import { loadModel } from '../../../src/model/index.ts';
 import { WhisperModel } from '../../../src/model/whisper/model.ts';
 import { installTelemetry } from '../../../src/telemetry/provider.ts';
-import { MONITORED_TASKS, TASK_NAMES } from '../../../src/task.ts';
+import { TASK_NAMES } from '../../../src/task.ts';
 import { Exposition } from '../../helpers/prometheus.ts';
 import { writeFakeWhisper, type FakeWhisperFiles } from '../../helpers/whisper-models.ts';
 
 const TARGET = [7, 3, 12, 25, 25, 9, 41];
 const KNOWN_TEXT = 'w7 w3 w12 w25 w25 w9 w41';
 
-const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test', tasks: TASK_NAMES, monitoredTasks: MONITORED_TASKS });
+const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test', tasks: TASK_NAMES, monitoredTasks: TASK_NAMES });
 const inferenceJobs = async () => new Exposition(await telemetry.render()).value('task_polls_total', { task: 'inference' });
 
 let files: FakeWhisperFiles;
