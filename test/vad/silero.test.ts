@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { installTelemetry } from '../../src/telemetry/provider.ts';
 import { SileroVad, VAD_WINDOW, VadChannelState } from '../../src/vad/silero.ts';
