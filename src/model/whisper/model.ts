@@ -4,7 +4,7 @@
 // onnxruntime-node runs a session synchronously on the calling thread; the main thread turns the
 // ids into text. Windows' texts are joined with a space.
 import { readdir, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { WhisperModelConfig } from '../../config.ts';
 import { log } from '../../log.ts';
 import { createWorkerPool, type WorkerPool } from '../../task.ts';
@@ -21,7 +21,11 @@ export interface WhisperFiles {
 
 const EXPECTED =
   '<name>-encoder.int8.onnx (or <name>-encoder.onnx), the matching <name>-decoder.int8.onnx (or <name>-decoder.onnx) and <name>-tokens.txt';
-const HOW_TO_GET = 'see models/README.md ("Getting a model") for how to download one';
+/** How to get the model for `dir`: the fetch command (named after the directory when it is models/whisper-<name>), or the README. */
+function howToGet(dir: string): string {
+  const name = /^whisper-(.+)$/.exec(basename(dir))?.[1] ?? 'tiny.en';
+  return `download one with \`npm run models:fetch -- ${name}\` (see models/README.md, "Getting a model")`;
+}
 
 /**
  * The encoder, decoder and tokens file in `dir`: int8 preferred, the decoder of the same name and
@@ -30,7 +34,7 @@ const HOW_TO_GET = 'see models/README.md ("Getting a model") for how to download
 export async function findWhisperFiles(dir: string): Promise<WhisperFiles> {
   const abs = resolve(dir);
   const fail = (what: string): never => {
-    throw new Error(`whisper model directory ${abs} ${what}: expected ${EXPECTED}; ${HOW_TO_GET}`);
+    throw new Error(`whisper model directory ${abs} ${what}: expected ${EXPECTED}; ${howToGet(abs)}`);
   };
   let names: string[];
   try {
