@@ -133,10 +133,19 @@ export async function fetchWhisperModel(options: FetchModelOptions): Promise<Fet
     const files = await unpack(archive, staging, name, options);
 
     if (exists) {
-      // --force: move the old directory into the temp dir (removed below), then put the new one in place.
-      await rename(target, join(work, 'replaced'));
+      // --force: move the old directory into the temp dir (removed below), then put the new one in
+      // place; should that fail, the old one goes back.
+      const old = join(work, 'replaced');
+      await rename(target, old);
+      try {
+        await rename(staging, target);
+      } catch (err) {
+        await rename(old, target);
+        throw err;
+      }
+    } else {
+      await rename(staging, target);
     }
-    await rename(staging, target);
     return { status: 'installed', dir: target, files: files.map((f) => join(target, f)), sha256: actual, verified: expected !== null, url };
   } finally {
     await rm(work, { recursive: true, force: true });
