@@ -5,6 +5,7 @@
 import { createNoopMeter, type Histogram, type Meter, type MeterProvider, type ObservableResult } from '@opentelemetry/api';
 import { backlogTotals } from './backlog.ts';
 import { STAGE_BUCKETS, STAGES, type Stage } from './stages.ts';
+import { taskMonitors, type TaskTotals } from './task-monitor.ts';
 
 const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30];
 const METER = 'streamer';
@@ -44,22 +45,35 @@ function serviceInstruments(meter: Meter) {
   };
 }
 
-function taskInstruments(meter: Meter) {
-  const counter = (name: string, description: string, unit?: string) => meter.createCounter(name, { description, unit });
-  return {
-    instrumented: counter('task_instrumented', 'Task instances started'),
-    dropped: counter('task_dropped', 'Task instances finished'),
-    polls: counter('task_polls', 'Units of synchronous task work'),
-    fastPolls: counter('task_fast_polls', 'Polls shorter than the slow-poll threshold'),
-    slowPolls: counter('task_slow_polls', 'Polls at or over the slow-poll threshold'),
-    pollDuration: counter('task_poll_duration_seconds', 'Time spent polling', 's'),
-    slowPollDuration: counter('task_slow_poll_duration_seconds', 'Time spent in slow polls', 's'),
-    scheduled: counter('task_scheduled', 'Times work was ready and waited to start'),
-    longDelays: counter('task_long_delays', 'Scheduling delays at or over the long-delay threshold'),
-    schedulingDelay: counter('task_scheduling_delay_seconds', 'Time from input ready to processing start', 's'),
-    idled: counter('task_idled', 'Times a task went idle waiting for input'),
-    idleDuration: counter('task_idle_duration_seconds', 'Time tasks spent idle', 's'),
-  };
+// Observed from each monitor's running totals at collection (see task-monitor.ts for why).
+const TASK_COUNTERS: Record<keyof TaskTotals, { name: string; description: string; unit?: string }> = {
+  instrumented: { name: 'task_instrumented', description: 'Task instances started' },
+  dropped: { name: 'task_dropped', description: 'Task instances finished' },
+  polls: { name: 'task_polls', description: 'Units of synchronous task work' },
+  fastPolls: { name: 'task_fast_polls', description: 'Polls shorter than the slow-poll threshold' },
+  slowPolls: { name: 'task_slow_polls', description: 'Polls at or over the slow-poll threshold' },
+  pollDuration: { name: 'task_poll_duration_seconds', description: 'Time spent polling', unit: 's' },
+  slowPollDuration: { name: 'task_slow_poll_duration_seconds', description: 'Time spent in slow polls', unit: 's' },
+  scheduled: { name: 'task_scheduled', description: 'Times work was ready and waited to start' },
+  longDelays: { name: 'task_long_delays', description: 'Scheduling delays at or over the long-delay threshold' },
+  schedulingDelay: { name: 'task_scheduling_delay_seconds', description: 'Time from input ready to processing start', unit: 's' },
+  idled: { name: 'task_idled', description: 'Times a task went idle waiting for input' },
+  idleDuration: { name: 'task_idle_duration_seconds', description: 'Time tasks spent idle', unit: 's' },
+};
+
+function observeTaskMonitors(meter: Meter): void {
+  const counters = Object.entries(TASK_COUNTERS).map(
+    ([key, c]) => [key as keyof TaskTotals, meter.createObservableCounter(c.name, { description: c.description, unit: c.unit })] as const,
+  );
+  meter.addBatchObservableCallback(
+    (result) => {
+      for (const monitor of taskMonitors()) {
+        const attributes = { task: monitor.task };
+        for (const [key, counter] of counters) result.observe(counter, monitor.totals[key], attributes);
+      }
+    },
+    counters.map(([, counter]) => counter),
+  );
 }
 
 type StageHistograms = { rtf: Histogram; processing: Histogram; media: Histogram };
@@ -95,9 +109,9 @@ function create(provider: MeterProvider | null) {
     unit: 's',
   });
   backlog.addCallback(observeBacklog);
+  observeTaskMonitors(meter);
   return {
     ...serviceInstruments(meter),
-    task: taskInstruments(meter),
     stage: Object.fromEntries(STAGES.map((s) => [s, stageInstruments(provider, s)])) as Record<Stage, StageHistograms>,
   };
 }

@@ -7,6 +7,7 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 import { Exposition } from './exposition.ts';
 import { bindInstruments, instruments } from './instruments.ts';
 import { RUNTIME_VIEWS } from './runtime.ts';
+import { taskMonitor } from './task-monitor.ts';
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -35,9 +36,9 @@ export function installTelemetry(options: TelemetryOptions): Telemetry {
   );
   const meterProvider = new MeterProvider({ resource, readers: [exposition.reader], views: [...RUNTIME_VIEWS, ...(options.views ?? [])] });
   bindInstruments(meterProvider);
-  const { taskPanics, modelFailures, task: monitorCounters } = instruments();
+  const { taskPanics, modelFailures } = instruments();
   for (const task of options.tasks ?? []) taskPanics.add(0, { task });
-  for (const task of options.monitoredTasks ?? []) for (const counter of Object.values(monitorCounters)) counter.add(0, { task });
+  for (const task of options.monitoredTasks ?? []) taskMonitor(task);
   modelFailures.add(0);
   installed = { meterProvider, render: () => exposition.render() };
   return installed;

@@ -1,54 +1,68 @@
 // Per-task monitors, the Node counterpart of tokio-metrics' TaskMonitor. A "poll" is one unit of
 // synchronous work of a task (handling one message, decoding one frame, one inference job); the
 // scheduling delay is the time from its input being ready to the work starting; idle is time
-// spent waiting for input. Every counter is added to as the event happens (deltas only), so
-// nothing is ever re-read or double counted, and scraping changes nothing.
-import { instruments } from './instruments.ts';
+// spent waiting for input. Each monitor adds to plain running totals as events happen (deltas
+// only, nothing re-read or double counted); the task_* counters observe those totals when
+// scraped (instruments.ts). Monitors run several times per frame of every stream, and a plain
+// addition costs nothing where a counter's add() hashes its attributes every time.
 
 /** A synchronous slice this long stalls every other stream on the event loop. */
 export const SLOW_POLL_SECONDS = 0.01;
 /** Waiting this long to start makes results visibly late. */
 export const LONG_DELAY_SECONDS = 0.01;
 
-export class TaskMonitor {
-  private readonly attributes: { task: string };
+/** Running totals of one task; each is exported as the counter `task_<snake_case name>_total`. */
+export class TaskTotals {
+  instrumented = 0;
+  dropped = 0;
+  polls = 0;
+  fastPolls = 0;
+  slowPolls = 0;
+  pollDuration = 0;
+  slowPollDuration = 0;
+  scheduled = 0;
+  longDelays = 0;
+  schedulingDelay = 0;
+  idled = 0;
+  idleDuration = 0;
+}
 
-  constructor(readonly task: string) {
-    this.attributes = { task };
-  }
+export class TaskMonitor {
+  readonly totals = new TaskTotals();
+
+  constructor(readonly task: string) {}
 
   instrumented(): void {
-    instruments().task.instrumented.add(1, this.attributes);
+    this.totals.instrumented++;
   }
 
   dropped(): void {
-    instruments().task.dropped.add(1, this.attributes);
+    this.totals.dropped++;
   }
 
   poll(seconds: number): void {
-    const t = instruments().task;
-    t.polls.add(1, this.attributes);
-    t.pollDuration.add(seconds, this.attributes);
+    const t = this.totals;
+    t.polls++;
+    t.pollDuration += seconds;
     if (seconds >= SLOW_POLL_SECONDS) {
-      t.slowPolls.add(1, this.attributes);
-      t.slowPollDuration.add(seconds, this.attributes);
+      t.slowPolls++;
+      t.slowPollDuration += seconds;
     } else {
-      t.fastPolls.add(1, this.attributes);
+      t.fastPolls++;
     }
   }
 
   scheduled(delaySeconds: number): void {
-    const t = instruments().task;
+    const t = this.totals;
     const delay = Math.max(0, delaySeconds);
-    t.scheduled.add(1, this.attributes);
-    t.schedulingDelay.add(delay, this.attributes);
-    if (delay >= LONG_DELAY_SECONDS) t.longDelays.add(1, this.attributes);
+    t.scheduled++;
+    t.schedulingDelay += delay;
+    if (delay >= LONG_DELAY_SECONDS) t.longDelays++;
   }
 
   idled(seconds: number): void {
-    const t = instruments().task;
-    t.idled.add(1, this.attributes);
-    t.idleDuration.add(Math.max(0, seconds), this.attributes);
+    this.totals.idled++;
+    this.totals.idleDuration += Math.max(0, seconds);
   }
 
   /** Times a synchronous slice of work and records it as one poll. */
@@ -63,6 +77,11 @@ export class TaskMonitor {
 }
 
 const monitors = new Map<string, TaskMonitor>();
+
+/** Every monitor created so far (their counters exist from then on, at 0 until something happens). */
+export function taskMonitors(): Iterable<TaskMonitor> {
+  return monitors.values();
+}
 
 export function taskMonitor(task: string): TaskMonitor {
   let m = monitors.get(task);
