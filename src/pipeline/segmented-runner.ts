@@ -8,7 +8,7 @@ import { guard, type TaskPanic } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { trace } from '@opentelemetry/api';
 import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
-import { VAD_WINDOW, VadChannelState, type SileroVad } from '../vad/silero.ts';
+import { MAX_WINDOWS_PER_REQUEST, VAD_WINDOW, VadChannelState, type SileroVad } from '../vad/silero.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
@@ -75,15 +75,20 @@ export class SegmentedRunner implements ChannelRunner {
     return this.analysed;
   }
 
-  /** One loop per channel works through whole windows; pushes during an await are picked up by it. */
+  /**
+   * One loop per channel works through whole windows, sending every whole window waiting (up to
+   * MAX_WINDOWS_PER_REQUEST) in one VAD request; pushes during an await are picked up by it.
+   */
   private startLoop(): void {
     if (this.running) return;
     this.running = true;
     this.loop = guard('vad', async () => {
       try {
-        while (!this.stopped && this.history.end - this.analysed >= VAD_WINDOW) {
-          const window = this.history.slice(this.analysed, this.analysed + VAD_WINDOW);
-          await this.analyse(window, this.analysed + VAD_WINDOW);
+        while (!this.stopped) {
+          const windows = Math.min(Math.floor((this.history.end - this.analysed) / VAD_WINDOW), MAX_WINDOWS_PER_REQUEST);
+          if (windows === 0) break;
+          const end = this.analysed + windows * VAD_WINDOW;
+          await this.analyse(this.history.slice(this.analysed, end), end);
         }
       } finally {
         this.running = false;
@@ -91,12 +96,16 @@ export class SegmentedRunner implements ChannelRunner {
     }).catch((panic: TaskPanic) => this.fail(panic));
   }
 
-  private async analyse(window: Float32Array, end: number): Promise<void> {
-    const start = this.analysed;
-    const prob = await this.vad.probability(this.vadState, window, seconds(end - start));
-    this.analysed = end;
-    this.handle(this.segmenter.push(prob, start, end), 'vad', this.ctx.arrivals.arrivalOf(end));
-    this.history.dropBefore(this.segmenter.retainFrom(this.analysed));
+  /** Analyses whole windows from `this.analysed`; `end` is where the real audio in them ends. */
+  private async analyse(samples: Float32Array, end: number): Promise<void> {
+    const probs = await this.vad.probabilities(this.vadState, samples, seconds(end - this.analysed));
+    for (const prob of probs) {
+      const start = this.analysed;
+      const windowEnd = Math.min(start + VAD_WINDOW, end);
+      this.analysed = windowEnd;
+      this.handle(this.segmenter.push(prob, start, windowEnd), 'vad', this.ctx.arrivals.arrivalOf(windowEnd));
+      this.history.dropBefore(this.segmenter.retainFrom(this.analysed));
+    }
   }
 
   private handle(events: SegmentEvent[], endpoint: Endpoint, readyAt: number): void {

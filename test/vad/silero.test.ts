@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { installTelemetry } from '../../src/telemetry/provider.ts';
-import { SileroVad, VAD_WINDOW, VadChannelState } from '../../src/vad/silero.ts';
+import * as ort from 'onnxruntime-node';
+import { bundledVadModelPath, SileroVad, VAD_WINDOW, VadChannelState } from '../../src/vad/silero.ts';
 import { Exposition } from '../helpers/prometheus.ts';
 import { speechFixture } from '../helpers/service.ts';
 
@@ -26,14 +27,55 @@ async function channelProbs(offset: number): Promise<number[]> {
   return out;
 }
 
-test('channels batched together get exactly the probabilities they get alone', async () => {
+/** The same probabilities from a plain onnxruntime loop on this thread, one window per run: the reference. */
+async function referenceProbs(offset: number): Promise<number[]> {
+  const session = await ort.InferenceSession.create(bundledVadModelPath(), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  try {
+    const sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
+    let state = new Float32Array(2 * 128);
+    const input = new Float32Array(64 + VAD_WINDOW);
+    const out: number[] = [];
+    for (let k = 0; k < WINDOWS; k++) {
+      input.copyWithin(0, VAD_WINDOW);
+      input.set(audio.subarray(offset + k * VAD_WINDOW, offset + (k + 1) * VAD_WINDOW), 64);
+      const r = await session.run({ input: new ort.Tensor('float32', input.slice(), [1, 64 + VAD_WINDOW]), state: new ort.Tensor('float32', state, [2, 1, 128]), sr });
+      out.push((r.output.data as Float32Array)[0]);
+      state = (r.stateN.data as Float32Array).slice();
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+test('channels batched together get exactly the probabilities of a plain single-stream loop', async () => {
   const offsets = Array.from({ length: 16 }, (_, i) => i * 4000);
   const alone: number[][] = [];
-  for (const o of offsets) alone.push(await channelProbs(o));
+  for (const o of offsets) alone.push(await referenceProbs(o));
   const together = await Promise.all(offsets.map((o) => channelProbs(o)));
   assert.deepEqual(together, alone);
   // the fixture has speech: the probabilities are not all the same
   assert.ok(Math.max(...alone.flat()) > 0.9 && Math.min(...alone.flat()) < 0.1);
+});
+
+test('a request of several windows (a channel catching up) gives what one window at a time gives, in batches of mixed lengths', async () => {
+  const offsets = Array.from({ length: 12 }, (_, i) => i * 3000);
+  const alone: number[][] = [];
+  for (const o of offsets) alone.push(await referenceProbs(o));
+  const inRequests = await Promise.all(
+    offsets.map(async (o, i) => {
+      const state = new VadChannelState();
+      const per = 1 + (i % 6); // 1..6 windows per request: every job mixes request lengths
+      const out: number[] = [];
+      for (let k = 0; k < WINDOWS; k += per) {
+        const n = Math.min(per, WINDOWS - k);
+        out.push(...(await vad.probabilities(state, audio.subarray(o + k * VAD_WINDOW, o + (k + n) * VAD_WINDOW))));
+      }
+      return out;
+    }),
+  );
+  assert.deepEqual(inRequests, alone);
+  await assert.rejects(vad.probabilities(new VadChannelState(), new Float32Array(VAD_WINDOW + 1)), RangeError);
 });
 
 test('concurrent channels share model runs: batches hold several windows, each window waits at most one batch', async () => {
