@@ -1,13 +1,12 @@
 // Silero VAD v5 on onnxruntime-node. Each channel keeps its own recurrent state and the 64-sample
 // context the model expects in front of each 512-sample window. Windows from all channels are
 // micro-batched: the model takes a batch dimension (input [B, 576], state [2, B, 128]) and one run
-// over B windows costs far less than B runs. Batches run on one worker thread (silero-worker.ts):
-// at most one at a time; requests that arrive meanwhile form the next one (up to `maxBatch`
-// channels), so the batching wait is bounded by one batch's run time and costs nothing when the
-// service is idle. A channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows at once,
-// which run as consecutive model runs in the same job: one channel can only advance by one window
-// per model run, so with one window per request a loaded service whose batch round trip exceeded
-// 32 ms (a window) could never catch up.
+// over B windows costs far less than B runs. Batches run on one worker thread (silero-worker.ts),
+// one job at a time; a job starts when `maxBatch` channels wait or the oldest request has waited
+// `maxWaitMs` (or the previous job took longer than that), so the batching wait is bounded. A
+// channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows at once, which run as
+// consecutive model runs in the same job: a channel advances one window per model run, so with one
+// window per request a service whose job round trip exceeded 32 ms (a window) never caught up.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
@@ -39,8 +38,14 @@ export class VadChannelState {
 }
 
 export interface VadOptions {
-  /** Most channels in one model run. */
+  /** Most channels in one job (default 256). */
   maxBatch?: number;
+  /**
+   * Longest a request waits for others to join its batch, in ms (default 10). Streams send frames
+   * every ~100 ms each, so without a wait a job holds only the few requests that arrived while the
+   * previous one ran, and small model runs cost several times more per window.
+   */
+  maxWaitMs?: number;
 }
 
 interface Pending {
@@ -56,8 +61,11 @@ interface Pending {
 
 export class SileroVad {
   private readonly maxBatch: number;
+  private readonly maxWaitMs: number;
   private queue: Pending[] = [];
+  /** A job is on the worker; the queue is looked at again when it is back. */
   private running = false;
+  private timer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly pool: WorkerPool<VadJob, VadJobResult>,
@@ -65,6 +73,7 @@ export class SileroVad {
     options: VadOptions,
   ) {
     this.maxBatch = options.maxBatch ?? 256;
+    this.maxWaitMs = options.maxWaitMs ?? 10;
   }
 
   /** Starts the worker and runs one window through it, so a bad model fails here, not mid-stream. */
@@ -93,11 +102,7 @@ export class SileroVad {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ channel, samples, seconds, queuedAt: performance.now(), resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        // Let the requests made in this same turn of the event loop join the batch.
-        setImmediate(() => this.runBatches());
-      }
+      if (!this.running) this.schedule();
     });
   }
 
@@ -107,6 +112,8 @@ export class SileroVad {
   }
 
   close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    for (const p of this.queue.splice(0)) p.reject(new Error('the VAD was closed'));
     return this.pool.destroy();
   }
 
@@ -114,19 +121,34 @@ export class SileroVad {
     return this.pool.run(job, [job.audio.buffer as ArrayBuffer, job.state.buffer as ArrayBuffer]);
   }
 
-  private runBatches(): void {
-    const batch = this.queue.splice(0, this.maxBatch);
-    if (batch.length === 0) {
-      this.running = false;
-      return;
+  /**
+   * Starts the next job once the queue holds a full batch or its oldest request has waited
+   * `maxWaitMs`; always after the current turn of the event loop, so that requests made in it
+   * (e.g. by the channels a job just answered, as microtasks) join.
+   */
+  private schedule(): void {
+    if (this.queue.length === 0) return;
+    const waited = performance.now() - this.queue[0].queuedAt;
+    const delay = this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);
+    if (this.timer) {
+      if (delay > 0) return; // already waiting for this batch
+      clearTimeout(this.timer);
     }
-    // The next batch starts after the channels just answered have made their next requests (their
-    // continuations are microtasks, run before setImmediate): taken any sooner, a batch would miss
-    // them and they would wait a whole extra batch.
-    const next = () => setImmediate(() => this.runBatches());
-    this.runBatch(batch).then(next, (err: unknown) => {
+    this.timer = setTimeout(() => this.startJob(), delay);
+  }
+
+  private startJob(): void {
+    this.timer = null;
+    const batch = this.queue.splice(0, this.maxBatch);
+    if (batch.length === 0) return;
+    this.running = true;
+    const done = () => {
+      this.running = false;
+      this.schedule();
+    };
+    this.runBatch(batch).then(done, (err: unknown) => {
       for (const p of batch) p.reject(err);
-      next();
+      done();
     });
   }
 

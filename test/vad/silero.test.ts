@@ -102,3 +102,28 @@ test('batches run on the worker: the event loop stays mostly idle while the mode
   // would be busy nearly all the time
   assert.ok(elu.utilization < 0.5, `the event loop was busy ${(elu.utilization * 100).toFixed(0)} % of ${elapsed.toFixed(0)} ms`);
 });
+
+test('a request waits up to maxWaitMs for others to join its batch, and no longer', async () => {
+  const read = async () => new Exposition(await telemetry.render());
+  const jobsAndRuns = async (maxWaitMs: number) => {
+    const v = await SileroVad.load(undefined, { maxWaitMs });
+    try {
+      const before = await read();
+      const first = v.probability(new VadChannelState(), audio.subarray(0, VAD_WINDOW));
+      await new Promise((r) => setTimeout(r, 15));
+      await Promise.all([first, v.probability(new VadChannelState(), audio.subarray(0, VAD_WINDOW))]);
+      const after = await read();
+      const jobs = after.value('vad_batch_wait_seconds_count') - before.value('vad_batch_wait_seconds_count');
+      const waited = after.value('vad_batch_wait_seconds_sum') - before.value('vad_batch_wait_seconds_sum');
+      return { jobs, waited };
+    } finally {
+      await v.close();
+    }
+  };
+  const patient = await jobsAndRuns(200);
+  assert.equal(patient.jobs, 1, 'the second request, 15 ms later, joined the first one\'s batch');
+  assert.ok(patient.waited >= 0.19 && patient.waited < 0.4, `the batch waited ${patient.waited} s for a 200 ms bound`);
+  const eager = await jobsAndRuns(0);
+  assert.equal(eager.jobs, 2, 'without a wait each request ran as soon as it came');
+  assert.ok(eager.waited < 0.05, `waited ${eager.waited} s`);
+});
