@@ -49,13 +49,41 @@ export function toFloat32(pcm: Uint8Array): Float32Array {
   return out;
 }
 
-/** Speech regions of the looped fixture that end at least `tailSeconds` before `totalSeconds`. */
-export function loopedRegions(fixture: Fixture, totalSeconds: number, tailSeconds: number): Region[] {
+/**
+ * Speech regions of the looped fixture, heard from `phase` seconds into it, that end at least
+ * `tailSeconds` before `totalSeconds` (times from the start of what is heard).
+ */
+export function loopedRegions(fixture: Fixture, totalSeconds: number, tailSeconds: number, phase = 0): Region[] {
   const out: Region[] = [];
-  for (let offset = 0; offset < totalSeconds; offset += fixture.durationSeconds) {
+  for (let offset = -phase; offset < totalSeconds; offset += fixture.durationSeconds) {
     for (const r of fixture.regions) {
-      if (offset + r.end + tailSeconds <= totalSeconds) out.push({ start: offset + r.start, end: offset + r.end });
+      if (offset + r.start >= 0 && offset + r.end + tailSeconds <= totalSeconds) out.push({ start: offset + r.start, end: offset + r.end });
     }
   }
   return out;
+}
+
+/**
+ * `n` starting points in the fixture, spread evenly over its silences (never inside speech, so
+ * each stream hears whole utterances). Independent live streams are not in step: streams all
+ * starting the fixture within a second would end their utterances in the same second, a burst
+ * no real load has, which the model stage would then queue.
+ */
+export function silentPhases(fixture: Fixture, n: number, margin = 0.1): number[] {
+  const silences: Region[] = [];
+  let from = 0;
+  for (const r of fixture.regions) {
+    if (r.start - margin > from) silences.push({ start: from, end: r.start - margin });
+    from = r.end + margin;
+  }
+  if (fixture.durationSeconds > from) silences.push({ start: from, end: fixture.durationSeconds });
+  const total = silences.reduce((t, r) => t + r.end - r.start, 0);
+  return Array.from({ length: n }, (_, i) => {
+    let u = ((i + 0.5) / n) * total;
+    for (const r of silences) {
+      if (u < r.end - r.start) return r.start + u;
+      u -= r.end - r.start;
+    }
+    return 0;
+  });
 }

@@ -5,8 +5,9 @@
 //   node --import tsx bench/load-client.ts --url ws://127.0.0.1:PORT/api/v1/segmented \
 //     --streams 100 --duration 20 [--frame-ms 100] [--stagger-ms 1000] [--drain-timeout 20] [--fast]
 //
-// Real time (default): stream i starts at i·stagger/N; its audio clock starts when `start` is sent
-// (t0), and frame k, covering [k, k+1)·frame of audio, is sent when that audio has been "recorded":
+// Real time (default): stream i starts at i·stagger/N and hears the looped fixture from its own
+// phase (spread over the fixture's silences, so that streams are not in step); its audio clock
+// starts when `start` is sent (t0), and frame k, covering [k, k+1)·frame of audio, is sent when that audio has been "recorded":
 // at t0 + (k+1)·frame, computed from t0 (timers only, no drift). Lag of a final segment =
 // arrival − (t0 + end_time): how long after the speech really ended the user gets the result.
 // A VAD final can only come after min_silence of silence (0.3 s by default, minus the 30 ms pad
@@ -19,7 +20,7 @@
 // line `holding <n>` on stderr says that every stream got there (for /metrics at N open streams).
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { loadFixture, loopedRegions, loopPcm, SAMPLE_RATE } from './fixture.ts';
+import { loadFixture, loopedRegions, loopPcm, SAMPLE_RATE, silentPhases } from './fixture.ts';
 import { cpuSecondsSince, distribution, quantile, type Distribution } from './stats.ts';
 
 export interface LoadReport {
@@ -125,6 +126,8 @@ function delayProbe(): { stop(): number[] } {
 
 class Totals {
   opened = 0;
+  /** Finals the opened streams should get (each stream hears the fixture from its own phase). */
+  expectedFinals = 0;
   completed = 0;
   refused = 0;
   connectFailures = 0;
@@ -230,6 +233,7 @@ function runStream(
     ws.on('open', () => {
       opened = true;
       totals.opened++;
+      totals.expectedFinals += expectedFinals;
       ws.send(JSON.stringify({ request: 'start', format: { channels: 1, sample_rate: SAMPLE_RATE, bit_depth: 16, is_float: false } }));
       t0 = performance.now();
       if (opts.fast) {
@@ -286,9 +290,16 @@ function runStream(
 async function main(): Promise<void> {
   const opts = parseOptions();
   const fixture = loadFixture();
-  const pcm = loopPcm(fixture, opts.duration);
+  // One loop a fixture longer than needed; stream i hears it from its own phase (silentPhases).
+  const looped = loopPcm(fixture, opts.duration + fixture.durationSeconds);
+  const bytes = Math.round(opts.duration * SAMPLE_RATE) * 2;
+  const phases = silentPhases(fixture, opts.streams);
+  const pcmOf = (i: number) => {
+    const at = Math.round(phases[i] * SAMPLE_RATE) * 2;
+    return looped.subarray(at, at + bytes);
+  };
   // A region is endpointed by the VAD if min_silence (plus a window and a frame) of audio follows it.
-  const expectedPerStream = loopedRegions(fixture, opts.duration, opts.minSilenceS + 0.15).length;
+  const expectedOf = (i: number) => loopedRegions(fixture, opts.duration, opts.minSilenceS + 0.15, phases[i]).length;
   const totals = new Totals();
   const sockets = new Set<WebSocket>();
   const holding = new Holding(opts.hold ? opts.streams : -1);
@@ -311,7 +322,7 @@ async function main(): Promise<void> {
     const startAt = t0 + (opts.fast ? 0 : (i * opts.staggerMs) / opts.streams);
     const wait = startAt - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    runs.push(runStream(opts, pcm, expectedPerStream, totals, sockets, holding));
+    runs.push(runStream(opts, pcmOf(i), expectedOf(i), totals, sockets, holding));
   }
   // Everything should be answered within the drain timeout after the last audio was due.
   const drainBy = (opts.fast ? 0 : opts.staggerMs + opts.duration * 1000) + opts.drainTimeoutS * 1000;
@@ -321,7 +332,7 @@ async function main(): Promise<void> {
 
   const wallSeconds = (performance.now() - t0) / 1000;
   const clientCpuSeconds = cpuSecondsSince(cpu);
-  const expectedFinals = opts.fast ? 0 : expectedPerStream * totals.opened;
+  const expectedFinals = opts.fast ? 0 : totals.expectedFinals;
   const withMissing = [...totals.lags, ...new Array<number>(totals.missingFinals).fill(Infinity)];
   const p99All = quantile(withMissing, 0.99);
   const report: LoadReport = {
