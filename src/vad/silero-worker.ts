@@ -1,85 +1,25 @@
-// Worker thread of the VAD stage: runs one job of Silero windows from many channels.
-// onnxruntime-node runs a session synchronously on the thread that calls it, so on the main thread
-// every model run stalled all streams (about a third of the main thread under load); here it uses
-// the second core. A job may hold several consecutive windows of a channel that fell behind: they
-// run as consecutive model runs (each needs the state the previous one left), all in this one
-// job, so a channel catches up without a round trip to the main thread per window.
-import * as ort from 'onnxruntime-node';
-import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
+// Worker thread of the VAD stage. onnxruntime-node runs a session synchronously on the thread that
+// calls it, so large jobs run here, on the second core, instead of stalling every stream on the
+// main thread. The session is loaded on the worker's first job and kept.
+import type * as ort from 'onnxruntime-node';
 import { timedJob } from '../task-worker.ts';
-import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
+import { createVadSession, runVadJob, type VadJob } from './silero-job.ts';
 
-const INPUT = VAD_CONTEXT + VAD_WINDOW;
-
-export interface VadJob {
+export interface VadWorkerJob extends VadJob {
   modelPath: string;
-  /** Windows per channel, not increasing: the channels in model run j are the first ones with more than j. */
-  windows: Int32Array;
-  /** Per channel in order: its 64-sample context, then its windows back to back (transferred). */
-  audio: Float32Array;
-  /** Per channel in order: its state, layer 0 (128) then layer 1 (128) (transferred). */
-  state: Float32Array;
-}
-
-export interface VadJobResult {
-  /** Speech probability per window, channel after channel. */
-  probs: Float32Array;
-  /** Each channel's state after its last window, in the job's layout. */
-  state: Float32Array;
 }
 
 let loaded: { path: string; session: Promise<ort.InferenceSession> } | null = null;
-const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(MODEL_SAMPLE_RATE)]), []);
 
 function session(path: string): Promise<ort.InferenceSession> {
-  if (!loaded || loaded.path !== path) {
-    // The model is tiny: one intra-op thread per run beats thread hand-off overhead (measured, see
-    // README Performance).
-    loaded = { path, session: ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' }) };
-  }
+  if (!loaded || loaded.path !== path) loaded = { path, session: createVadSession(path) };
   return loaded.session;
 }
 
-async function runJob(job: VadJob): Promise<VadJobResult> {
+export default timedJob(async (job: VadWorkerJob) => {
   const s = await session(job.modelPath).catch((err: unknown) => {
     loaded = null; // try again on the next job
     throw err;
   });
-  const channels = job.windows.length;
-  const audioOffset = new Int32Array(channels);
-  const probOffset = new Int32Array(channels);
-  for (let c = 1; c < channels; c++) {
-    audioOffset[c] = audioOffset[c - 1] + VAD_CONTEXT + job.windows[c - 1] * VAD_WINDOW;
-    probOffset[c] = probOffset[c - 1] + job.windows[c - 1];
-  }
-  const probs = new Float32Array(channels > 0 ? probOffset[channels - 1] + job.windows[channels - 1] : 0);
-  const state = job.state;
-  for (let run = 0; ; run++) {
-    let b = 0;
-    while (b < channels && job.windows[b] > run) b++;
-    if (b === 0) break;
-    const input = new Float32Array(b * INPUT);
-    const h = new Float32Array(2 * b * VAD_STATE);
-    for (let c = 0; c < b; c++) {
-      const from = audioOffset[c] + run * VAD_WINDOW; // this window's context is the previous window's tail
-      input.set(job.audio.subarray(from, from + INPUT), c * INPUT);
-      h.set(state.subarray(c * 2 * VAD_STATE, c * 2 * VAD_STATE + VAD_STATE), c * VAD_STATE);
-      h.set(state.subarray(c * 2 * VAD_STATE + VAD_STATE, (c + 1) * 2 * VAD_STATE), (b + c) * VAD_STATE);
-    }
-    const out = await s.run({
-      input: new ort.Tensor('float32', input, [b, INPUT]),
-      state: new ort.Tensor('float32', h, [2, b, VAD_STATE]),
-      sr,
-    });
-    const p = out.output.data as Float32Array;
-    const next = out.stateN.data as Float32Array;
-    for (let c = 0; c < b; c++) {
-      probs[probOffset[c] + run] = p[c];
-      state.set(next.subarray(c * VAD_STATE, (c + 1) * VAD_STATE), c * 2 * VAD_STATE);
-      state.set(next.subarray((b + c) * VAD_STATE, (b + c + 1) * VAD_STATE), c * 2 * VAD_STATE + VAD_STATE);
-    }
-  }
-  return { probs, state };
-}
-
-export default timedJob(runJob);
+  return runVadJob(s, job);
+});

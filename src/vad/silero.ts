@@ -1,20 +1,24 @@
 // Silero VAD v5 on onnxruntime-node. Each channel keeps its own recurrent state and the 64-sample
 // context the model expects in front of each 512-sample window. Windows from all channels are
 // micro-batched: the model takes a batch dimension (input [B, 576], state [2, B, 128]) and one run
-// over B windows costs far less than B runs. Batches run on one worker thread (silero-worker.ts),
-// one job at a time; a job starts when `maxBatch` channels wait or the oldest request has waited
-// `maxWaitMs` (or the previous job took longer than that), so the batching wait is bounded. A
-// channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows at once, which run as
+// over B windows costs far less than B runs. One job runs at a time; a job starts when `maxBatch`
+// channels wait or the oldest request has waited `maxWaitMs` (or the previous job took longer), so
+// the batching wait is bounded. Large jobs run on a worker thread (silero-worker.ts: onnxruntime-node
+// runs synchronously on the calling thread), small ones inline, where they cost less than the
+// hand-off. A channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows at once, which run as
 // consecutive model runs in the same job: a channel advances one window per model run, so with one
 // window per request a service whose job round trip exceeded 32 ms (a window) never caught up.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import { createWorkerPool, type WorkerPool } from '../task.ts';
+import { createWorkerPool, guard, type WorkerPool } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
+import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
-import type { VadJob, VadJobResult } from './silero-worker.ts';
+import type * as ort from 'onnxruntime-node';
+import { createVadSession, runVadJob, type VadJob, type VadJobResult } from './silero-job.ts';
+import type { VadWorkerJob } from './silero-worker.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
 export { VAD_WINDOW };
@@ -46,6 +50,11 @@ export interface VadOptions {
    * previous one ran, and small model runs cost several times more per window.
    */
   maxWaitMs?: number;
+  /**
+   * Jobs of at most this many windows run inline on the main thread (default 8, ~0.4 ms): handing
+   * a job to the worker and back costs ~0.7 ms of CPU here, more than running a small one.
+   */
+  inlineMaxWindows?: number;
 }
 
 interface Pending {
@@ -62,31 +71,37 @@ interface Pending {
 export class SileroVad {
   private readonly maxBatch: number;
   private readonly maxWaitMs: number;
+  private readonly inlineMaxWindows: number;
   private queue: Pending[] = [];
-  /** A job is on the worker; the queue is looked at again when it is back. */
+  /** A job is running; the queue is looked at again when it is done. */
   private running = false;
-  private timer: NodeJS.Timeout | null = null;
+  private cancelStart: (() => void) | null = null;
+  /** The channel of the last job when it served only one: a lone stream waits for nobody. */
+  private loneChannel: VadChannelState | null = null;
 
   private constructor(
-    private readonly pool: WorkerPool<VadJob, VadJobResult>,
+    private readonly pool: WorkerPool<VadWorkerJob, VadJobResult>,
+    private readonly inline: ort.InferenceSession,
     private readonly modelPath: string,
     options: VadOptions,
   ) {
     this.maxBatch = options.maxBatch ?? 256;
     this.maxWaitMs = options.maxWaitMs ?? 10;
+    this.inlineMaxWindows = options.inlineMaxWindows ?? 8;
   }
 
-  /** Starts the worker and runs one window through it, so a bad model fails here, not mid-stream. */
+  /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
   static async load(path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
-    const vad = new SileroVad(createWorkerPool('vad', new URL('./silero-worker.ts', import.meta.url), 1), path, options);
+    const pool = createWorkerPool<VadWorkerJob, VadJobResult>('vad', new URL('./silero-worker.ts', import.meta.url), 1);
     try {
-      const one = Int32Array.of(1);
-      await vad.run({ modelPath: path, windows: one, audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
+      const inline = await createVadSession(path);
+      const vad = new SileroVad(pool, inline, path, options);
+      await vad.onWorker({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
+      return vad;
     } catch (err) {
-      await vad.close();
+      await pool.destroy();
       throw err;
     }
-    return vad;
   }
 
   /**
@@ -111,36 +126,61 @@ export class SileroVad {
     return (await this.probabilities(channel, window, seconds))[0];
   }
 
-  close(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+  async close(): Promise<void> {
+    this.cancelStart?.();
     for (const p of this.queue.splice(0)) p.reject(new Error('the VAD was closed'));
-    return this.pool.destroy();
+    await Promise.all([this.pool.destroy(), this.inline.release()]);
   }
 
-  private run(job: VadJob) {
-    return this.pool.run(job, [job.audio.buffer as ArrayBuffer, job.state.buffer as ArrayBuffer]);
+  private onWorker(job: VadJob) {
+    return this.pool.run({ ...job, modelPath: this.modelPath }, [job.audio.buffer as ArrayBuffer, job.state.buffer as ArrayBuffer]);
+  }
+
+  /** Runs a job where it is cheapest; `runSeconds` is its time on the thread that ran it. */
+  private async execute(job: VadJob, windows: number): Promise<{ value: VadJobResult; runSeconds: number }> {
+    if (windows > this.inlineMaxWindows) return this.onWorker(job);
+    const monitor = taskMonitor('vad');
+    monitor.instrumented();
+    const started = performance.now();
+    try {
+      const value = await guard('vad', () => runVadJob(this.inline, job));
+      const runSeconds = (performance.now() - started) / 1000;
+      monitor.poll(runSeconds);
+      return { value, runSeconds };
+    } finally {
+      monitor.dropped();
+    }
   }
 
   /**
    * Starts the next job once the queue holds a full batch or its oldest request has waited
-   * `maxWaitMs`; always after the current turn of the event loop, so that requests made in it
-   * (e.g. by the channels a job just answered, as microtasks) join.
+   * `maxWaitMs` (not at all when only one channel is using the VAD); always after the current turn
+   * of the event loop, so that requests made in it (e.g. by the channels a job just answered, as
+   * microtasks) join.
    */
   private schedule(): void {
     if (this.queue.length === 0) return;
+    const lone = this.queue.length === 1 && this.queue[0].channel === this.loneChannel;
     const waited = performance.now() - this.queue[0].queuedAt;
-    const delay = this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);
-    if (this.timer) {
+    const delay = lone || this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);
+    if (this.cancelStart) {
       if (delay > 0) return; // already waiting for this batch
-      clearTimeout(this.timer);
+      this.cancelStart();
     }
-    this.timer = setTimeout(() => this.startJob(), delay);
+    if (delay > 0) {
+      const timer = setTimeout(() => this.startJob(), delay);
+      this.cancelStart = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(() => this.startJob());
+      this.cancelStart = () => clearImmediate(immediate);
+    }
   }
 
   private startJob(): void {
-    this.timer = null;
+    this.cancelStart = null;
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
+    this.loneChannel = batch.length === 1 ? batch[0].channel : null;
     this.running = true;
     const done = () => {
       this.running = false;
@@ -157,6 +197,7 @@ export class SileroVad {
     // Most windows first: model run j then takes the first channels with more than j windows.
     batch.sort((a, b) => b.samples.length - a.samples.length);
     const windows = Int32Array.from(batch, (p) => p.samples.length / VAD_WINDOW);
+    const totalWindows = windows.reduce((n, w) => n + w, 0);
     const audio = new Float32Array(batch.reduce((n, p) => n + VAD_CONTEXT + p.samples.length, 0));
     const state = new Float32Array(batch.length * 2 * VAD_STATE);
     let offset = 0;
@@ -179,17 +220,17 @@ export class SileroVad {
     const span = tracingEnabled()
       ? tracer().startSpan('vad.batch', {
           root: true,
-          attributes: { batch_size: batch.length, windows: windows.reduce((n, w) => n + w, 0), audio_seconds: audioSeconds },
+          attributes: { batch_size: batch.length, windows: totalWindows, audio_seconds: audioSeconds },
           links: batch.flatMap((p) => (p.channel.link ? [{ context: p.channel.link }] : [])),
         })
       : null;
     let out: VadJobResult;
     try {
       // One unit of VAD stage work is one job: its audio is every window in it. Its processing
-      // time is the model's run on the worker, not the hand-off to it.
+      // time is its run on the thread that ran it, not the hand-off to the worker.
       using stage = measureStage('vad', audioSeconds);
       try {
-        const { value, runSeconds } = await this.run({ modelPath: this.modelPath, windows, audio, state });
+        const { value, runSeconds } = await this.execute({ windows, audio, state }, totalWindows);
         stage.measured(runSeconds);
         span?.setAttribute('rtf', runSeconds / audioSeconds);
         out = value;

@@ -127,3 +127,17 @@ test('a request waits up to maxWaitMs for others to join its batch, and no longe
   assert.equal(eager.jobs, 2, 'without a wait each request ran as soon as it came');
   assert.ok(eager.waited < 0.05, `waited ${eager.waited} s`);
 });
+
+test('a lone stream does not wait for company: once a job served only its channel, its next requests start at once', async () => {
+  const v = await SileroVad.load(undefined, { maxWaitMs: 200 });
+  try {
+    const channel = new VadChannelState();
+    await v.probability(channel, audio.subarray(0, VAD_WINDOW)); // the first may wait: others could have come
+    const t = performance.now();
+    for (let k = 1; k <= 10; k++) await v.probability(channel, audio.subarray(k * VAD_WINDOW, (k + 1) * VAD_WINDOW));
+    const ms = performance.now() - t;
+    assert.ok(ms < 150, `10 requests of a lone channel took ${ms.toFixed(0)} ms with a 200 ms batching bound`);
+  } finally {
+    await v.close();
+  }
+});
