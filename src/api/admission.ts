@@ -22,15 +22,10 @@ export class Admission {
     return this.warm && !this.draining && this.active < this.maxStreams && !this.saturated;
   }
 
-  /**
-   * Why a new stream cannot start now, or null when it can. A saturated service refuses new streams
-   * as it does at the stream limit: taking more would make every running stream late, and past
-   * that the event loop cannot even answer handshakes.
-   */
-  refusal(): { code: 'too_many_streams' | 'shutting_down'; message: string } | null {
-    if (this.draining) return { code: 'shutting_down', message: 'server is shutting down' };
-    if (this.active >= this.maxStreams) return { code: 'too_many_streams', message: 'too many streams' };
-    if (this.saturated) return { code: 'too_many_streams', message: 'server is over capacity: its stages are behind real time' };
+  /** Why a new stream cannot start now, or null when it can. */
+  refusal(): 'too_many_streams' | 'shutting_down' | null {
+    if (this.draining) return 'shutting_down';
+    if (this.active >= this.maxStreams) return 'too_many_streams';
     return null;
   }
 

