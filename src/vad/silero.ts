@@ -39,6 +39,8 @@ export class VadChannelState {
   readonly context = new Float32Array(VAD_CONTEXT);
   /** The channel's span, linked from the batch spans that analyse it (when tracing). */
   link?: SpanContext;
+  /** The VAD's activity epoch in which this channel last made a request. */
+  seenInEpoch = -1;
 }
 
 export interface VadOptions {
@@ -76,8 +78,11 @@ export class SileroVad {
   /** A job is running; the queue is looked at again when it is done. */
   private running = false;
   private cancelStart: (() => void) | null = null;
-  /** The channel of the last job when it served only one: a lone stream waits for nobody. */
-  private loneChannel: VadChannelState | null = null;
+  // Channels that made a request in this one-second epoch and the last: how many could join a batch.
+  private epoch = 0;
+  private epochStartedAt = performance.now();
+  private activeThisEpoch = 0;
+  private activeLastEpoch = 0;
 
   private constructor(
     private readonly pool: WorkerPool<VadWorkerJob, VadJobResult>,
@@ -115,8 +120,19 @@ export class SileroVad {
     if (!Number.isInteger(windows) || windows < 1 || windows > MAX_WINDOWS_PER_REQUEST) {
       return Promise.reject(new RangeError(`VAD request of ${samples.length} samples: want 1..${MAX_WINDOWS_PER_REQUEST} windows of ${VAD_WINDOW}`));
     }
+    const now = performance.now();
+    if (now - this.epochStartedAt >= 1000) {
+      this.epoch++;
+      this.epochStartedAt = now;
+      this.activeLastEpoch = this.activeThisEpoch;
+      this.activeThisEpoch = 0;
+    }
+    if (channel.seenInEpoch !== this.epoch) {
+      channel.seenInEpoch = this.epoch;
+      this.activeThisEpoch++;
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ channel, samples, seconds, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ channel, samples, seconds, queuedAt: now, resolve, reject });
       if (!this.running) this.schedule();
     });
   }
@@ -153,16 +169,16 @@ export class SileroVad {
   }
 
   /**
-   * Starts the next job once the queue holds a full batch or its oldest request has waited
-   * `maxWaitMs` (not at all when only one channel is using the VAD); always after the current turn
-   * of the event loop, so that requests made in it (e.g. by the channels a job just answered, as
-   * microtasks) join.
+   * Starts the next job once the queue holds a full batch, or every channel active lately (no one
+   * else could join; a channel has at most one request queued), or its oldest request has waited
+   * `maxWaitMs`; always after the current turn of the event loop, so that requests made in it
+   * (e.g. by the channels a job just answered, as microtasks) join.
    */
   private schedule(): void {
     if (this.queue.length === 0) return;
-    const lone = this.queue.length === 1 && this.queue[0].channel === this.loneChannel;
+    const everyone = this.queue.length >= Math.max(this.activeThisEpoch, this.activeLastEpoch);
     const waited = performance.now() - this.queue[0].queuedAt;
-    const delay = lone || this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);
+    const delay = everyone || this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);
     if (this.cancelStart) {
       if (delay > 0) return; // already waiting for this batch
       this.cancelStart();
@@ -180,7 +196,6 @@ export class SileroVad {
     this.cancelStart = null;
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
-    this.loneChannel = batch.length === 1 ? batch[0].channel : null;
     this.running = true;
     const done = () => {
       this.running = false;

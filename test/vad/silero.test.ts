@@ -108,10 +108,13 @@ test('a request waits up to maxWaitMs for others to join its batch, and no longe
   const jobsAndRuns = async (maxWaitMs: number) => {
     const v = await SileroVad.load(undefined, { maxWaitMs });
     try {
+      // three channels in use: a request of one may wait for the others' (c makes none)
+      const [a, b, c] = [new VadChannelState(), new VadChannelState(), new VadChannelState()];
+      await Promise.all([a, b, c].map((ch) => v.probability(ch, audio.subarray(0, VAD_WINDOW))));
       const before = await read();
-      const first = v.probability(new VadChannelState(), audio.subarray(0, VAD_WINDOW));
+      const first = v.probability(a, audio.subarray(VAD_WINDOW, 2 * VAD_WINDOW));
       await new Promise((r) => setTimeout(r, 15));
-      await Promise.all([first, v.probability(new VadChannelState(), audio.subarray(0, VAD_WINDOW))]);
+      await Promise.all([first, v.probability(b, audio.subarray(VAD_WINDOW, 2 * VAD_WINDOW))]);
       const after = await read();
       const jobs = after.value('vad_batch_wait_seconds_count') - before.value('vad_batch_wait_seconds_count');
       const waited = after.value('vad_batch_wait_seconds_sum') - before.value('vad_batch_wait_seconds_sum');
@@ -121,14 +124,14 @@ test('a request waits up to maxWaitMs for others to join its batch, and no longe
     }
   };
   const patient = await jobsAndRuns(200);
-  assert.equal(patient.jobs, 1, 'the second request, 15 ms later, joined the first one\'s batch');
+  assert.equal(patient.jobs, 1, "the second request, 15 ms later, joined the first one's batch");
   assert.ok(patient.waited >= 0.19 && patient.waited < 0.4, `the batch waited ${patient.waited} s for a 200 ms bound`);
   const eager = await jobsAndRuns(0);
   assert.equal(eager.jobs, 2, 'without a wait each request ran as soon as it came');
   assert.ok(eager.waited < 0.05, `waited ${eager.waited} s`);
 });
 
-test('a lone stream does not wait for company: once a job served only its channel, its next requests start at once', async () => {
+test('nobody waits for company that is not there: a lone channel, or every active channel already queued, starts at once', async () => {
   const v = await SileroVad.load(undefined, { maxWaitMs: 200 });
   try {
     const channel = new VadChannelState();
@@ -139,5 +142,16 @@ test('a lone stream does not wait for company: once a job served only its channe
     assert.ok(ms < 150, `10 requests of a lone channel took ${ms.toFixed(0)} ms with a 200 ms batching bound`);
   } finally {
     await v.close();
+  }
+  const w = await SileroVad.load(undefined, { maxWaitMs: 200 });
+  try {
+    // four channels in lockstep: each job holds all of them, so none waits
+    const four = Array.from({ length: 4 }, () => new VadChannelState());
+    const t4 = performance.now();
+    for (let k = 0; k < 10; k++) await Promise.all(four.map((c) => w.probability(c, audio.subarray(k * VAD_WINDOW, (k + 1) * VAD_WINDOW))));
+    const ms4 = performance.now() - t4;
+    assert.ok(ms4 < 150, `10 rounds of 4 channels in lockstep took ${ms4.toFixed(0)} ms with a 200 ms batching bound`);
+  } finally {
+    await w.close();
   }
 });
