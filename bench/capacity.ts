@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import type { LoadReport } from './load-client.ts';
 import { eventLoopUtilization, quantileBound, sampleRender, scrape, sumOf, type RenderSamples, type Sample } from './metrics.ts';
-import { FAST_MODEL, REPO_ROOT, startServer, systemBusySeconds, type ServerHandle } from './server.ts';
+import { REPO_ROOT, ZERO_MODEL, startServer, systemBusySeconds, type ServerHandle } from './server.ts';
 import { cpuSecondsSince, median } from './stats.ts';
 
 /** The headline's bound: p99 lag of final results (raw, what the user sees). */
@@ -60,7 +60,7 @@ export interface CapacityRun {
 
 export function capacityConfig(maxStreams: number, telemetry: boolean): Record<string, unknown> {
   return {
-    model: FAST_MODEL,
+    model: ZERO_MODEL,
     limits: { max_streams: Math.max(600, maxStreams + 50) },
     shutdown: { drain_timeout_ms: 2000 },
     telemetry: { enabled: telemetry },

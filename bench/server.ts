@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The simulated model made negligible, so that capacity measures the service around it. */
-export const FAST_MODEL = { delay: 0.005, constant_factor: 0, jitter: 0, warmup_penalty: 0 };
+/**
+ * The simulated model at zero cost. The model stage's cost is the model's (see README: Whisper);
+ * capacity and throughput measure the service around it: transport, decoding, VAD, telemetry and
+ * the hand-offs to the model workers.
+ */
+export const ZERO_MODEL = { delay: 0, constant_factor: 0, jitter: 0, warmup_penalty: 0 };
 
 let clockTicks: number | undefined;
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, almost always 100). */

@@ -3,7 +3,7 @@
 // (the difference is the VAD).
 import { runLoadClient } from './capacity.ts';
 import type { LoadReport } from './load-client.ts';
-import { startServer, type ServerHandle } from './server.ts';
+import { startServer, ZERO_MODEL, type ServerHandle } from './server.ts';
 
 export interface SimpleOptions {
   streams: number;
@@ -33,7 +33,6 @@ export interface SimpleResults {
   ratio: number;
 }
 
-export const ZERO_MODEL = { delay: 0, constant_factor: 0, jitter: 0, warmup_penalty: 0 };
 
 async function throughput(server: ServerHandle, route: 'simple' | 'segmented', streams: number, seconds: number): Promise<ThroughputRun> {
   const cpu0 = server.cpuSeconds();
