@@ -7,6 +7,7 @@ import { EVENT_LOOP_TARGET_S, LAG_TARGET_S, type CapacityRun, type TelemetryComp
 import type { MetricsPoint } from './render.ts';
 import type { SimpleResults } from './simple.ts';
 import type { VadResults } from './vad.ts';
+import type { WhisperResults } from './whisper.ts';
 
 export interface Target {
   item: string;
@@ -34,6 +35,7 @@ export interface BenchResults {
   telemetry?: TelemetryComparison;
   metrics?: { points: MetricsPoint[] };
   simple?: SimpleResults;
+  whisper?: WhisperResults;
   targets: Target[];
   errors: { item: string; message: string }[];
 }
@@ -228,6 +230,57 @@ function simpleTable(s: SimpleResults): string {
   );
 }
 
+/** Model RTF below which one worker keeps up with one real-time stream; the fox WER the real-model test requires. */
+export const WHISPER_RTF_TARGET = 1;
+export const WHISPER_WER_TARGET = 0.3;
+
+function whisperTable(w: WhisperResults): string {
+  const title = '6. Whisper model: load, model RTF (computeSeconds / audio s per inference) and WER on the fixtures, 1 worker';
+  const incomplete = w.incomplete.map((x) => `left out: ${x.reason}`);
+  if (w.skipped !== null) return [title, `  skipped: ${w.skipped}`, ...incomplete.map((n) => `  ${n}`)].join('\n');
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const m of w.models) {
+    const one = m.runs.find((r) => r.threads === 1);
+    for (const r of m.runs) {
+      rows.push([
+        m.name,
+        String(r.threads),
+        num(r.loadSeconds, 2),
+        num(r.firstInferenceSeconds, 2),
+        `${r.passes}×${r.clips.length}`,
+        num(r.audioSecondsPerPass, 1),
+        num(r.rtfMedian, 3),
+        num(r.rtfMax, 3),
+        num(r.rtfTotal, 3),
+        one ? ratio(one.rtfMedian / r.rtfMedian) : '–',
+        num(r.cpuPerAudioSecond, 3),
+        num(r.cores, 2),
+        num(r.foxWer, 2),
+        num(r.speechWer, 2),
+        num(r.otherCores, 2),
+      ]);
+    }
+    const fox = m.runs[0]?.clips.find((c) => c.name === 'fox');
+    notes.push(`${m.name}: ${m.dir} (${m.encoder ?? '?'}, ${m.decoder ?? '?'})${fox ? `; fox heard as "${fox.text}"` : ''}`);
+    if (m.error !== null) notes.push(`${m.name}: FAILED: ${m.error}`);
+  }
+  return table(
+    title,
+    ['model', 'threads', 'load s', '1st inf s', 'passes', 'audio s/pass', 'RTF p50', 'RTF max', 'RTF all', 'vs 1 thread', 'CPU-s/audio-s', 'cores', 'WER fox', 'WER speech', 'other cores'],
+    rows,
+    [
+      'Clips: the two sentences of speech.wav (speech.json regions ± 30 ms, as the VAD cuts them) and quick-brown-fox.wav.',
+      'load: WhisperModel.load (files, metadata, worker pool); 1st inf: the warm-up inference, which creates the sessions.',
+      'RTF p50/max over every measured inference; RTF all = Σ compute / Σ audio; vs 1 thread = RTF p50 at 1 thread / this one.',
+      'Whisper pads every window to 30 s, so a short segment costs nearly what 30 s would: RTF falls as segments grow.',
+      'CPU-s/audio-s and cores: this process (worker and onnxruntime threads included) over the measured passes.',
+      ...notes,
+      ...incomplete,
+    ],
+  );
+}
+
 function targetsTable(targets: Target[]): string {
   return table(
     'Targets (reported, not asserted)',
@@ -249,6 +302,7 @@ export function renderReport(r: BenchResults): string {
   if (r.telemetry) parts.push(telemetryTable(r.telemetry));
   if (r.metrics) parts.push(metricsTable(r.metrics.points));
   if (r.simple) parts.push(simpleTable(r.simple));
+  if (r.whisper) parts.push(whisperTable(r.whisper));
   parts.push(targetsTable(r.targets));
   if (r.errors.length > 0) parts.push(['ERRORS', ...r.errors.map((e) => `  ${e.item}: ${e.message}`)].join('\n'));
   return `${parts.join('\n\n')}\n`;
@@ -310,6 +364,26 @@ export function evaluateTargets(r: BenchResults): Target[] {
       measured: `GET ${num(held.render.metricsMs, 1)} ms (render≈${num(render, 1)}) at ${held.streams} open`,
       met: held.streams === 500 ? held.render.metricsMs < 20 : null,
     });
+  }
+  if (r.whisper) {
+    if (r.whisper.skipped !== null) {
+      out.push({ item: 'whisper', target: `RTF p50 < ${WHISPER_RTF_TARGET} at 2 threads, fox WER < ${WHISPER_WER_TARGET}`, measured: 'skipped (no model)', met: null });
+    }
+    for (const m of r.whisper.models) {
+      const best = m.runs.find((x) => x.threads === 2) ?? m.runs.at(-1);
+      out.push({
+        item: `whisper ${m.name}`,
+        target: `RTF p50 < ${WHISPER_RTF_TARGET} at 2 threads`,
+        measured: best ? `${num(best.rtfMedian, 3)} at ${best.threads} thread(s)` : 'not measured',
+        met: best ? (best.threads === 2 ? best.rtfMedian < WHISPER_RTF_TARGET : null) : null,
+      });
+      out.push({
+        item: `whisper ${m.name}`,
+        target: `fox WER < ${WHISPER_WER_TARGET}`,
+        measured: best ? num(best.foxWer, 2) : 'not measured',
+        met: best ? best.foxWer < WHISPER_WER_TARGET : null,
+      });
+    }
   }
   return out;
 }

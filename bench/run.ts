@@ -1,5 +1,5 @@
 // Benchmark entry: `npm run bench` (full, ~6 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
-// for CI). `--only vad,capacity,telemetry,metrics,simple` picks items. Prints the tables on stdout
+// for CI). `--only vad,capacity,telemetry,metrics,simple,whisper` picks items. Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
 // bench/results/profiles/, summarise one with `node --import tsx bench/profile.ts FILE`);
@@ -15,8 +15,9 @@ import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults }
 import { REPO_ROOT, setServerNodeArgs, systemBusySeconds } from './server.ts';
 import { runSimple } from './simple.ts';
 import { runVad, type VadOptions } from './vad.ts';
+import { findBenchModels, runWhisper, type WhisperOptions } from './whisper.ts';
 
-const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple'] as const;
+const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple', 'whisper'] as const;
 type Item = (typeof ITEMS)[number];
 
 interface Plan {
@@ -34,6 +35,8 @@ interface Plan {
   metricsAudioS: number;
   renderSamples: number;
   simple: { streams: number; perStreamS: number; warmUp: boolean };
+  /** Item 6: only runs when a Whisper model is present (none in CI: skipped at once). */
+  whisper: Omit<WhisperOptions, 'onStep'>;
 }
 
 const FULL: Plan = {
@@ -49,6 +52,7 @@ const FULL: Plan = {
   metricsAudioS: 2,
   renderSamples: 5,
   simple: { streams: 4, perStreamS: 60, warmUp: true },
+  whisper: { reps: 3, threads: [1, 2], budgetSeconds: 120 },
 };
 
 const SMOKE: Plan = {
@@ -64,6 +68,7 @@ const SMOKE: Plan = {
   metricsAudioS: 1,
   renderSamples: 1,
   simple: { streams: 2, perStreamS: 5, warmUp: false },
+  whisper: { reps: 1, threads: [1, 2], budgetSeconds: 10 },
 };
 
 interface Flags {
@@ -109,13 +114,14 @@ function git(args: string[]): string | null {
   }
 }
 
-function stepCount(plan: Plan, only: Item[]): number {
+function stepCount(plan: Plan, only: Item[], whisperModels: number): number {
   let n = 0;
   if (only.includes('vad')) n += 4 * plan.vad.reps + plan.vad.streams.length * plan.vad.reps;
   if (only.includes('capacity')) n += plan.capacityNs.length;
   if (only.includes('telemetry')) n += 2 * plan.telemetryPairs;
   if (only.includes('metrics')) n += 1 + plan.metricsNs.length;
   if (only.includes('simple')) n += 3;
+  if (only.includes('whisper')) n += whisperModels * plan.whisper.threads.length;
   return n;
 }
 
@@ -151,7 +157,8 @@ async function main(): Promise<void> {
     targets: [],
     errors: [],
   };
-  const progress = new Progress(stepCount(plan, flags.only));
+  const whisperModels = flags.only.includes('whisper') ? await findBenchModels() : { models: [], incomplete: [] };
+  const progress = new Progress(stepCount(plan, flags.only, whisperModels.models.length));
   const attempt = async (item: Item, work: () => Promise<void>) => {
     if (!flags.only.includes(item)) return;
     try {
@@ -212,6 +219,12 @@ async function main(): Promise<void> {
 
   await attempt('simple', async () => {
     results.simple = await runSimple({ ...plan.simple, onStep: (label) => progress.step(label) });
+  });
+
+  await attempt('whisper', async () => {
+    results.whisper = await runWhisper({ ...plan.whisper, onStep: (label) => progress.step(label) }, whisperModels);
+    const failed = results.whisper.models.filter((m) => m.error !== null);
+    if (failed.length > 0) throw new Error(failed.map((m) => `${m.name} (${m.dir}): ${m.error}`).join('; '));
   });
 
   progress.stop();
