@@ -108,18 +108,21 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * The models to measure: every complete models/whisper-*\/ (tiny.en first), then
  * $WHISPER_BENCH_MODEL_DIR (always, complete or not: a broken one is reported as that model's error).
  */
-export async function findBenchModels(env = process.env.WHISPER_BENCH_MODEL_DIR): Promise<{ models: BenchModel[]; incomplete: { dir: string; reason: string }[] }> {
+export async function findBenchModels(
+  env = process.env.WHISPER_BENCH_MODEL_DIR,
+  modelsDir = MODELS_DIR,
+): Promise<{ models: BenchModel[]; incomplete: { dir: string; reason: string }[] }> {
   const models: BenchModel[] = [];
   const incomplete: { dir: string; reason: string }[] = [];
   let names: string[] = [];
   try {
-    names = (await readdir(MODELS_DIR, { withFileTypes: true })).filter((d) => d.isDirectory() && d.name.startsWith('whisper-')).map((d) => d.name);
+    names = (await readdir(modelsDir, { withFileTypes: true })).filter((d) => d.isDirectory() && d.name.startsWith('whisper-')).map((d) => d.name);
   } catch {
     names = [];
   }
   names.sort((a, b) => Number(b === 'whisper-tiny.en') - Number(a === 'whisper-tiny.en') || a.localeCompare(b));
   for (const name of names) {
-    const dir = join(MODELS_DIR, name);
+    const dir = join(modelsDir, name);
     try {
       await findWhisperFiles(dir);
       models.push({ name: name.slice('whisper-'.length), dir });
