@@ -7,7 +7,7 @@
 //            and with our weights and 1 intra-op thread
 //   concurrent streams: B independent channels through our public API at once (B interleaved
 //   streams of the same audio), ratio vs B = 1. Whatever src/vad does with concurrent calls
-//   (today: nothing; cross-stream batching later) is what gets measured. Baseline per B: the plain
+//   (cross-stream batching, inline or on its worker) is what gets measured. Baseline per B: the plain
 //   loop batched by hand, one run of input [B, 576] and state [2, B, 128] per step (what
 //   cross-stream batching can reach with this model and 1 thread).
 // Other load on the machine during each measurement is reported (otherCores), since it skews them.
