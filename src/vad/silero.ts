@@ -1,9 +1,9 @@
 // Silero VAD v5 on onnxruntime-node. Each channel keeps its own recurrent state and the 64-sample
 // context the model expects in front of each 512-sample window. Windows from all channels are
 // micro-batched: the model takes a batch dimension (input [B, 576], state [2, B, 128]) and one run
-// over B windows costs far less than B runs. One job runs at a time; a job starts when `maxBatch`
-// channels wait or the oldest request has waited `maxWaitMs` (or the previous job took longer), so
-// the batching wait is bounded. Large jobs run on a worker thread (silero-worker.ts: onnxruntime-node
+// over B windows costs far less than B runs. At most two jobs are out at a time; a job starts when
+// `maxBatch` channels wait, or every channel active lately is waiting, or the oldest request has
+// waited `maxWaitMs` (or a job in flight took longer), so the batching wait is bounded. Large jobs run on a worker thread (silero-worker.ts: onnxruntime-node
 // runs synchronously on the calling thread), small ones inline, where they cost less than the
 // hand-off. A channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows at once, which run as
 // consecutive model runs in the same job: a channel advances one window per model run, so with one
@@ -22,6 +22,8 @@ import type { VadWorkerJob } from './silero-worker.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
 export { VAD_WINDOW };
+
+const MAX_JOBS_IN_FLIGHT = 2;
 
 /** Most consecutive windows of one channel in one job: how fast a channel that fell behind catches up. */
 export const MAX_WINDOWS_PER_REQUEST = 32;
@@ -75,8 +77,12 @@ export class SileroVad {
   private readonly maxWaitMs: number;
   private readonly inlineMaxWindows: number;
   private queue: Pending[] = [];
-  /** A job is running; the queue is looked at again when it is done. */
-  private running = false;
+  /**
+   * Jobs started and not yet answered. Two may be out at once, so that the worker starts the next
+   * as soon as it finishes one instead of idling while the main thread hands out results and
+   * gathers the next batch (a channel is never in both: it waits for its answer first).
+   */
+  private inFlight = 0;
   private cancelStart: (() => void) | null = null;
   // Channels that made a request in this one-second epoch and the last: how many could join a batch.
   private epoch = 0;
@@ -133,7 +139,7 @@ export class SileroVad {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ channel, samples, seconds, queuedAt: now, resolve, reject });
-      if (!this.running) this.schedule();
+      this.schedule();
     });
   }
 
@@ -175,7 +181,7 @@ export class SileroVad {
    * (e.g. by the channels a job just answered, as microtasks) join.
    */
   private schedule(): void {
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0 || this.inFlight >= MAX_JOBS_IN_FLIGHT) return;
     const everyone = this.queue.length >= Math.max(this.activeThisEpoch, this.activeLastEpoch);
     const waited = performance.now() - this.queue[0].queuedAt;
     const delay = everyone || this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);
@@ -196,15 +202,16 @@ export class SileroVad {
     this.cancelStart = null;
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
-    this.running = true;
+    this.inFlight++;
     const done = () => {
-      this.running = false;
+      this.inFlight--;
       this.schedule();
     };
     this.runBatch(batch).then(done, (err: unknown) => {
       for (const p of batch) p.reject(err);
       done();
     });
+    this.schedule(); // more than a batch may be waiting
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
