@@ -114,10 +114,15 @@ function segmenter(): Segmenter {
 
 /** Our VAD stage: one channel state and segmenter per stream over the shared session. */
 class OurChannel {
-  private state = new VadChannelState();
+  private readonly state: VadChannelState;
   private seg = segmenter();
   private at = 0;
-  constructor(private readonly vad: SileroVad) {}
+  constructor(private readonly vad: SileroVad) {
+    this.state = vad.openChannel();
+  }
+  close(): void {
+    this.vad.closeChannel(this.state);
+  }
   async process(window: Float32Array): Promise<number> {
     const p = await this.vad.probability(this.state, window);
     this.seg.push(p, this.at, this.at + VAD_WINDOW);
@@ -132,7 +137,10 @@ async function ours(): Promise<Contender> {
   return {
     name: 'ours',
     description: 'src/vad SileroVad.probability + Segmenter',
-    reset: () => (channel = new OurChannel(vad)),
+    reset: () => {
+      channel.close();
+      channel = new OurChannel(vad);
+    },
     process: (w) => channel.process(w),
     close: () => vad.close(),
   };
@@ -304,6 +312,7 @@ async function concurrent(opts: VadOptions, windows: Float32Array[]): Promise<Co
     await floor.run(8, 16, windows); // warm-up
     const warm = new OurChannel(vad);
     for (const w of windows.slice(0, 64)) await warm.process(w);
+    warm.close();
     for (const streams of opts.streams) {
       const perStreamSeconds = Math.min(opts.audioSeconds, Math.max(opts.minPerStreamSeconds, opts.concurrentBudgetSeconds / streams));
       const perStream = Math.max(1, Math.round(perStreamSeconds / WINDOW_SECONDS));
@@ -319,6 +328,7 @@ async function concurrent(opts: VadOptions, windows: Float32Array[]): Promise<Co
               channels.map(async (ch, i) => {
                 const offset = (i * 97) % windows.length;
                 for (let k = 0; k < perStream; k++) await ch.process(windows[(offset + k) % windows.length]);
+                ch.close();
               }),
             );
           }),

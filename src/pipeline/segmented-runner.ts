@@ -8,7 +8,7 @@ import { guard, type TaskPanic } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { trace } from '@opentelemetry/api';
 import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
-import { MAX_WINDOWS_PER_REQUEST, VAD_WINDOW, VadChannelState, type SileroVad } from '../vad/silero.ts';
+import { MAX_WINDOWS_PER_REQUEST, VAD_WINDOW, type SileroVad, type VadChannelState } from '../vad/silero.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
@@ -18,7 +18,7 @@ const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
 export class SegmentedRunner implements ChannelRunner {
   private readonly history = new AudioHistory();
-  private readonly vadState = new VadChannelState();
+  private readonly vadState: VadChannelState;
   /** Samples the VAD has analysed; the rest of `history` waits for a whole window. */
   private analysed = 0;
   private running = false;
@@ -34,6 +34,7 @@ export class SegmentedRunner implements ChannelRunner {
     private readonly out: OrderedOutput,
     private readonly ctx: StreamContext,
   ) {
+    this.vadState = vad.openChannel();
     // VAD batches mix channels of many streams: each links to the channel spans it served.
     this.vadState.link = trace.getSpanContext(ctx.trace);
   }
@@ -58,12 +59,14 @@ export class SegmentedRunner implements ChannelRunner {
       const window = this.history.slice(this.analysed, this.analysed + VAD_WINDOW);
       await guard('vad', () => this.analyse(window, total)).catch((panic: TaskPanic) => this.fail(panic));
     }
+    this.vad.closeChannel(this.vadState);
     this.handle(this.segmenter.flush(total), 'end_of_audio', at);
     await this.out.drained();
   }
 
   abort(): void {
     this.stopped = true;
+    this.vad.closeChannel(this.vadState);
     this.out.abort();
   }
 
@@ -136,6 +139,7 @@ export class SegmentedRunner implements ChannelRunner {
   /** The VAD crashed for this channel: say so once and stop analysing it; other channels go on. */
   private fail(_panic: TaskPanic): void {
     this.stopped = true;
+    this.vad.closeChannel(this.vadState);
     this.out.enqueue({ type: 'error', message: 'internal server error', code: 'internal_error', channel: this.channel });
   }
 }

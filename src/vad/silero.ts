@@ -41,8 +41,8 @@ export class VadChannelState {
   readonly context = new Float32Array(VAD_CONTEXT);
   /** The channel's span, linked from the batch spans that analyse it (when tracing). */
   link?: SpanContext;
-  /** The VAD's activity epoch in which this channel last made a request. */
-  seenInEpoch = -1;
+  /** Opened with SileroVad.openChannel and not closed yet: counted among the channels that may join a batch. */
+  open = false;
 }
 
 export interface VadOptions {
@@ -84,11 +84,8 @@ export class SileroVad {
    */
   private inFlight = 0;
   private cancelStart: (() => void) | null = null;
-  // Channels that made a request in this one-second epoch and the last: how many could join a batch.
-  private epoch = 0;
-  private epochStartedAt = performance.now();
-  private activeThisEpoch = 0;
-  private activeLastEpoch = 0;
+  /** Channels opened and not closed: how many could join a batch (each has at most one request queued). */
+  private openChannels = 0;
 
   private constructor(
     private readonly pool: WorkerPool<VadWorkerJob, VadJobResult>,
@@ -126,21 +123,29 @@ export class SileroVad {
     if (!Number.isInteger(windows) || windows < 1 || windows > MAX_WINDOWS_PER_REQUEST) {
       return Promise.reject(new RangeError(`VAD request of ${samples.length} samples: want 1..${MAX_WINDOWS_PER_REQUEST} windows of ${VAD_WINDOW}`));
     }
-    const now = performance.now();
-    if (now - this.epochStartedAt >= 1000) {
-      this.epoch++;
-      this.epochStartedAt = now;
-      this.activeLastEpoch = this.activeThisEpoch;
-      this.activeThisEpoch = 0;
-    }
-    if (channel.seenInEpoch !== this.epoch) {
-      channel.seenInEpoch = this.epoch;
-      this.activeThisEpoch++;
-    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ channel, samples, seconds, queuedAt: now, resolve, reject });
+      this.queue.push({ channel, samples, seconds, queuedAt: performance.now(), resolve, reject });
       this.schedule();
     });
+  }
+
+  /**
+   * A new channel's state, counted among the channels a batch may wait for until closeChannel.
+   * (A `new VadChannelState()` works too, but batches never wait for it.)
+   */
+  openChannel(): VadChannelState {
+    const channel = new VadChannelState();
+    channel.open = true;
+    this.openChannels++;
+    return channel;
+  }
+
+  /** The channel makes no more requests: batches stop waiting for it. Idempotent. */
+  closeChannel(channel: VadChannelState): void {
+    if (!channel.open) return;
+    channel.open = false;
+    this.openChannels--;
+    this.schedule(); // the requests queued may now be everyone's
   }
 
   /** One window's probability (see probabilities). */
@@ -175,14 +180,14 @@ export class SileroVad {
   }
 
   /**
-   * Starts the next job once the queue holds a full batch, or every channel active lately (no one
-   * else could join; a channel has at most one request queued), or its oldest request has waited
+   * Starts the next job once the queue holds a full batch, or a request of every open channel (no
+   * one else could join: a channel has at most one request queued), or its oldest request has waited
    * `maxWaitMs`; always after the current turn of the event loop, so that requests made in it
    * (e.g. by the channels a job just answered, as microtasks) join.
    */
   private schedule(): void {
     if (this.queue.length === 0 || this.inFlight >= MAX_JOBS_IN_FLIGHT) return;
-    const everyone = this.queue.length >= Math.max(this.activeThisEpoch, this.activeLastEpoch);
+    const everyone = this.queue.length >= this.openChannels;
     const waited = performance.now() - this.queue[0].queuedAt;
     const delay = everyone || this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);
     if (this.cancelStart) {

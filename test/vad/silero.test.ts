@@ -109,7 +109,7 @@ test('a request waits up to maxWaitMs for others to join its batch, and no longe
     const v = await SileroVad.load(undefined, { maxWaitMs });
     try {
       // three channels in use: a request of one may wait for the others' (c makes none)
-      const [a, b, c] = [new VadChannelState(), new VadChannelState(), new VadChannelState()];
+      const [a, b, c] = [v.openChannel(), v.openChannel(), v.openChannel()];
       await Promise.all([a, b, c].map((ch) => v.probability(ch, audio.subarray(0, VAD_WINDOW))));
       const before = await read();
       const first = v.probability(a, audio.subarray(VAD_WINDOW, 2 * VAD_WINDOW));
@@ -131,11 +131,11 @@ test('a request waits up to maxWaitMs for others to join its batch, and no longe
   assert.ok(eager.waited < 0.05, `waited ${eager.waited} s`);
 });
 
-test('nobody waits for company that is not there: a lone channel, or every active channel already queued, starts at once', async () => {
+test('nobody waits for company that is not there: a lone channel, every open channel queued, or the others closed: start at once', async () => {
   const v = await SileroVad.load(undefined, { maxWaitMs: 200 });
   try {
-    const channel = new VadChannelState();
-    await v.probability(channel, audio.subarray(0, VAD_WINDOW)); // the first may wait: others could have come
+    const channel = v.openChannel();
+    await v.probability(channel, audio.subarray(0, VAD_WINDOW));
     const t = performance.now();
     for (let k = 1; k <= 10; k++) await v.probability(channel, audio.subarray(k * VAD_WINDOW, (k + 1) * VAD_WINDOW));
     const ms = performance.now() - t;
@@ -146,11 +146,18 @@ test('nobody waits for company that is not there: a lone channel, or every activ
   const w = await SileroVad.load(undefined, { maxWaitMs: 200 });
   try {
     // four channels in lockstep: each job holds all of them, so none waits
-    const four = Array.from({ length: 4 }, () => new VadChannelState());
+    const four = Array.from({ length: 4 }, () => w.openChannel());
     const t4 = performance.now();
     for (let k = 0; k < 10; k++) await Promise.all(four.map((c) => w.probability(c, audio.subarray(k * VAD_WINDOW, (k + 1) * VAD_WINDOW))));
     const ms4 = performance.now() - t4;
     assert.ok(ms4 < 150, `10 rounds of 4 channels in lockstep took ${ms4.toFixed(0)} ms with a 200 ms batching bound`);
+    // one of them waits for the three others; they close instead: it goes at once
+    const t1 = performance.now();
+    const last = w.probability(four[0], audio.subarray(0, VAD_WINDOW));
+    for (const c of four.slice(1)) w.closeChannel(c);
+    await last;
+    const ms1 = performance.now() - t1;
+    assert.ok(ms1 < 100, `a request waited ${ms1.toFixed(0)} ms for channels that had closed`);
   } finally {
     await w.close();
   }
