@@ -61,9 +61,12 @@ export async function findWhisperFiles(dir: string): Promise<WhisperFiles> {
   return complete[0];
 }
 
-/** The decoder prompt: the metadata's sot_sequence with the configured language, then no_timestamps (as sherpa-onnx's test.py). */
+/** The decoder prompt: the metadata's sot_sequence with the configured language, then no_timestamps (as sherpa-onnx's test.py). English-only models take only 'en'. */
 export function promptFor(special: WhisperSpecialTokens, language: string, where: string): number[] {
   const sequence = [...special.sotSequence];
+  if (!special.isMultilingual && language !== 'en') {
+    throw new Error(`${where}: an English-only model cannot transcribe language '${language}': set model.language to 'en' or use a multilingual model`);
+  }
   if (special.isMultilingual) {
     const lang = special.languages.get(language);
     if (lang === undefined) {
