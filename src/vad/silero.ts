@@ -1,13 +1,14 @@
 // Silero VAD v5 on onnxruntime-node. Each channel keeps its own recurrent state and the 64-sample
 // context the model expects in front of each 512-sample window. Windows from all channels are
 // micro-batched: the model takes a batch dimension (input [B, 576], state [2, B, 128]) and one run
-// over B windows costs far less than B runs. At most two jobs are out at a time; a job starts when
-// `maxBatch` channels wait, or every channel active lately is waiting, or the oldest request has
-// waited `maxWaitMs` (or a job in flight took longer), so the batching wait is bounded. Large jobs run on a worker thread (silero-worker.ts: onnxruntime-node
-// runs synchronously on the calling thread), small ones inline, where they cost less than the
-// hand-off. A channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows at once, which run as
-// consecutive model runs in the same job: a channel advances one window per model run, so with one
-// window per request a service whose job round trip exceeded 32 ms (a window) never caught up.
+// over B windows costs far less than B runs.
+// - A job starts when `maxBatch` channels wait, or every open channel is waiting, or the oldest
+//   request has waited `maxWaitMs`; at most two jobs are out at once, so the wait is bounded.
+// - Large jobs run on a worker thread (silero-worker.ts: onnxruntime-node runs synchronously on the
+//   calling thread); small ones inline, where they cost less than the hand-off.
+// - A channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows in one request, run as
+//   consecutive model runs in one job: a channel advances one window per model run, so with one
+//   window per request, a service whose job round trip exceeded 32 ms (a window) never caught up.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
@@ -101,13 +102,14 @@ export class SileroVad {
   /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
   static async load(path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
     const pool = createWorkerPool<VadWorkerJob, VadJobResult>('vad', new URL('./silero-worker.ts', import.meta.url), 1);
+    let inline: ort.InferenceSession | null = null;
     try {
-      const inline = await createVadSession(path);
+      inline = await createVadSession(path);
       const vad = new SileroVad(pool, inline, path, options);
       await vad.onWorker({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
       return vad;
     } catch (err) {
-      await pool.destroy();
+      await Promise.all([pool.destroy(), inline?.release()]);
       throw err;
     }
   }

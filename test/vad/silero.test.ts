@@ -176,3 +176,7 @@ test('nobody waits for company that is not there: a lone channel, every open cha
     await w.close();
   }
 });
+
+test('a model file that is missing fails load, naming it, and leaves no worker behind', async () => {
+  await assert.rejects(SileroVad.load('/nonexistent/silero_vad.onnx'), /nonexistent\/silero_vad\.onnx/);
+});
