@@ -1,6 +1,6 @@
 // Command-line client: streams a WAV file to the service and prints every server event as a JSON line.
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { parseFlags, runCli, UsageError } from '../cli.ts';
 import { describeError, newTraceparent, streamAudio } from './stream-client.ts';
 import { bytesPerSample, readWav } from './wav.ts';
 
@@ -23,8 +23,6 @@ Options:
 Exit status: 0 when the server closed the connection normally (1000), 1 otherwise, 2 on a usage error.
 `;
 
-class UsageError extends Error {}
-
 interface CliArgs {
   input: string;
   addr: string;
@@ -34,24 +32,19 @@ interface CliArgs {
 }
 
 function parse(argv: string[]): CliArgs | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        input: { type: 'string', short: 'i' },
-        addr: { type: 'string', short: 'a', default: DEFAULT_ADDR },
-        'real-time': { type: 'boolean', default: false },
-        'interim-results': { type: 'boolean', default: false },
-        'chunk-size': { type: 'string', default: String(DEFAULT_CHUNK) },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      input: { type: 'string', short: 'i' },
+      addr: { type: 'string', short: 'a', default: DEFAULT_ADDR },
+      'real-time': { type: 'boolean', default: false },
+      'interim-results': { type: 'boolean', default: false },
+      'chunk-size': { type: 'string', default: String(DEFAULT_CHUNK) },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   if (values.help) return 'help';
   if (!values.input) throw new UsageError('missing required option --input');
   const chunkText = values['chunk-size'];
@@ -68,20 +61,7 @@ function parse(argv: string[]): CliArgs | 'help' {
   };
 }
 
-async function main(argv: string[]): Promise<number> {
-  let args: CliArgs | 'help';
-  try {
-    args = parse(argv);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`error: ${err.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-
+async function main(args: CliArgs): Promise<number> {
   let wav;
   try {
     wav = readWav(args.input);
@@ -148,5 +128,4 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-// Set the exit code rather than calling process.exit, so piped stdout is flushed completely.
-process.exitCode = await main(process.argv.slice(2));
+await runCli(USAGE, parse, main);

@@ -1,6 +1,6 @@
 // `npm run models:fetch -- <name>...`: downloads sherpa-onnx Whisper models into models/whisper-<name>/ (fetch.ts).
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { parseFlags, runCli, UsageError } from '../../cli.ts';
 import { BASE_URL_ENV, DEFAULT_BASE_URL, fetchWhisperModel, ModelFetchError, WHISPER_ARCHIVES, type Phase } from './fetch.ts';
 
 const choices = Object.entries(WHISPER_ARCHIVES)
@@ -28,8 +28,6 @@ Options:
 Exit status: 0 when every model is installed or already present, 1 on a failure, 2 on a usage error.
 `;
 
-class UsageError extends Error {}
-
 interface CliArgs {
   names: string[];
   modelsDir: string;
@@ -40,24 +38,19 @@ interface CliArgs {
 }
 
 function parse(argv: string[]): CliArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        'models-dir': { type: 'string', default: 'models' },
-        'base-url': { type: 'string' },
-        sha256: { type: 'string' },
-        'allow-unverified': { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseFlags({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      'models-dir': { type: 'string', default: 'models' },
+      'base-url': { type: 'string' },
+      sha256: { type: 'string' },
+      'allow-unverified': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   const known = Object.keys(WHISPER_ARCHIVES);
@@ -131,19 +124,7 @@ async function fetchOne(name: string, args: CliArgs, signal: AbortSignal): Promi
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  let args: CliArgs | 'help';
-  try {
-    args = parse(argv);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`error: ${err.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+async function main(args: CliArgs): Promise<number> {
   // Ctrl-C aborts the download or unpacking; the temp dir is removed before exiting.
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -162,5 +143,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Set the exit code rather than calling process.exit, so that output is flushed completely.
-process.exitCode = await main(process.argv.slice(2));
+await runCli(USAGE, parse, main);
