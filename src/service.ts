@@ -40,7 +40,7 @@ export interface ServiceOptions {
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   installTracing({ serviceName: 'streamer', serviceVersion: packageJson.version, exporter: options.spanExporter });
   const telemetry = config.telemetry.enabled
-    ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES, monitoredTasks: TASK_NAMES })
+    ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES })
     : null;
   const runtime = telemetry ? startRuntimeMetrics(telemetry.meterProvider) : null;
   const [vad, model] = await Promise.all([SileroVad.load(undefined, { maxBatch: config.vad.max_batch, maxWaitMs: config.vad.batch_wait_ms }), loadModel(config.model)]);

@@ -13,10 +13,11 @@ export interface TelemetryOptions {
   serviceName: string;
   serviceVersion: string;
   views?: ViewOptions[];
-  /** Task names whose panic counters exist from the start at 0, so increase() sees the first panic. */
+  /**
+   * Task names whose panic counters and task-monitor counters exist from the start at 0, so that
+   * increase() sees the first event.
+   */
   tasks?: readonly string[];
-  /** Task names with task monitors: their counters likewise start at 0. */
-  monitoredTasks?: readonly string[];
 }
 
 export interface Telemetry {
@@ -37,8 +38,10 @@ export function installTelemetry(options: TelemetryOptions): Telemetry {
   const meterProvider = new MeterProvider({ resource, readers: [exposition.reader], views: [...RUNTIME_VIEWS, ...(options.views ?? [])] });
   bindInstruments(meterProvider);
   const { taskPanics, modelFailures } = instruments();
-  for (const task of options.tasks ?? []) taskPanics.add(0, { task });
-  for (const task of options.monitoredTasks ?? []) taskMonitor(task);
+  for (const task of options.tasks ?? []) {
+    taskPanics.add(0, { task });
+    taskMonitor(task);
+  }
   modelFailures.add(0);
   installed = { meterProvider, render: () => exposition.render() };
   return installed;

@@ -17,7 +17,7 @@ import { writeFakeWhisper, type FakeWhisperFiles } from '../../helpers/whisper-m
 const TARGET = [7, 3, 12, 25, 25, 9, 41];
 const KNOWN_TEXT = 'w7 w3 w12 w25 w25 w9 w41';
 
-const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test', tasks: TASK_NAMES, monitoredTasks: TASK_NAMES });
+const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test', tasks: TASK_NAMES });
 const inferenceJobs = async () => new Exposition(await telemetry.render()).value('task_polls_total', { task: 'inference' });
 
 let files: FakeWhisperFiles;
