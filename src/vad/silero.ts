@@ -22,8 +22,6 @@ import { createVadSession, runVadJob, type VadJob, type VadJobResult } from './s
 import type { VadWorkerJob } from './silero-worker.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
-export { VAD_WINDOW };
-
 const MAX_JOBS_IN_FLIGHT = 2;
 
 /** Most consecutive windows of one channel in one job: how fast a channel that fell behind catches up. */
@@ -223,6 +221,7 @@ export class SileroVad {
 
   private async runBatch(batch: Pending[]): Promise<void> {
     const started = performance.now();
+    const oldestQueuedAt = batch[0].queuedAt; // the queue is in arrival order
     // Most windows first: model run j then takes the first channels with more than j windows.
     batch.sort((a, b) => b.samples.length - a.samples.length);
     const windows = Int32Array.from(batch, (p) => p.samples.length / VAD_WINDOW);
@@ -238,7 +237,6 @@ export class SileroVad {
       state.set(p.channel.state, i * 2 * VAD_STATE);
       audioSeconds += p.seconds;
     });
-    const oldestQueuedAt = batch.reduce((t, p) => Math.min(t, p.queuedAt), Infinity);
     instruments().vadBatchWait.record((started - oldestQueuedAt) / 1000);
     for (let run = 0, b = batch.length; b > 0; run++) {
       while (b > 0 && windows[b - 1] <= run) b--;

@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { installTelemetry } from '../../src/telemetry/provider.ts';
 import * as ort from 'onnxruntime-node';
-import { bundledVadModelPath, SileroVad, VAD_WINDOW, VadChannelState } from '../../src/vad/silero.ts';
+import { bundledVadModelPath, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
+import { VAD_WINDOW } from '../../src/vad/window.ts';
 import { Exposition } from '../helpers/prometheus.ts';
 import { speechFixture } from '../helpers/service.ts';
 
