@@ -87,3 +87,41 @@ test('multi-channel streams resample each channel independently', async () => {
   assert.ok(Math.abs(frequency(left, 16000) - 500) < 1);
   assert.ok(Math.abs(frequency(right, 16000) - 2000) < 2);
 });
+
+/** Level of `x` relative to a 0.5-amplitude sine, in dB (RMS over the steady middle). */
+function levelDb(x: Float32Array): number {
+  const mid = x.subarray(Math.floor(x.length * 0.2), Math.floor(x.length * 0.8));
+  const rms = Math.sqrt(mid.reduce((s, v) => s + v * v, 0) / mid.length);
+  return 20 * Math.log10(rms / (0.5 / Math.SQRT2));
+}
+
+for (const rate of [48000, 44100]) {
+  test(`at ${rate} Hz speech frequencies pass and tones above 8 kHz do not fold back into the band`, async () => {
+    for (const freq of [300, 3000, 6000]) {
+      const db = levelDb(await resampleChunked(tone(freq, rate, 1), rate, rate / 10));
+      assert.ok(Math.abs(db) < 0.5, `${freq} Hz passes at ${db.toFixed(2)} dB`);
+    }
+    // 12 kHz would alias to 4 kHz and 9.5 kHz to 6.5 kHz: both must be gone, not folded.
+    for (const freq of [9500, 12000]) {
+      const db = levelDb(await resampleChunked(tone(freq, rate, 1), rate, rate / 10));
+      assert.ok(db < -80, `${freq} Hz leaks at ${db.toFixed(1)} dB`);
+    }
+  });
+}
+
+test('output is not delayed: an onset at input sample k starts at output sample k × 16000 / rate', async () => {
+  const rate = 48000;
+  const input = new Float32Array(rate / 2);
+  const onset = 12_000; // 250 ms in
+  for (let i = onset; i < input.length; i++) input[i] = 0.5 * Math.sin((2 * Math.PI * 1000 * (i - onset)) / rate);
+  const out = await resampleChunked(input, rate, 4800);
+  const expected = (onset * 16000) / rate;
+  // the band-limited onset rises over a few samples; its half-amplitude point is the arrival
+  const arrival = out.findIndex((v) => Math.abs(v) > 0.1);
+  assert.ok(Math.abs(arrival - expected) <= 3, `onset at ${arrival}, expected ${expected}`);
+  assert.ok(Math.max(...out.subarray(0, expected - 10).map(Math.abs)) < 0.01, 'nothing before the onset');
+});
+
+test('a rate the resampler cannot convert is refused with the rate in the message', async () => {
+  await assert.rejects(createResampler(0, 1), /cannot convert 0 Hz/);
+});
