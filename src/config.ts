@@ -52,6 +52,8 @@ const vadSchema = z
     batch_wait_ms: z.number().min(0).max(100).default(10),
     /** Cross-stream batching: most channels in one batch. */
     max_batch: z.number().int().min(1).max(4096).default(256),
+    /** VAD worker threads: jobs of disjoint channels run on them at once. */
+    workers: z.number().int().min(1).max(16).default(1),
   })
   .strict();
 

@@ -43,7 +43,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES })
     : null;
   const runtime = telemetry ? startRuntimeMetrics(telemetry.meterProvider) : null;
-  const [vad, model] = await Promise.all([SileroVad.load(undefined, { maxBatch: config.vad.max_batch, maxWaitMs: config.vad.batch_wait_ms }), loadModel(config.model)]);
+  const [vad, model] = await Promise.all([SileroVad.load(undefined, { maxBatch: config.vad.max_batch, maxWaitMs: config.vad.batch_wait_ms, workers: config.vad.workers }), loadModel(config.model)]);
   const admission = new Admission(config.limits.max_streams, config.limits.saturation_backlog_seconds);
   const renderMetrics = telemetry ? () => telemetry.render() : undefined;
   const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics });

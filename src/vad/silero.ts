@@ -3,7 +3,7 @@
 // micro-batched: the model takes a batch dimension (input [B, 576], state [2, B, 128]) and one run
 // over B windows costs far less than B runs.
 // - A job starts when `maxBatch` channels wait, or every open channel is waiting, or the oldest
-//   request has waited `maxWaitMs`; at most two jobs are out at once, so the wait is bounded.
+//   request has waited `maxWaitMs`; at most one more job than workers is out, so the wait is bounded.
 // - Large jobs run on a worker thread (silero-worker.ts: onnxruntime-node runs synchronously on the
 //   calling thread); small ones inline, where they cost less than the hand-off.
 // - A channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows in one request, run as
@@ -21,8 +21,6 @@ import type * as ort from 'onnxruntime-node';
 import { createVadSession, runVadJob, type VadJob, type VadJobResult } from './silero-job.ts';
 import type { VadWorkerJob } from './silero-worker.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
-
-const MAX_JOBS_IN_FLIGHT = 2;
 
 /** Most consecutive windows of one channel in one job: how fast a channel that fell behind catches up. */
 export const MAX_WINDOWS_PER_REQUEST = 32;
@@ -54,6 +52,11 @@ export interface VadOptions {
    */
   maxWaitMs?: number;
   /**
+   * VAD worker threads (default 1). A job runs on one thread; with more threads, jobs of disjoint
+   * channels run at once.
+   */
+  workers?: number;
+  /**
    * Jobs of at most this many windows run inline on the main thread (default 8, ~0.4 ms): handing
    * a job to the worker and back costs ~0.7 ms of CPU here, more than running a small one.
    */
@@ -77,11 +80,12 @@ export class SileroVad {
   private readonly inlineMaxWindows: number;
   private queue: Pending[] = [];
   /**
-   * Jobs started and not yet answered. Two may be out at once, so that the worker starts the next
-   * as soon as it finishes one instead of idling while the main thread hands out results and
-   * gathers the next batch (a channel is never in both: it waits for its answer first).
+   * Jobs started and not yet answered: one more than there are workers, so that a worker starts
+   * the next as soon as it finishes one instead of idling while the main thread hands out results
+   * and gathers the next batch (a channel is never in two: it waits for its answer first).
    */
   private inFlight = 0;
+  private readonly maxInFlight: number;
   private cancelStart: (() => void) | null = null;
   /** Channels opened and not closed: how many could join a batch (each has at most one request queued). */
   private openChannels = 0;
@@ -95,11 +99,12 @@ export class SileroVad {
     this.maxBatch = options.maxBatch ?? 256;
     this.maxWaitMs = options.maxWaitMs ?? 10;
     this.inlineMaxWindows = options.inlineMaxWindows ?? 8;
+    this.maxInFlight = (options.workers ?? 1) + 1;
   }
 
   /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
   static async load(path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
-    const pool = createWorkerPool<VadWorkerJob, VadJobResult>('vad', new URL('./silero-worker.ts', import.meta.url), 1);
+    const pool = createWorkerPool<VadWorkerJob, VadJobResult>('vad', new URL('./silero-worker.ts', import.meta.url), options.workers ?? 1);
     let inline: ort.InferenceSession | null = null;
     try {
       inline = await createVadSession(path);
@@ -186,7 +191,7 @@ export class SileroVad {
    * (e.g. by the channels a job just answered, as microtasks) join.
    */
   private schedule(): void {
-    if (this.queue.length === 0 || this.inFlight >= MAX_JOBS_IN_FLIGHT) return;
+    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
     const everyone = this.queue.length >= this.openChannels;
     const waited = performance.now() - this.queue[0].queuedAt;
     const delay = everyone || this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);

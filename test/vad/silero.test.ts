@@ -181,3 +181,36 @@ test('nobody waits for company that is not there: a lone channel, every open cha
 test('a model file that is missing fails load, naming it', async () => {
   await assert.rejects(SileroVad.load('/nonexistent/silero_vad.onnx'), /nonexistent\/silero_vad\.onnx/);
 });
+
+test('with two workers, jobs of disjoint channels run at the same time and give the same probabilities', async () => {
+  const read = async () => new Exposition(await telemetry.render());
+  const vadRunSeconds = (e: Exposition) => e.value('processing_duration_seconds_sum', { pipeline: 'vad' });
+  /** Sum of the VAD jobs' run times over the wall time, while 128 channels in jobs of ≤ 32 analyse 40 windows each. */
+  const overlap = async (workers: number) => {
+    const v = await SileroVad.load(undefined, { workers, maxBatch: 32, inlineMaxWindows: 0 });
+    try {
+      const before = await read();
+      const started = performance.now();
+      const probs = await Promise.all(
+        Array.from({ length: 128 }, async (_, i) => {
+          const state = new VadChannelState();
+          return v.probabilities(state, audio.subarray(i * 100, i * 100 + 32 * VAD_WINDOW)).then(async (first) => [
+            ...first,
+            ...(await v.probabilities(state, audio.subarray(i * 100 + 32 * VAD_WINDOW, i * 100 + WINDOWS * VAD_WINDOW))),
+          ]);
+        }),
+      );
+      const wall = (performance.now() - started) / 1000;
+      return { ratio: (vadRunSeconds(await read()) - vadRunSeconds(before)) / wall, probs };
+    } finally {
+      await v.close();
+    }
+  };
+  const one = await overlap(1);
+  const two = await overlap(2);
+  assert.deepEqual(two.probs, one.probs);
+  assert.deepEqual(two.probs[5], await referenceProbs(500));
+  // one worker runs one job at a time: its jobs' run times fit in the wall time; two overlap
+  assert.ok(one.ratio <= 1.02, `1 worker: run time / wall ${one.ratio.toFixed(2)}`);
+  assert.ok(two.ratio > 1.3, `2 workers: run time / wall ${two.ratio.toFixed(2)}`);
+});
