@@ -52,8 +52,11 @@ const vadSchema = z
     batch_wait_ms: z.number().min(0).max(100).default(10),
     /** Cross-stream batching: most channels in one batch. */
     max_batch: z.number().int().min(1).max(4096).default(256),
-    /** VAD worker threads: jobs of disjoint channels run on them at once. */
-    workers: z.number().int().min(1).max(16).default(1),
+    /**
+     * VAD worker threads: jobs of disjoint channels run on them at once. Two (on two or more
+     * cores) keep the VAD from queueing when one thread nears full use (measured: README Performance).
+     */
+    workers: z.number().int().min(1).max(16).default(Math.min(2, availableParallelism())),
   })
   .strict();
 

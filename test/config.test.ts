@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig, parseConfig } from '../src/config.ts';
@@ -13,7 +13,7 @@ test('defaults are the documented ones', () => {
     { ...c.model, workers: undefined },
     { backend: 'simulated', delay: 0.5, constant_factor: 0.3, jitter: 0.2, failure_rate: 0, panic_rate: 0, warmup_penalty: 10, workers: undefined },
   );
-  assert.deepEqual(c.vad, { threshold: 0.5, min_silence_ms: 300, speech_pad_ms: 30, min_speech_ms: 250, interim_interval_ms: 500, batch_wait_ms: 10, max_batch: 256 });
+  assert.deepEqual(c.vad, { threshold: 0.5, min_silence_ms: 300, speech_pad_ms: 30, min_speech_ms: 250, interim_interval_ms: 500, batch_wait_ms: 10, max_batch: 256, workers: Math.min(2, availableParallelism()) });
   assert.equal(c.limits.max_channels, 8);
 });
 
