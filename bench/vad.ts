@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import ort from 'onnxruntime-node';
 import { parseConfig } from '../src/config.ts';
+import { loadVad } from '../src/service.ts';
 import { Segmenter } from '../src/vad/segmenter.ts';
 import { bundledVadModelPath, SileroVad, VadChannelState } from '../src/vad/silero.ts';
 import { VAD_WINDOW } from '../src/vad/window.ts';
@@ -133,7 +134,7 @@ class OurChannel {
 }
 
 async function ours(): Promise<Contender> {
-  const vad = await SileroVad.load();
+  const vad = await loadVad(parseConfig({}).vad);
   let channel = new OurChannel(vad);
   return {
     name: 'ours',
@@ -306,7 +307,7 @@ async function singleStream(opts: VadOptions, windows: Float32Array[]): Promise<
 }
 
 async function concurrent(opts: VadOptions, windows: Float32Array[]): Promise<ConcurrentResult[]> {
-  const vad = await SileroVad.load();
+  const vad = await loadVad(parseConfig(process.env.BENCH_VAD_WORKERS ? { vad: { workers: Number(process.env.BENCH_VAD_WORKERS) } } : {}).vad);
   const floor = await BatchedPlain.load();
   const out: ConcurrentResult[] = [];
   try {

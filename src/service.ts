@@ -37,13 +37,18 @@ export interface ServiceOptions {
   spanExporter?: SpanExporter;
 }
 
+/** The shared VAD as the config sets it up (the benchmark loads it the same way). */
+export function loadVad(vad: Config['vad']): Promise<SileroVad> {
+  return SileroVad.load(undefined, { maxBatch: vad.max_batch, maxWaitMs: vad.batch_wait_ms, workers: vad.workers });
+}
+
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   installTracing({ serviceName: 'streamer', serviceVersion: packageJson.version, exporter: options.spanExporter });
   const telemetry = config.telemetry.enabled
     ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES })
     : null;
   const runtime = telemetry ? startRuntimeMetrics(telemetry.meterProvider) : null;
-  const [vad, model] = await Promise.all([SileroVad.load(undefined, { maxBatch: config.vad.max_batch, maxWaitMs: config.vad.batch_wait_ms, workers: config.vad.workers }), loadModel(config.model)]);
+  const [vad, model] = await Promise.all([loadVad(config.vad), loadModel(config.model)]);
   const admission = new Admission(config.limits.max_streams, config.limits.saturation_backlog_seconds);
   const renderMetrics = telemetry ? () => telemetry.render() : undefined;
   const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics });
