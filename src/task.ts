@@ -6,7 +6,7 @@
 import { Piscina } from 'piscina';
 import { log } from './log.ts';
 import { panics } from './telemetry/panics.ts';
-import { taskMonitor } from './telemetry/task-monitor.ts';
+import { taskMonitor, type TaskMonitor } from './telemetry/task-monitor.ts';
 import type { TimedResult } from './task-worker.ts';
 
 /** Every task has a task monitor (src/telemetry/task-monitor.ts) and a panic counter. */
@@ -77,6 +77,36 @@ export interface WorkerPool<In, Out> {
 
 const epochMs = () => performance.timeOrigin + performance.now();
 
+/** One job for `monitor`: in flight while it runs; its run is one poll, its wait for a thread its scheduling delay. */
+async function monitoredJob<T>(
+  monitor: TaskMonitor,
+  job: () => Promise<{ value: T; runSeconds: number; scheduledSeconds?: number }>,
+): Promise<{ value: T; runSeconds: number }> {
+  monitor.instrumented();
+  try {
+    const { value, runSeconds, scheduledSeconds } = await job();
+    if (scheduledSeconds !== undefined) monitor.scheduled(scheduledSeconds);
+    monitor.poll(runSeconds);
+    return { value, runSeconds };
+  } finally {
+    monitor.dropped();
+  }
+}
+
+/**
+ * A job of `task` run on this thread instead of on a pool's worker (when handing it over would cost
+ * more than running it): the same panic and monitor accounting as WorkerPool.run.
+ */
+export function runOnThisThread<T>(task: TaskName, fn: () => Promise<T>): Promise<{ value: T; runSeconds: number }> {
+  return guard(task, () =>
+    monitoredJob(taskMonitor(task), async () => {
+      const started = performance.now();
+      const value = await fn();
+      return { value, runSeconds: (performance.now() - started) / 1000 };
+    }),
+  );
+}
+
 /**
  * Worker threads are created only here. `file` is a module URL whose default export is its job
  * handler wrapped in `timedJob` (src/task-worker.ts). Each job is one instance of `task` for its
@@ -90,19 +120,12 @@ export function createWorkerPool<In, Out>(task: TaskName, file: URL, threads: nu
     idleTimeout: Infinity,
   });
   const monitor = taskMonitor(task);
-  const run = async (input: In, transferList?: Transferable[]) => {
-    monitor.instrumented();
-    const submittedAt = epochMs();
-    try {
+  const run = (input: In, transferList?: Transferable[]) =>
+    monitoredJob(monitor, async () => {
+      const submittedAt = epochMs();
       const timed = (await pool.run(input, { transferList: transferList as never })) as TimedResult<Out>;
-      const runSeconds = (timed.finishedAt - timed.startedAt) / 1000;
-      monitor.scheduled((timed.startedAt - submittedAt) / 1000);
-      monitor.poll(runSeconds);
-      return { value: timed.value, runSeconds };
-    } finally {
-      monitor.dropped();
-    }
-  };
+      return { value: timed.value, runSeconds: (timed.finishedAt - timed.startedAt) / 1000, scheduledSeconds: (timed.startedAt - submittedAt) / 1000 };
+    });
   return {
     size: threads,
     run: (input, transferList) => guard(task, () => run(input, transferList)),

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { Model } from '../model/index.ts';
 import { guardSync } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
-import { measureStage } from '../telemetry/stage-guard.ts';
+import { recordStageWork } from '../telemetry/stage-guard.ts';
 import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { startChildSpan, type Context, type Span } from '../telemetry/tracing.ts';
 import { Segmenter } from '../vad/segmenter.ts';
@@ -87,19 +87,23 @@ export class AudioStream {
     const started = performance.now();
     if (this.lastDecodeEnd !== null && arrivedAt > this.lastDecodeEnd) decoding.idled((arrivedAt - this.lastDecodeEnd) / 1000);
     decoding.scheduled((started - arrivedAt) / 1000);
-    const { format } = this.params;
-    const perChannel = decoding.measurePoll(() =>
-      guardSync('audio_decoding', () => {
-        const framesBefore = this.decoder.frames;
-        const samples = this.decoder.decode(bytes);
-        const seconds = (this.decoder.frames - framesBefore) / format.sample_rate;
-        using _stage = measureStage('audio_decoding', seconds);
-        instruments().audioReceivedSeconds.add(seconds, this.routeAttributes);
-        return deinterleave(this.resampler.process(samples), format.channels);
-      }),
-    );
+    const perChannel = guardSync('audio_decoding', () => this.decode(bytes, started));
     this.deliver(perChannel, arrivedAt);
     this.lastDecodeEnd = performance.now();
+  }
+
+  /** Decodes and resamples one frame; its time since `started` is one poll and one unit of stage work. */
+  private decode(bytes: Uint8Array, started: number): Float32Array[] {
+    const { format } = this.params;
+    const framesBefore = this.decoder.frames;
+    const samples = this.decoder.decode(bytes);
+    const perChannel = deinterleave(this.resampler.process(samples), format.channels);
+    const audioSeconds = (this.decoder.frames - framesBefore) / format.sample_rate;
+    const seconds = (performance.now() - started) / 1000;
+    decoding.poll(seconds);
+    recordStageWork('audio_decoding', seconds, audioSeconds);
+    instruments().audioReceivedSeconds.add(audioSeconds, this.routeAttributes);
+    return perChannel;
   }
 
   async finalize(at: number): Promise<void> {

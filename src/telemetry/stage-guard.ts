@@ -38,14 +38,18 @@ export class StageGuard implements Disposable {
 
   [Symbol.dispose](): void {
     if (this.discarded) return;
-    const seconds = this.measuredSeconds ?? (performance.now() - this.started) / 1000;
-    const h = instruments().stage[this.stage];
-    const attributes = STAGE_ATTRIBUTES[this.stage];
-    h.processing.record(seconds, attributes);
-    h.media.record(this.mediaSeconds, attributes);
-    // Zero-length audio has durations but no meaningful RTF (it would be infinite).
-    if (this.mediaSeconds > 0) h.rtf.record(seconds / this.mediaSeconds, attributes);
+    recordStageWork(this.stage, this.measuredSeconds ?? (performance.now() - this.started) / 1000, this.mediaSeconds);
   }
+}
+
+/** Records one unit of stage work timed by the caller (what the guard records when disposed). */
+export function recordStageWork(stage: Stage, processingSeconds: number, mediaSeconds: number): void {
+  const h = instruments().stage[stage];
+  const attributes = STAGE_ATTRIBUTES[stage];
+  h.processing.record(processingSeconds, attributes);
+  h.media.record(mediaSeconds, attributes);
+  // Zero-length audio has durations but no meaningful RTF (it would be infinite).
+  if (mediaSeconds > 0) h.rtf.record(processingSeconds / mediaSeconds, attributes);
 }
 
 export function measureStage(stage: Stage, mediaSeconds: number): StageGuard {

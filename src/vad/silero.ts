@@ -12,10 +12,9 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import { createWorkerPool, guard, type WorkerPool } from '../task.ts';
+import { createWorkerPool, runOnThisThread, type WorkerPool } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
-import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
 import type * as ort from 'onnxruntime-node';
 import { createVadSession, runVadJob, type VadJob, type VadJobResult } from './silero-job.ts';
@@ -171,17 +170,7 @@ export class SileroVad {
   /** Runs a job where it is cheapest; `runSeconds` is its time on the thread that ran it. */
   private async execute(job: VadJob, windows: number): Promise<{ value: VadJobResult; runSeconds: number }> {
     if (windows > this.inlineMaxWindows) return this.onWorker(job);
-    const monitor = taskMonitor('vad');
-    monitor.instrumented();
-    const started = performance.now();
-    try {
-      const value = await guard('vad', () => runVadJob(this.inline, job));
-      const runSeconds = (performance.now() - started) / 1000;
-      monitor.poll(runSeconds);
-      return { value, runSeconds };
-    } finally {
-      monitor.dropped();
-    }
+    return runOnThisThread('vad', () => runVadJob(this.inline, job));
   }
 
   /**

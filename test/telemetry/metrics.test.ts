@@ -104,6 +104,10 @@ test('task monitors count the work done, by deltas: fast + slow = total polls', 
   assert.equal(d('task_polls_total', 'audio_decoding'), frames, 'one decoding poll per binary frame');
   assert.equal(d('task_instrumented_total', 'audio_decoding'), 1);
   assert.equal(d('task_dropped_total', 'audio_decoding'), 1);
+  // a frame's decoding is timed once: its poll and its stage processing time are the same measurement
+  const decodingProcessing = delta(before, after, 'processing_duration_seconds_sum', { pipeline: 'audio_decoding' });
+  assert.ok(decodingProcessing > 0);
+  assert.ok(Math.abs(d('task_poll_duration_seconds_total', 'audio_decoding') - decodingProcessing) < 1e-6);
   assert.equal(d('task_polls_total', 'client_receiver'), frames + 2, 'start + frames + stop');
   assert.equal(d('task_scheduled_total', 'client_receiver'), frames + 2);
   assert.equal(d('task_instrumented_total', 'client_receiver'), 1);
