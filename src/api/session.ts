@@ -11,7 +11,9 @@ import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { contextFromTraceparent, startChildSpan, tracingEnabled, type Context, type Span } from '../telemetry/tracing.ts';
 import type { Admission } from './admission.ts';
-import { CloseCode, KNOWN_REQUESTS, requestSchema, type ErrorCode, type ServerEvent, type StartRequest } from './protocol.ts';
+import { FlowControl } from './flow-control.ts';
+import { CloseCode, type ErrorCode, type ServerEvent, type StartRequest } from './protocol.ts';
+import { parseRequest } from './requests.ts';
 
 export interface SessionSocket {
   send(text: string): void;
@@ -25,9 +27,6 @@ export interface SessionSocket {
   /** Bytes queued for sending that the client has not taken yet. */
   readonly bufferedAmount: number;
 }
-
-/** While reading is paused, how often to look whether the stream has caught up. */
-const BACKPRESSURE_CHECK_MS = 20;
 
 export interface SessionDeps extends PipelineDeps {
   admission: Admission;
@@ -55,9 +54,7 @@ export class Session {
   private firstAudioAt: number | null = null;
   private firstResultSent = false;
   private readonly unregisterBacklog: () => void;
-  private lastMessageAt = performance.now();
-  private idleTimer: NodeJS.Timeout | null = null;
-  private pausedTimer: NodeJS.Timeout | null = null;
+  private readonly flow: FlowControl;
   private overflowed = false;
   /** The running stream's span and the context that makes it current. */
   private streamSpan: { span: Span; ctx: Context } | null = null;
@@ -69,7 +66,16 @@ export class Session {
   ) {
     receiver.instrumented();
     this.unregisterBacklog = registerBacklog(() => this.backlog());
-    this.armIdleTimer(deps.config.limits.idle_timeout_ms);
+    const limits = deps.config.limits;
+    this.flow = new FlowControl({
+      idleTimeoutMs: limits.idle_timeout_ms,
+      maxBacklogSeconds: limits.max_backlog_seconds,
+      behindSeconds: () => this.behindSeconds(),
+      onIdle: () => this.fail(`no message for ${limits.idle_timeout_ms / 1000} s`, 'idle_timeout', CloseCode.policy),
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+      onPause: () => instruments().inboundPauses.add(1, { route: mode }),
+    });
   }
 
   /** Shutdown: the running stream (if any) is finished as if stopped, then the socket closes with 1001. */
@@ -79,40 +85,11 @@ export class Session {
     this.close(CloseCode.goingAway, 'server shutting down');
   }
 
-  /** One timer per session, re-armed for the time left rather than reset on every frame. */
-  private armIdleTimer(ms: number): void {
-    this.idleTimer = setTimeout(() => {
-      const limit = this.deps.config.limits.idle_timeout_ms;
-      const idle = performance.now() - this.lastMessageAt;
-      if (idle >= limit) this.fail(`no message for ${limit / 1000} s`, 'idle_timeout', CloseCode.policy);
-      else this.armIdleTimer(limit - idle);
-    }, ms);
-    this.idleTimer.unref();
-  }
-
   /** Audio seconds this session's stream is behind: waiting to be decoded, analysed or inferred. */
   private behindSeconds(): number {
     const b = this.backlog();
     const channels = this.lastStart?.format.channels ?? 1;
     return b.audio_decoding + ((b.vad ?? 0) + (b.model ?? 0)) / channels;
-  }
-
-  /** Inbound backpressure: stop reading while the stream is too far behind, resume at half. */
-  private applyBackpressure(): void {
-    const limit = this.deps.config.limits.max_backlog_seconds;
-    if (this.pausedTimer || this.behindSeconds() <= limit) return;
-    instruments().inboundPauses.add(1, { route: this.mode });
-    this.socket.pause();
-    const check = () => {
-      if (this.state === 'closed') return;
-      if (this.behindSeconds() <= limit / 2) {
-        this.pausedTimer = null;
-        this.socket.resume();
-      } else {
-        this.pausedTimer = setTimeout(check, BACKPRESSURE_CHECK_MS);
-      }
-    };
-    this.pausedTimer = setTimeout(check, BACKPRESSURE_CHECK_MS);
   }
 
   get isStreaming(): boolean {
@@ -123,7 +100,7 @@ export class Session {
   receive(data: Inbound): void {
     if (this.state === 'closed') return;
     const at = performance.now();
-    this.lastMessageAt = at;
+    this.flow.received(at);
     if (typeof data !== 'string') {
       instruments().audioReceivedBytes.add(data.byteLength);
       this.queuedAudioBytes += data.byteLength;
@@ -134,7 +111,7 @@ export class Session {
     }
     this.inbox.push({ data, at });
     this.pump();
-    if (typeof data !== 'string') this.applyBackpressure();
+    if (typeof data !== 'string') this.flow.checkBacklog();
   }
 
   /** The client closed the socket: everything stops, unsent results are dropped. */
@@ -155,8 +132,7 @@ export class Session {
   }
 
   private ended(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.pausedTimer) clearTimeout(this.pausedTimer);
+    this.flow.stop();
     this.inbox.length = 0;
     this.queuedAudioBytes = 0;
     this.unregisterBacklog();
@@ -224,27 +200,9 @@ export class Session {
   }
 
   private onText(text: string, at: number): Promise<void> | void {
-    const limits = this.deps.config.limits;
-    if (Buffer.byteLength(text) > limits.max_text_bytes) {
-      return this.fail(`text message larger than ${limits.max_text_bytes} bytes`, 'frame_too_large', CloseCode.tooLarge);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return this.fail('invalid JSON', 'invalid_json');
-    }
-    const name = typeof json === 'object' && json !== null ? (json as { request?: unknown }).request : undefined;
-    if (typeof name !== 'string' || !(KNOWN_REQUESTS as readonly string[]).includes(name)) {
-      return this.fail(`unknown request: ${JSON.stringify(name ?? null)} (expected one of ${KNOWN_REQUESTS.join(', ')})`, 'unknown_request');
-    }
-    const parsed = requestSchema.safeParse(json);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || name}: ${i.message}`).join('; ');
-      // A broken start leaves no usable stream; a broken stop/finalize does not.
-      return this.fail(`invalid ${name} request: ${detail}`, 'invalid_request', name === 'start' ? CloseCode.policy : undefined);
-    }
-    const request = parsed.data;
+    const parsed = parseRequest(text, this.deps.config.limits.max_text_bytes);
+    if ('error' in parsed) return this.fail(parsed.error.message, parsed.error.code, parsed.error.close);
+    const { request } = parsed;
     switch (request.request) {
       case 'start':
         return this.start(request, at);

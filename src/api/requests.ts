@@ -1,0 +1,34 @@
+// A client's text message → a validated request, or the protocol error it is (the error event's
+// message and code, and whether the connection closes).
+import { CloseCode, KNOWN_REQUESTS, requestSchema, type ClientRequest, type ErrorCode } from './protocol.ts';
+
+/** Why a text message is not a valid request: the error event to send, and whether to close. */
+export interface RequestError {
+  message: string;
+  code: ErrorCode;
+  close?: number;
+}
+
+/** Parses and validates one text message: the request, or the protocol error it is. */
+export function parseRequest(text: string, maxBytes: number): { request: ClientRequest } | { error: RequestError } {
+  if (Buffer.byteLength(text) > maxBytes) {
+    return { error: { message: `text message larger than ${maxBytes} bytes`, code: 'frame_too_large', close: CloseCode.tooLarge } };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { error: { message: 'invalid JSON', code: 'invalid_json' } };
+  }
+  const name = typeof json === 'object' && json !== null ? (json as { request?: unknown }).request : undefined;
+  if (typeof name !== 'string' || !(KNOWN_REQUESTS as readonly string[]).includes(name)) {
+    return { error: { message: `unknown request: ${JSON.stringify(name ?? null)} (expected one of ${KNOWN_REQUESTS.join(', ')})`, code: 'unknown_request' } };
+  }
+  const parsed = requestSchema.safeParse(json);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || name}: ${i.message}`).join('; ');
+    // A broken start leaves no usable stream; a broken stop/finalize does not.
+    return { error: { message: `invalid ${name} request: ${detail}`, code: 'invalid_request', close: name === 'start' ? CloseCode.policy : undefined } };
+  }
+  return { request: parsed.data };
+}
