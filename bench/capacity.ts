@@ -126,6 +126,12 @@ async function safeScrape(server: ServerHandle): Promise<Sample[] | null> {
   }
 }
 
+/** The headline: the largest N whose every run passed (null when none did). */
+export function capacityHeadline(runs: CapacityRun[]): number | null {
+  const passed = [...new Set(runs.map((r) => r.streams))].filter((n) => runs.every((r) => r.streams !== n || r.ok));
+  return passed.length > 0 ? Math.max(...passed) : null;
+}
+
 export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun> {
   const server = await startServer(capacityConfig(opts.streams, opts.telemetry));
   try {

@@ -149,7 +149,7 @@ function capacityTable(runs: CapacityRun[], headline: number | null): string {
       ];
     }),
     [
-      `Headline: largest N with p99 lag < ${LAG_TARGET_S} s (raw, all streams completed, no final missing): ${headline ?? 'none'}.`,
+      `Headline: largest N whose every run had p99 lag < ${LAG_TARGET_S} s (raw, all streams completed, no final missing): ${headline ?? 'none'}.`,
       'lag = arrival of a final segment − (stream start + its end_time): what the user waits after the speech ended; it',
       'includes the 0.3 s min-silence wait (p99−0.3s is the rest). Frames are sent when their audio has been "recorded".',
       'loop p99: upper bound of the eventloop_delay_seconds bucket holding the p99 (ms); ELU: event-loop utilization;',
@@ -315,8 +315,8 @@ export function evaluateTargets(r: BenchResults): Target[] {
   const out: Target[] = [];
   if (r.capacity) {
     const headline = r.capacity.headlineStreams;
-    const at = r.capacity.runs.find((x) => x.streams === headline);
-    const loop = at?.server.eventLoopP99S ?? null;
+    const loops = r.capacity.runs.filter((x) => x.streams === headline).map((x) => x.server.eventLoopP99S);
+    const loop = loops.length > 0 && loops.every((l) => l !== null) ? Math.max(...loops) : null;
     out.push({
       item: 'capacity',
       target: `≥ 500 streams, p99 lag < ${LAG_TARGET_S} s, loop p99 < ${EVENT_LOOP_TARGET_S * 1000} ms`,
