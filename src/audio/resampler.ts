@@ -120,7 +120,11 @@ class SpeexResampler implements Resampler {
 
 export async function createResampler(inputRate: number, channels: number): Promise<Resampler> {
   if (inputRate === MODEL_SAMPLE_RATE) return new Passthrough();
-  const m = await (speexModule ??= createSpeexModule());
+  // A failed load is not cached: the next stream tries again.
+  const m = await (speexModule ??= createSpeexModule().catch((err: unknown) => {
+    speexModule = undefined;
+    throw err;
+  }));
   const errPtr = m._malloc(4);
   try {
     const state = m._speex_resampler_init(channels, inputRate, MODEL_SAMPLE_RATE, QUALITY, errPtr);
