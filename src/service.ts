@@ -11,7 +11,7 @@ import { loadModel } from './model/index.ts';
 import { installTelemetry } from './telemetry/provider.ts';
 import { startRuntimeMetrics } from './telemetry/runtime.ts';
 import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { SileroVad } from './vad/silero.ts';
 import { TASK_NAMES } from './task.ts';
 import packageJson from '../package.json' with { type: 'json' };
@@ -59,7 +59,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   injectWebSocket(server);
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  log.info({ address: `http://${config.host}:${port}`, config }, 'listening');
+  log.info({ address: `http://${config.host}:${port}`, node: process.version, version: packageJson.version, config }, 'listening');
 
   const warm = model.warmup().then(() => {
     admission.warm = true;

@@ -53,8 +53,9 @@ async function waitReady(port: number): Promise<void> {
 test('npm start path: structured logs, the CLI client prints one JSON line per event, SIGTERM drains a live stream and exits 0', async () => {
   const { child, port, logs } = await startMain({ model: FAST_MODEL });
   try {
-    const listening = JSON.parse(logs[0]) as { level: number; config: { model: { delay: number } } };
+    const listening = JSON.parse(logs[0]) as { level: number; node: string; config: { model: { delay: number } } };
     assert.equal(listening.config.model.delay, FAST_MODEL.delay, 'logs its effective config');
+    assert.equal(listening.node, process.version, 'logs the Node version it runs on');
     await waitReady(port);
 
     const cli = spawn(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', '--input', fixture.path, '--addr', `ws://127.0.0.1:${port}/api/v1/segmented`, '--interim-results'], {

@@ -3,9 +3,11 @@
 // keeps it off); tests pass an exporter. With neither, no tracer provider is installed and every
 // tracer is the API's no-op: creating spans costs next to nothing. Imports nothing from the app.
 import { context, propagation, trace, ROOT_CONTEXT, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-node';
+import { BatchSpanProcessor, SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 
 export interface TracingOptions {
@@ -16,7 +18,7 @@ export interface TracingOptions {
   exporter?: SpanExporter;
 }
 
-let provider: NodeTracerProvider | null = null;
+let provider: TracerProvider | null = null;
 
 /** Installs the process's tracer provider if traces are wanted; returns whether it did. Once per process. */
 export function installTracing(options: TracingOptions): boolean {
@@ -24,12 +26,18 @@ export function installTracing(options: TracingOptions): boolean {
   const env = options.env ?? process.env;
   const otlp = env.OTEL_TRACES_EXPORTER !== 'none' && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   if (!options.exporter && !otlp) return false;
-  const processor = options.exporter ? new SimpleSpanProcessor(options.exporter) : new BatchSpanProcessor(new OTLPTraceExporter());
-  provider = new NodeTracerProvider({
+  const processor = options.exporter
+    ? new SimpleSpanProcessor({ exporter: options.exporter })
+    : new BatchSpanProcessor({ exporter: new OTLPTraceExporter() });
+  provider = new TracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.serviceVersion }),
     spanProcessors: [processor],
   });
-  provider.register(); // AsyncLocalStorage context and the W3C trace-context propagator
+  // What SDK 2's NodeTracerProvider.register() did: AsyncLocalStorage context (so log lines and child
+  // spans find the active span) and the W3C trace-context and baggage propagators.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  trace.setGlobalTracerProvider(provider);
   return true;
 }
 

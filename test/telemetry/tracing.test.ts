@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { newTraceparent, streamAudio } from '../../src/client/stream-client.ts';
 import { parseConfig } from '../../src/config.ts';
 import { startService, type Service } from '../../src/service.ts';
