@@ -78,7 +78,7 @@ export interface LoadClientProcess {
 
 /** Starts bench/load-client.ts in its own process. */
 export function startLoadClient(args: string[], timeoutMs: number): LoadClientProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load-client.ts', ...args], {
+  const child = spawn(process.execPath, ['bench/load-client.ts', ...args], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
   });

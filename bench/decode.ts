@@ -3,7 +3,7 @@
 // the same decoding with libsamplerate's fastest band-limited converter (SINC_FASTEST), which the
 // service used before the Speex resampler.
 //
-//   node --import tsx bench/decode.ts [--seconds 60]
+//   node bench/decode.ts [--seconds 60]
 import libsamplerate from '@alexanderolsen/libsamplerate-js';
 import { parseArgs } from 'node:util';
 import { PcmDecoder } from '../src/audio/pcm-decoder.ts';

@@ -2,7 +2,7 @@
 // opens N websocket streams, each sending the looped speech fixture (16 kHz mono s16) in frames,
 // and prints one JSON report (LoadReport) on stdout.
 //
-//   node --import tsx bench/load-client.ts --url ws://127.0.0.1:PORT/api/v1/segmented \
+//   node bench/load-client.ts --url ws://127.0.0.1:PORT/api/v1/segmented \
 //     --streams 100 --duration 20 [--frame-ms 100] [--stagger-ms 1000] [--drain-timeout 20] [--fast]
 //
 // Real time (default): stream i starts at i·stagger/N and hears the looped fixture from its own
@@ -150,7 +150,10 @@ class Holding {
   private released = false;
   /** Settled streams (holding, failed or closed) of the expected total. */
   private settled = 0;
-  constructor(private readonly total: number) {}
+  private readonly total: number;
+  constructor(total: number) {
+    this.total = total;
+  }
 
   hold(stop: () => void): void {
     if (this.released) return stop();

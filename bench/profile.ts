@@ -1,6 +1,6 @@
 // Summarises a V8 .cpuprofile (from `npm run bench -- --profile`): self time by function and by
 // area (onnxruntime, websocket, telemetry, each src/ file, GC, idle), largest first.
-//   node --import tsx bench/profile.ts bench/results/profiles/CPU.*.cpuprofile [--top 25]
+//   node bench/profile.ts bench/results/profiles/CPU.*.cpuprofile [--top 25]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 

@@ -401,10 +401,12 @@ export class Progress {
   private readonly bar: cliProgress.SingleBar | null;
   private done = 0;
 
+  private readonly total: number;
   constructor(
-    private readonly total: number,
+    total: number,
     tty = process.stderr.isTTY === true,
   ) {
+    this.total = total;
     this.bar = tty
       ? new cliProgress.SingleBar(
           { format: 'bench {bar} {value}/{total} | {duration_formatted} | {label}', stream: process.stderr, hideCursor: true, clearOnComplete: true },

@@ -2,7 +2,7 @@
 // for CI). `--only vad,capacity,telemetry,metrics,simple,whisper` picks items. Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
-// bench/results/profiles/, summarise one with `node --import tsx bench/profile.ts FILE`);
+// bench/results/profiles/, summarise one with `node bench/profile.ts FILE`);
 // `--report FILE` prints the tables of an earlier JSON result without running anything.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

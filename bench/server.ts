@@ -1,4 +1,4 @@
-// Starts the service as its own process (`node --import tsx src/main.ts --config FILE`), waits for
+// Starts the service as its own process (`node src/main.ts --config FILE`), waits for
 // it to listen and report ready, and samples its CPU time and memory from /proc.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -105,7 +105,7 @@ export async function startServer(config: Record<string, unknown>, startTimeoutM
   const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' };
   delete env.STREAMER_CONFIG;
   delete env.STREAMER_TOKENS;
-  const child = spawn(process.execPath, [...serverNodeArgs, '--import', 'tsx', 'src/main.ts', '--config', file], {
+  const child = spawn(process.execPath, [...serverNodeArgs, 'src/main.ts', '--config', file], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@
 // 128 channels per model run, over the same audio. CPU is the process's (onnxruntime's threads
 // included); `vs ours` is each cost over that of the options the service uses (the first row).
 //
-//   node --import tsx bench/session-options.ts [--seconds 60] [--reps 3]
+//   node bench/session-options.ts [--seconds 60] [--reps 3]
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { runVadJob } from '../src/vad/silero-job.ts';

@@ -119,7 +119,9 @@ class OurChannel {
   private readonly state: VadChannelState;
   private seg = segmenter();
   private at = 0;
-  constructor(private readonly vad: SileroVad) {
+  private readonly vad: SileroVad;
+  constructor(vad: SileroVad) {
+    this.vad = vad;
     this.state = vad.openChannel();
   }
   close(): void {
@@ -196,7 +198,10 @@ async function peer(variant: 'default' | 'same-weights'): Promise<Contender> {
 /** The plain loop batched by hand: B streams advance one window each per run. */
 class BatchedPlain {
   private readonly sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(SAMPLE_RATE)]), []);
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private readonly session: ort.InferenceSession;
+  private constructor(session: ort.InferenceSession) {
+    this.session = session;
+  }
 
   static async load(): Promise<BatchedPlain> {
     const session = await ort.InferenceSession.create(bundledVadModelPath(), {

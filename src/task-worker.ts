@@ -1,7 +1,6 @@
 // The worker-thread half of the task wrapper. A pool's job module exports its handler wrapped in
 // timedJob(), which stamps each job with when it really started and finished on the worker, so
 // the main thread can tell queueing (scheduling delay) from work (poll time).
-// (A generic harness that imports the job module dynamically does not load under tsx in workers.)
 
 export interface TimedResult<T> {
   value: T;

@@ -16,11 +16,15 @@ export type TaskName = (typeof TASK_NAMES)[number];
 /** An unexpected throw inside a task: the caller reports "internal server error", never the detail. */
 export class TaskPanic extends Error {
   override name = 'TaskPanic';
+  readonly task: TaskName;
+  override readonly cause: unknown;
   constructor(
-    readonly task: TaskName,
-    override readonly cause: unknown,
+    task: TaskName,
+    cause: unknown,
   ) {
     super(`task ${task} panicked: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.task = task;
+    this.cause = cause;
   }
 }
 

@@ -23,7 +23,7 @@ function writeConfig(config: object): string {
 
 /** Starts src/main.ts; resolves with the port from its "listening" log line. */
 async function startMain(config: object): Promise<{ child: ChildProcess; port: number; logs: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', writeConfig(config)], {
+  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig(config)], {
     cwd: root,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,7 +58,7 @@ test('npm start path: structured logs, the CLI client prints one JSON line per e
     assert.equal(listening.node, process.version, 'logs the Node version it runs on');
     await waitReady(port);
 
-    const cli = spawn(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', '--input', fixture.path, '--addr', `ws://127.0.0.1:${port}/api/v1/segmented`, '--interim-results'], {
+    const cli = spawn(process.execPath, ['src/client/cli.ts', '--input', fixture.path, '--addr', `ws://127.0.0.1:${port}/api/v1/segmented`, '--interim-results'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -95,7 +95,7 @@ test('npm start path: structured logs, the CLI client prints one JSON line per e
 
 test('tokens never appear in the logs', async () => {
   const secret = 'very-secret-token-4242';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', writeConfig({ model: FAST_MODEL, auth: { tokens: ['file-token-123456'] } })], {
+  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig({ model: FAST_MODEL, auth: { tokens: ['file-token-123456'] } })], {
     cwd: root,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', STREAMER_TOKENS: secret },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -129,7 +129,7 @@ test('OTLP env on: spans reach the collector in the client trace, and log lines 
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', writeConfig({ model: { ...FAST_MODEL, failure_rate: 1 } })], {
+  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig({ model: { ...FAST_MODEL, failure_rate: 1 } })], {
     cwd: root,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -161,7 +161,7 @@ test('OTLP env on: spans reach the collector in the client trace, and log lines 
 });
 
 test('a bad config file fails fast, naming the key, exit code 2', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', writeConfig({ model: { delay: -1 }, limits: { max_chanels: 2 } })], {
+  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig({ model: { delay: -1 }, limits: { max_chanels: 2 } })], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

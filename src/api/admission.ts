@@ -7,10 +7,15 @@ export class Admission {
   warm = false;
   draining = false;
 
+  private readonly maxStreams: number;
+  private readonly saturationSeconds: number;
   constructor(
-    private readonly maxStreams: number,
-    private readonly saturationSeconds: number,
-  ) {}
+    maxStreams: number,
+    saturationSeconds: number,
+  ) {
+    this.maxStreams = maxStreams;
+    this.saturationSeconds = saturationSeconds;
+  }
 
   /** Measured saturation: some stage is, on average per stream, this far behind real time. */
   get saturated(): boolean {

@@ -24,7 +24,9 @@ export class FlowControl {
   private pausedTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
-  constructor(private readonly o: FlowControlOptions) {
+  private readonly o: FlowControlOptions;
+  constructor(o: FlowControlOptions) {
+    this.o = o;
     this.armIdleTimer(o.idleTimeoutMs);
   }
 

@@ -59,11 +59,17 @@ export class Session {
   /** The running stream's span and the context that makes it current. */
   private streamSpan: { span: Span; ctx: Context } | null = null;
 
+  private readonly mode: Mode;
+  private readonly deps: SessionDeps;
+  private readonly socket: SessionSocket;
   constructor(
-    private readonly mode: Mode,
-    private readonly deps: SessionDeps,
-    private readonly socket: SessionSocket,
+    mode: Mode,
+    deps: SessionDeps,
+    socket: SessionSocket,
   ) {
+    this.mode = mode;
+    this.deps = deps;
+    this.socket = socket;
     receiver.instrumented();
     this.unregisterBacklog = registerBacklog(() => this.backlog());
     const limits = deps.config.limits;

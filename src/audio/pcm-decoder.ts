@@ -10,7 +10,9 @@ export class PcmDecoder {
   /** Whole multi-channel frames decoded so far. */
   frames = 0;
 
-  constructor(readonly format: AudioFormat) {
+  readonly format: AudioFormat;
+  constructor(format: AudioFormat) {
+    this.format = format;
     this.frameBytes = bytesPerSample(format) * format.channels;
     this.isFloat = format.is_float;
   }

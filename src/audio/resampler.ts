@@ -36,7 +36,10 @@ let speexModule: Promise<SpeexModule> | undefined;
 class HeapBuffer {
   ptr = 0;
   capacity = 0;
-  constructor(private readonly m: SpeexModule) {}
+  private readonly m: SpeexModule;
+  constructor(m: SpeexModule) {
+    this.m = m;
+  }
   reserve(floats: number): number {
     if (floats > this.capacity) {
       this.m._free(this.ptr);
@@ -59,12 +62,20 @@ class SpeexResampler implements Resampler {
   private inFrames = 0;
   private outFrames = 0;
 
+  private readonly m: SpeexModule;
+  private readonly state: number;
+  private readonly channels: number;
+  private readonly ratio: number;
   constructor(
-    private readonly m: SpeexModule,
-    private readonly state: number,
-    private readonly channels: number,
-    private readonly ratio: number,
+    m: SpeexModule,
+    state: number,
+    channels: number,
+    ratio: number,
   ) {
+    this.m = m;
+    this.state = state;
+    this.channels = channels;
+    this.ratio = ratio;
     this.input = new HeapBuffer(m);
     this.output = new HeapBuffer(m);
     this.lengths = m._malloc(8);

@@ -17,12 +17,14 @@ export interface CloseInfo {
 
 /** Error for a connection that could not be established; `status` is the HTTP status when the upgrade was refused. */
 export class ConnectError extends Error {
+  readonly status?: number;
   constructor(
     message: string,
-    readonly status?: number,
+    status?: number,
     options?: ErrorOptions,
   ) {
     super(message, options);
+    this.status = status;
     this.name = 'ConnectError';
   }
 }

@@ -9,7 +9,9 @@ export class SimulatedModel implements Model {
   readonly name = 'simulated';
   private readonly pool: WorkerPool<SimulatedJob, InferenceResult>;
 
-  constructor(private readonly config: SimulatedModelConfig) {
+  private readonly config: SimulatedModelConfig;
+  constructor(config: SimulatedModelConfig) {
+    this.config = config;
     this.pool = createWorkerPool('inference', new URL('./simulated-worker.ts', import.meta.url), config.workers);
   }
 

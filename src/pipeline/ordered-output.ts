@@ -8,7 +8,10 @@ export class OrderedOutput {
   private tail: Promise<void> = Promise.resolve();
   private aborted = false;
 
-  constructor(private readonly send: Send) {}
+  private readonly send: Send;
+  constructor(send: Send) {
+    this.send = send;
+  }
 
   /**
    * Queues an event, or a promise of one, behind everything queued before it. `onSent` runs right

@@ -27,14 +27,26 @@ export class SegmentedRunner implements ChannelRunner {
   private stopped = false;
   private inflightSamples = 0;
 
+  private readonly channel: number;
+  private readonly vad: SileroVad;
+  private readonly segmenter: Segmenter;
+  private readonly model: Model;
+  private readonly out: OrderedOutput;
+  private readonly ctx: StreamContext;
   constructor(
-    private readonly channel: number,
-    private readonly vad: SileroVad,
-    private readonly segmenter: Segmenter,
-    private readonly model: Model,
-    private readonly out: OrderedOutput,
-    private readonly ctx: StreamContext,
+    channel: number,
+    vad: SileroVad,
+    segmenter: Segmenter,
+    model: Model,
+    out: OrderedOutput,
+    ctx: StreamContext,
   ) {
+    this.channel = channel;
+    this.vad = vad;
+    this.segmenter = segmenter;
+    this.model = model;
+    this.out = out;
+    this.ctx = ctx;
     this.vadState = vad.openChannel();
     // VAD batches mix channels of many streams: each links to the channel spans it served.
     this.vadState.link = trace.getSpanContext(ctx.trace);

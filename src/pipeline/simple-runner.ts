@@ -16,13 +16,24 @@ export class SimpleRunner implements ChannelRunner {
   private inflightSamples = 0;
   private aborted = false;
 
+  private readonly channel: number;
+  private readonly model: Model;
+  private readonly out: OrderedOutput;
+  private readonly maxInflight: number;
+  private readonly ctx: StreamContext;
   constructor(
-    private readonly channel: number,
-    private readonly model: Model,
-    private readonly out: OrderedOutput,
-    private readonly maxInflight: number,
-    private readonly ctx: StreamContext,
-  ) {}
+    channel: number,
+    model: Model,
+    out: OrderedOutput,
+    maxInflight: number,
+    ctx: StreamContext,
+  ) {
+    this.channel = channel;
+    this.model = model;
+    this.out = out;
+    this.maxInflight = maxInflight;
+    this.ctx = ctx;
+  }
 
   push(samples: Float32Array): void {
     if (samples.length === 0 || this.aborted) return;

@@ -53,14 +53,26 @@ export class AudioStream {
   /** Built once: attributes are recorded with every frame. */
   private readonly routeAttributes: { route: Mode };
 
+  private readonly params: StreamParams;
+  private readonly decoder: PcmDecoder;
+  private readonly resampler: Resampler;
+  private readonly channels: ChannelRunner[];
+  private readonly ctx: StreamContext;
+  private readonly channelSpans: Span[];
   private constructor(
-    private readonly params: StreamParams,
-    private readonly decoder: PcmDecoder,
-    private readonly resampler: Resampler,
-    private readonly channels: ChannelRunner[],
-    private readonly ctx: StreamContext,
-    private readonly channelSpans: Span[],
+    params: StreamParams,
+    decoder: PcmDecoder,
+    resampler: Resampler,
+    channels: ChannelRunner[],
+    ctx: StreamContext,
+    channelSpans: Span[],
   ) {
+    this.params = params;
+    this.decoder = decoder;
+    this.resampler = resampler;
+    this.channels = channels;
+    this.ctx = ctx;
+    this.channelSpans = channelSpans;
     this.routeAttributes = { route: params.mode };
     decoding.instrumented();
   }

@@ -9,7 +9,10 @@ export class PanicTracker {
   /** Times of the panics of the last five minutes, oldest first. */
   private readonly recent: number[] = [];
 
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly now: () => number;
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
 
   record(task: string): void {
     instruments().taskPanics.add(1, { task });

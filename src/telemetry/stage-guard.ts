@@ -18,10 +18,15 @@ export class StageGuard implements Disposable {
   private discarded = false;
   private measuredSeconds: number | null = null;
 
+  private readonly stage: Stage;
+  private readonly mediaSeconds: number;
   constructor(
-    private readonly stage: Stage,
-    private readonly mediaSeconds: number,
-  ) {}
+    stage: Stage,
+    mediaSeconds: number,
+  ) {
+    this.stage = stage;
+    this.mediaSeconds = mediaSeconds;
+  }
 
   /** The work did not produce a result (a failure or crash): record nothing. */
   discard(): void {

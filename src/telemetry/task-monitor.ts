@@ -30,7 +30,10 @@ export class TaskTotals {
 export class TaskMonitor {
   readonly totals = new TaskTotals();
 
-  constructor(readonly task: string) {}
+  readonly task: string;
+  constructor(task: string) {
+    this.task = task;
+  }
 
   instrumented(): void {
     this.totals.instrumented++;

@@ -89,12 +89,18 @@ export class SileroVad {
   /** Channels opened and not closed: how many could join a batch (each has at most one request queued). */
   private openChannels = 0;
 
+  private readonly pool: WorkerPool<VadWorkerJob, VadJobResult>;
+  private readonly inline: ort.InferenceSession;
+  private readonly modelPath: string;
   private constructor(
-    private readonly pool: WorkerPool<VadWorkerJob, VadJobResult>,
-    private readonly inline: ort.InferenceSession,
-    private readonly modelPath: string,
+    pool: WorkerPool<VadWorkerJob, VadJobResult>,
+    inline: ort.InferenceSession,
+    modelPath: string,
     options: VadOptions,
   ) {
+    this.pool = pool;
+    this.inline = inline;
+    this.modelPath = modelPath;
     this.maxBatch = options.maxBatch ?? 256;
     this.maxWaitMs = options.maxWaitMs ?? 10;
     this.inlineMaxWindows = options.inlineMaxWindows ?? 8;

@@ -22,7 +22,7 @@ interface Run {
 /** Run the CLI as a child process (asynchronously: the fake server lives in this process). */
 function runCli(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [cli, ...args], { cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
       const code: unknown = err ? (err as { code?: unknown }).code : 0; // exit status, or a string on spawn failure
       resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
     });

@@ -60,7 +60,10 @@ export class GraphBuilder {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private count = 0;
 
-  constructor(private readonly name = 'graph') {}
+  private readonly name: string;
+  constructor(name = 'graph') {
+    this.name = name;
+  }
 
   input(name: string, type: ElemType, shape: Dim[]): string {
     this.inputs.push(valueInfo(name, type, shape));

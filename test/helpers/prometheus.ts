@@ -6,7 +6,9 @@ export class Exposition {
   /** series key (name + sorted labels) → value */
   readonly series = new Map<string, number>();
 
-  constructor(readonly text: string) {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
     for (const line of text.split('\n')) {
       if (line === '' || line.startsWith('#')) continue;
       const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)/.exec(line);

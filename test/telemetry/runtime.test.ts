@@ -256,7 +256,7 @@ function runChild(callStop: boolean): Promise<{ code: number | null; stdout: str
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '--eval', code],
+      ['--input-type=module', '--eval', code],
       { cwd: root, timeout: 15_000 },
       (err, stdout, stderr) => {
         const exit: unknown = err ? (err as { code?: unknown }).code : 0;

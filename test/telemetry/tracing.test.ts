@@ -81,7 +81,7 @@ function freshProcess(env: Record<string, string>): { installed: boolean; record
     console.log(JSON.stringify({ installed, recording: span.isRecording() }));
     span.end();
     process.exit(0);`;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
     cwd: new URL('../../', import.meta.url).pathname,
     env: { PATH: process.env.PATH ?? '', ...env },
   });

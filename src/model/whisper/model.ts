@@ -86,13 +86,19 @@ export class WhisperModel implements Model {
   readonly name = 'whisper';
   private readonly job: Omit<WhisperJob, 'samples'>;
 
+  readonly files: WhisperFiles;
+  private readonly tokens: Tokenizer;
+  private readonly pool: WorkerPool<WhisperJob, WhisperJobResult>;
   private constructor(
     config: WhisperModelConfig,
-    readonly files: WhisperFiles,
+    files: WhisperFiles,
     special: WhisperSpecialTokens,
-    private readonly tokens: Tokenizer,
-    private readonly pool: WorkerPool<WhisperJob, WhisperJobResult>,
+    tokens: Tokenizer,
+    pool: WorkerPool<WhisperJob, WhisperJobResult>,
   ) {
+    this.files = files;
+    this.tokens = tokens;
+    this.pool = pool;
     const defined = (ids: (number | undefined)[]) => ids.filter((t): t is number => t !== undefined);
     this.job = {
       encoder: files.encoder,

@@ -191,16 +191,31 @@ function intList(raw: string | undefined): number[] {
 }
 
 export class WhisperOnnx {
+  readonly encoderPath: string;
+  readonly decoderPath: string;
+  private readonly encoder: ort.InferenceSession;
+  private readonly decoder: ort.InferenceSession;
+  readonly dims: WhisperDims;
+  readonly special: WhisperSpecialTokens;
+  /** The encoder's custom metadata as written by the export. */
+  readonly metadata: Readonly<Record<string, string>>;
   private constructor(
-    readonly encoderPath: string,
-    readonly decoderPath: string,
-    private readonly encoder: ort.InferenceSession,
-    private readonly decoder: ort.InferenceSession,
-    readonly dims: WhisperDims,
-    readonly special: WhisperSpecialTokens,
-    /** The encoder's custom metadata as written by the export. */
-    readonly metadata: Readonly<Record<string, string>>,
-  ) {}
+    encoderPath: string,
+    decoderPath: string,
+    encoder: ort.InferenceSession,
+    decoder: ort.InferenceSession,
+    dims: WhisperDims,
+    special: WhisperSpecialTokens,
+    metadata: Readonly<Record<string, string>>,
+  ) {
+    this.encoderPath = encoderPath;
+    this.decoderPath = decoderPath;
+    this.encoder = encoder;
+    this.decoder = decoder;
+    this.dims = dims;
+    this.special = special;
+    this.metadata = metadata;
+  }
 
   static async load(encoderPath: string, decoderPath: string, options: WhisperOnnxOptions = {}): Promise<WhisperOnnx> {
     const sessionOptions: ort.InferenceSession.SessionOptions = {

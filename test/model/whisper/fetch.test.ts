@@ -203,7 +203,7 @@ void test(`the base URL comes from $${BASE_URL_ENV} when not given`, async () =>
 void test('the CLI: installs with --sha256, skips an existing target, reports 404 and usage errors', async () => {
   const run = async (...args: string[]) => {
     try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/model/whisper/fetch-cli.ts', ...args], {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['src/model/whisper/fetch-cli.ts', ...args], {
         cwd: new URL('../../../', import.meta.url).pathname,
         env: { ...process.env, [BASE_URL_ENV]: `${base}/ok` },
       });
