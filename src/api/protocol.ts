@@ -1,4 +1,4 @@
-// The wire contract (../shared/spec/protocol.md): client requests validated with zod, server events typed.
+// The wire contract (docs/protocol.md): client requests validated with zod, server events typed.
 import { z } from 'zod';
 
 export const audioFormatSchema = z.object({

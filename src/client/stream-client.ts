@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-// Programmatic websocket client for the streaming protocol (../../shared/spec/protocol.md):
+// Programmatic websocket client for the streaming protocol (docs/protocol.md):
 // `connect` gives a scriptable connection, `streamAudio` runs one whole start → audio → stop exchange.
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';

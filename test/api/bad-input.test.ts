@@ -1,5 +1,5 @@
 // Bad input, table-driven: every malformed, mistyped, out-of-range or out-of-order thing a client
-// can send gets the documented answer (README's error table), the server stays healthy, and a
+// can send gets the documented answer (the error table of docs/protocol.md), the server stays healthy, and a
 // well-behaved segmented stream running at the same time gets results identical to a reference
 // run made with no bad client around.
 import assert from 'node:assert/strict';

@@ -1,4 +1,5 @@
-// The README's error table is the documentation of what the server sends: keep them equal.
+// The protocol document's error table (docs/protocol.md) is the documentation of what the server
+// sends: keep them equal.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +15,9 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-test('the README error table lists exactly the codes the code can send', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const table = readme.slice(readme.indexOf('| code | when | then |'));
+test('the error table of docs/protocol.md lists exactly the codes the code can send', () => {
+  const doc = readFileSync(join(root, 'docs/protocol.md'), 'utf8');
+  const table = doc.slice(doc.indexOf('| code | when | then |'));
   const rows = table.slice(0, table.indexOf('\n\n')).split('\n').slice(2);
   const documented = rows.map((row) => /^\| `([a-z_]+)` \|/.exec(row)?.[1]);
   assert.ok(documented.every(Boolean), 'every row starts with a code');
