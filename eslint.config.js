@@ -14,7 +14,7 @@ const workerImports = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'test-artifacts/'] },
+  { ignores: ['node_modules/', 'test-artifacts/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

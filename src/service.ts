@@ -1,6 +1,7 @@
 // Assembles the service from a config: shared stages (VAD session, model workers), the HTTP and
 // websocket server, start-up warm-up and graceful shutdown. main.ts and the tests both use it.
 import { serve, type ServerType } from '@hono/node-server';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Admission } from './api/admission.ts';
@@ -14,10 +15,12 @@ import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { SileroVad } from './vad/silero.ts';
 import { TASK_NAMES } from './task.ts';
-import packageJson from '../package.json' with { type: 'json' };
+
+// package.json is one level above src/ and dist/ alike (a JSON import would pull it into the build).
+const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** After the drain deadline, how long running streams get to send their last results. */
-const DRAIN_FINISH_MS = 10_000;
+export const DRAIN_FINISH_MS = 10_000;
 
 export interface Service {
   /** e.g. http://127.0.0.1:43121 */

@@ -3,6 +3,7 @@
 // It names the task, and turns an unexpected throw into a counted, logged "panic" that never
 // escapes to crash the process. Lint (eslint.config.js) forbids workers and floating promises
 // anywhere else.
+import { extname } from 'node:path';
 import { Piscina } from 'piscina';
 import { log } from './log.ts';
 import { panics } from './telemetry/panics.ts';
@@ -109,6 +110,14 @@ export function runOnThisThread<T>(task: TaskName, fn: () => Promise<T>): Promis
       return { value, runSeconds: (performance.now() - started) / 1000 };
     }),
   );
+}
+
+/**
+ * The URL of a worker module next to `from` (the caller's `import.meta.url`), with the caller's own
+ * extension: `.ts` when the service runs from its sources, `.js` from the build in dist/.
+ */
+export function siblingModule(name: string, from: string): URL {
+  return new URL(`./${name}${extname(new URL(from).pathname)}`, from);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The simulated model: a load-test double with a configurable cost profile and fault rates.
 import type { SimulatedModelConfig } from '../config.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import { createWorkerPool, type WorkerPool } from '../task.ts';
+import { createWorkerPool, siblingModule, type WorkerPool } from '../task.ts';
 import type { InferenceResult, Model } from './model.ts';
 import type { SimulatedJob } from './simulated-worker.ts';
 
@@ -12,7 +12,7 @@ export class SimulatedModel implements Model {
   private readonly config: SimulatedModelConfig;
   constructor(config: SimulatedModelConfig) {
     this.config = config;
-    this.pool = createWorkerPool('inference', new URL('./simulated-worker.ts', import.meta.url), config.workers);
+    this.pool = createWorkerPool('inference', siblingModule('simulated-worker', import.meta.url), config.workers);
   }
 
   infer(samples: Float32Array, warmup = false): Promise<InferenceResult> {

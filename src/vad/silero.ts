@@ -12,7 +12,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import { createWorkerPool, runOnThisThread, type WorkerPool } from '../task.ts';
+import { createWorkerPool, siblingModule, runOnThisThread, type WorkerPool } from '../task.ts';
 import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
@@ -109,7 +109,7 @@ export class SileroVad {
 
   /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
   static async load(path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
-    const pool = createWorkerPool<VadWorkerJob, VadJobResult>('vad', new URL('./silero-worker.ts', import.meta.url), options.workers ?? 1);
+    const pool = createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1);
     let inline: ort.InferenceSession | null = null;
     try {
       inline = await createVadSession(path);

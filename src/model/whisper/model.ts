@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { WhisperModelConfig } from '../../config.ts';
 import { log } from '../../log.ts';
-import { createWorkerPool, type WorkerPool } from '../../task.ts';
+import { createWorkerPool, siblingModule, type WorkerPool } from '../../task.ts';
 import type { InferenceResult, Model } from '../model.ts';
 import { WhisperOnnx, type WhisperSpecialTokens } from './onnx-io.ts';
 import { loadTokens, type Tokenizer } from './tokens.ts';
@@ -133,7 +133,7 @@ export class WhisperModel implements Model {
     if (eotFromTokens !== undefined && eotFromTokens !== special.eot) {
       log.warn({ encoder: files.encoder, tokens: files.tokens, eot: special.eot, tokens_eot: eotFromTokens }, 'whisper: eot in the encoder metadata differs from the tokens file');
     }
-    const pool = createWorkerPool<WhisperJob, WhisperJobResult>('inference', new URL('./worker.ts', import.meta.url), config.workers);
+    const pool = createWorkerPool<WhisperJob, WhisperJobResult>('inference', siblingModule('worker', import.meta.url), config.workers);
     const model = new WhisperModel(config, files, special, tokens, pool);
     log.info({ encoder: files.encoder, decoder: files.decoder, dims, prompt: model.job.sotSequence }, 'whisper model loaded');
     return model;
