@@ -3,6 +3,9 @@ import { ConfigError, loadConfig } from './config.ts';
 import { log } from './log.ts';
 import { startService } from './service.ts';
 
+/** Signals closer than this to the first one are the same operator action, delivered twice. */
+const SAME_ACTION_MS = 1000;
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -18,20 +21,28 @@ async function main(): Promise<void> {
   log.level = config.log_level;
   const service = await startService(config);
 
-  let signals = 0;
+  // One operator action often reaches the server twice: a signal sent to the whole process group
+  // (Ctrl-C, `timeout`, systemd) arrives from the kernel and again relayed by npm. A signal within
+  // SAME_ACTION_MS of the first is that same action; a later one is a deliberate "exit now".
+  let firstSignalAt: number | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
+    const now = performance.now();
+    if (firstSignalAt === null) {
+      firstSignalAt = now;
+      log.info({ signal }, 'shutting down');
+      service.shutdown().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    } else if (now - firstSignalAt < SAME_ACTION_MS) {
+      log.info({ signal }, 'signal delivered again by a launcher: still draining');
+    } else {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    log.info({ signal }, 'shutting down');
-    service.shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

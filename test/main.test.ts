@@ -1,62 +1,26 @@
 // The service as users run it: the real entrypoint in a child process, the bundled CLI client.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { newTraceparent, streamAudio } from '../src/client/stream-client.ts';
+import { launch, writeConfig } from './helpers/launch.ts';
 import { FAST_MODEL, speechFixture } from './helpers/service.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const fixture = speechFixture();
-
-function writeConfig(config: object): string {
-  const file = join(tmpdir(), `streamer-main-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(config));
-  return file;
-}
-
-/** Starts src/main.ts; resolves with the port from its "listening" log line. */
-async function startMain(config: object): Promise<{ child: ChildProcess; port: number; logs: string[] }> {
-  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig(config)], {
-    cwd: root,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  const lines = createInterface({ input: child.stdout });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.on('line', (line) => {
-      logs.push(line);
-      const entry = JSON.parse(line) as { msg?: string; address?: string };
-      if (entry.msg === 'listening') resolve(Number(new URL(entry.address!).port));
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${logs.join('\n')}`)));
-  });
-  return { child, port, logs };
-}
-
-async function waitReady(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const r = await fetch(`http://127.0.0.1:${port}/api/v1/ready`).catch(() => null);
-    if (r?.status === 200) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('server never became ready');
-}
+const fromSources = (file: string): [string, string[]] => [process.execPath, ['src/main.ts', '--config', file]];
 
 test('npm start path: structured logs, the CLI client prints one JSON line per event, SIGTERM drains a live stream and exits 0', async () => {
-  const { child, port, logs } = await startMain({ model: FAST_MODEL });
+  const server = await launch(fromSources, { model: FAST_MODEL });
+  const { child, port } = server;
   try {
-    const listening = JSON.parse(logs[0]) as { level: number; node: string; config: { model: { delay: number } } };
+    const listening = server.entries()[0] as { msg: string; node: string; config: { model: { delay: number } } };
+    assert.equal(listening.msg, 'listening');
     assert.equal(listening.config.model.delay, FAST_MODEL.delay, 'logs its effective config');
     assert.equal(listening.node, process.version, 'logs the Node version it runs on');
-    await waitReady(port);
 
     const cli = spawn(process.execPath, ['src/client/cli.ts', '--input', fixture.path, '--addr', `ws://127.0.0.1:${port}/api/v1/segmented`, '--interim-results'], {
       cwd: root,
@@ -86,32 +50,25 @@ test('npm start path: structured logs, the CLI client prints one JSON line per e
       assert.deepEqual(result.events.map((e) => e.type), ['active', 'inactive', 'segment', 'stream_end']);
       assert.equal(result.closeCode, 1000);
     }
-    const [exitCode] = (await once(child, 'exit')) as [number];
-    assert.equal(exitCode, 0);
+    assert.equal(await server.exitCode, 0);
   } finally {
-    child.kill('SIGKILL');
+    server.kill();
   }
 });
 
 test('tokens never appear in the logs', async () => {
   const secret = 'very-secret-token-4242';
-  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig({ model: FAST_MODEL, auth: { tokens: ['file-token-123456'] } })], {
-    cwd: root,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', STREAMER_TOKENS: secret },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += String(d)));
+  const server = await launch(fromSources, { model: FAST_MODEL, auth: { tokens: ['file-token-123456'] } }, { env: { STREAMER_TOKENS: secret } });
   try {
-    for (let i = 0; i < 300 && !out.includes('warmed up'); i++) await new Promise((r) => setTimeout(r, 50));
-    const port = Number(new URL((JSON.parse(out.split('\n')[0]) as { address: string }).address).port);
     // a rejected and an accepted connection, so that request paths get logged too
-    await fetch(`http://127.0.0.1:${port}/api/v1/simple?token=wrong`);
-    await streamAudio({ addr: `ws://127.0.0.1:${port}/api/v1/simple?token=${secret}`, format: fixture.format, pcm: fixture.pcm.subarray(0, 3200) });
+    await fetch(`http://127.0.0.1:${server.port}/api/v1/simple?token=wrong`);
+    await streamAudio({ addr: `ws://127.0.0.1:${server.port}/api/v1/simple?token=${secret}`, format: fixture.format, pcm: fixture.pcm.subarray(0, 3200) });
+    process.kill(server.child.pid!, 'SIGTERM');
+    await server.exitCode;
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    server.kill();
   }
+  const out = server.logs.join('\n');
   assert.ok(!out.includes(secret) && !out.includes('file-token-123456'), 'a token leaked into the logs');
   assert.match(out, /"tokens":"\[redacted\]"/);
 });
@@ -129,28 +86,20 @@ test('OTLP env on: spans reach the collector in the client trace, and log lines 
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig({ model: { ...FAST_MODEL, failure_rate: 1 } })], {
-    cwd: root,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += String(d)));
+  const server = await launch(fromSources, { model: { ...FAST_MODEL, failure_rate: 1 } }, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' } });
   const traceparent = newTraceparent();
   const traceId = traceparent.split('-')[1];
   try {
-    for (let i = 0; i < 300 && !out.includes('warmed up'); i++) await new Promise((r) => setTimeout(r, 50));
-    const port = Number(new URL((JSON.parse(out.split('\n')[0]) as { address: string }).address).port);
-    await streamAudio({ addr: `ws://127.0.0.1:${port}/api/v1/segmented`, format: fixture.format, pcm: fixture.pcm, traceId: traceparent });
+    await streamAudio({ addr: `ws://127.0.0.1:${server.port}/api/v1/segmented`, format: fixture.format, pcm: fixture.pcm, traceId: traceparent });
     for (let i = 0; i < 60 && !bodies.some((b) => b.includes(traceId)); i++) await new Promise((r) => setTimeout(r, 50));
+    process.kill(server.child.pid!, 'SIGTERM');
+    await server.exitCode;
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    server.kill();
     receiver.close();
   }
   assert.ok(bodies.some((b) => b.includes(traceId)), 'spans of the client trace were exported over OTLP');
-  const failureLogs = out
-    .split('\n')
+  const failureLogs = server.logs
     .filter((l) => l.includes('"model failure"'))
     .map((l) => JSON.parse(l) as { trace_id?: string; span_id?: string });
   assert.equal(failureLogs.length, 2, 'one model failure per speech region');
