@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# streamer: the production image. Two stages: `build` installs every dependency and compiles the
+# TypeScript sources to dist/; the runtime stage holds only the production dependencies and dist/.
+# test/deploy/dockerfile.test.ts reproduces the runtime stage from this file (no docker needed).
+ARG NODE_IMAGE=node:24-trixie-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM ${NODE_IMAGE}
+WORKDIR /app
+# The container listens on every interface; the port is the one EXPOSEd below.
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
+COPY package.json package-lock.json .npmrc ./
+# npm's download cache stays in the build cache (the mount), out of the image.
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+COPY --from=build /app/dist ./dist
+# Whisper models (model.backend "whisper") are not in the image: mount them at /app/models.
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/api/v1/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# node itself is PID 1: it receives the runtime's SIGTERM and drains (no npm or shell in between).
+# Arguments given to the container (`docker run IMAGE --config FILE`, a pod's `args`) follow it.
+ENTRYPOINT ["node", "dist/main.js"]
