@@ -1,0 +1,203 @@
+// The Kubernetes manifests, without a cluster: every object validates against its schema (the
+// kubernetes-models family), the kustomizations reference what exists, and the manifests agree with
+// the code: probe paths answer on a running service, the grace period covers the drain, the
+// ConfigMap passes the service's own config validation, every PromQL expression reads exported
+// series only, and the PrometheusRule carries exactly the alerts of otel/alerts.yml.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { after, before, test } from 'node:test';
+import yaml from 'js-yaml';
+import { parseConfig } from '../../src/config.ts';
+import { DRAIN_FINISH_MS } from '../../src/service.ts';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import { CATALOGUE_SERIES } from '../otel/catalogue.ts';
+import { aggregationsIn, metricNamesIn } from '../otel/promql.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+const dir = join(root, 'deploy/kubernetes');
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+function yamlFiles(d: string): string[] {
+  return readdirSync(d).flatMap((name) => {
+    const path = join(d, name);
+    return statSync(path).isDirectory() ? yamlFiles(path) : /\.ya?ml$/.test(name) ? [path] : [];
+  });
+}
+
+const files = yamlFiles(dir);
+const docs = new Map(files.map((f) => [relative(dir, f), yaml.loadAll(readFileSync(f, 'utf8')) as Record<string, unknown>[]]));
+const isKustomization = (d: Record<string, unknown>) => String(d.apiVersion).startsWith('kustomize.config.k8s.io/');
+const ADAPTER_RULES = 'hpa/prometheus-adapter-rules.yaml';
+const objects: { file: string; object: K8sObject }[] = [...docs].flatMap(([file, ds]) =>
+  file === ADAPTER_RULES ? [] : ds.filter((d) => !isKustomization(d)).map((object) => ({ file, object: object as K8sObject })),
+);
+const find = <T = K8sObject>(kind: string): T => {
+  const found = objects.filter((o) => o.object.kind === kind);
+  assert.equal(found.length, 1, `one ${kind}`);
+  return found[0].object as T;
+};
+
+/** The model package of an API group (kubernetes-models for the built-in ones). */
+const MODEL_PACKAGES: Record<string, string> = {
+  'keda.sh': '@kubernetes-models/keda',
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+  'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
+};
+
+test('every manifest validates against the schema of its kind', async () => {
+  assert.ok(objects.length >= 12, `found ${objects.length} objects`);
+  for (const { file, object } of objects) {
+    const group = object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] : '';
+    const module = (await import(`${MODEL_PACKAGES[group] ?? 'kubernetes-models'}/${object.apiVersion}`)) as Record<string, new (o: unknown) => { validate(): void }>;
+    const Model = module[object.kind];
+    assert.ok(Model, `${file}: no schema for ${object.apiVersion} ${object.kind}`);
+    assert.doesNotThrow(() => new Model(object).validate(), `${file}: ${object.kind} ${object.metadata.name}`);
+  }
+});
+
+test('a broken manifest fails the schema check (the check can fail)', async () => {
+  const { Deployment } = await import('kubernetes-models/apps/v1');
+  const broken = structuredClone(find('Deployment')) as unknown as { spec: { replicas: unknown } };
+  broken.spec.replicas = 'two';
+  assert.throws(() => new Deployment(broken as never).validate());
+});
+
+test('the kustomizations reference files and directories that exist, and every manifest is used or an example', () => {
+  const referenced = new Set<string>();
+  for (const [file, ds] of docs) {
+    for (const k of ds.filter(isKustomization)) {
+      for (const entry of [...((k.resources as string[] | undefined) ?? []), ...((k.components as string[] | undefined) ?? [])]) {
+        const target = join(dir, dirname(file), entry);
+        assert.ok(existsSync(target), `${file} → ${entry}`);
+        referenced.add(relative(dir, target));
+      }
+    }
+  }
+  const unused = [...docs.keys()].filter((f) => !docs.get(f)!.some(isKustomization) && !referenced.has(f));
+  assert.deepEqual(unused.sort(), [ADAPTER_RULES, 'ingress/httproute.yaml', 'ingress/ingress-nginx.yaml'], 'only examples and the adapter config stand alone');
+});
+
+// ------------------------------------------------------------------------- against the code
+
+interface Probe {
+  httpGet: { path: string; port: string | number };
+  periodSeconds?: number;
+  failureThreshold?: number;
+}
+interface Container {
+  args?: string[];
+  env?: { name: string; value: string }[];
+  ports: { name: string; containerPort: number }[];
+  startupProbe: Probe;
+  livenessProbe: Probe;
+  readinessProbe: Probe;
+  lifecycle: { preStop: { sleep: { seconds: number } } };
+}
+interface PodSpec {
+  terminationGracePeriodSeconds: number;
+  containers: Container[];
+  volumes: { name: string; configMap?: { name: string } }[];
+}
+const deployment = () => find<{ metadata: { name: string }; spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } }>('Deployment');
+const container = () => deployment().spec.template.spec.containers[0];
+const config = () => parseConfig(JSON.parse(find<{ data: Record<string, string> }>('ConfigMap').data['config.json']), 'deploy/kubernetes/base/configmap.yaml');
+
+let service: TestService;
+before(async () => {
+  service = await startTestService();
+});
+after(() => service.shutdown(0));
+
+test('the ConfigMap holds a config the service accepts, at the path the container reads', () => {
+  const c = config();
+  const pod = deployment().spec.template.spec;
+  const args = container().args ?? [];
+  assert.equal(args[0], '--config');
+  assert.equal(args[1], '/etc/streamer/config.json');
+  assert.equal(pod.volumes.find((v) => v.configMap)?.configMap?.name, find('ConfigMap').metadata.name);
+  assert.ok(c.limits.max_streams > 0);
+});
+
+test('probes: liveness on health, readiness and start-up on ready, paths that answer 200 on a running service', async () => {
+  const c = container();
+  assert.equal(c.livenessProbe.httpGet.path, '/api/v1/health', 'a saturated or draining pod must not be restarted');
+  assert.equal(c.readinessProbe.httpGet.path, '/api/v1/ready');
+  assert.equal(c.startupProbe.httpGet.path, '/api/v1/ready', 'start-up covers model load and warm-up');
+  for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
+    assert.equal(probe.httpGet.port, 'http');
+    const res = await fetch(`${service.url}${probe.httpGet.path}`);
+    assert.equal(res.status, 200, probe.httpGet.path);
+  }
+  const port = c.ports.find((p) => p.name === 'http')!.containerPort;
+  assert.equal(c.env?.find((e) => e.name === 'PORT')?.value, String(port), 'the service listens on the container port');
+  assert.equal(c.env?.find((e) => e.name === 'HOST')?.value, '0.0.0.0');
+});
+
+test('the grace period covers preStop, the drain deadline and the finish time', () => {
+  const pod = deployment().spec.template.spec;
+  const preStop = container().lifecycle.preStop.sleep.seconds;
+  const needed = preStop + config().shutdown.drain_timeout_ms / 1000 + DRAIN_FINISH_MS / 1000;
+  assert.ok(pod.terminationGracePeriodSeconds >= needed, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} < ${needed}`);
+});
+
+test('selectors: Service, PDB and PodMonitor select the Deployment’s pods, by its named port', () => {
+  const labels = deployment().spec.template.metadata.labels;
+  const matches = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+  assert.ok(matches(deployment().spec.selector.matchLabels));
+  assert.ok(matches(find<{ spec: { selector: Record<string, string> } }>('Service').spec.selector));
+  assert.ok(matches(find<{ spec: { selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget').spec.selector.matchLabels));
+  const monitor = find<{ spec: { jobLabel: string; selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] } }>('PodMonitor');
+  assert.ok(matches(monitor.spec.selector.matchLabels));
+  assert.equal(labels[monitor.spec.jobLabel], 'streamer', 'job="streamer", as the alerts expect');
+  for (const endpoint of monitor.spec.podMetricsEndpoints) {
+    assert.ok(container().ports.some((p) => p.name === endpoint.port));
+    assert.equal(endpoint.path, '/metrics');
+  }
+  assert.equal(find<{ spec: { scaleTargetRef: { name: string } } }>('ScaledObject').spec.scaleTargetRef.name, deployment().metadata.name);
+  assert.equal(find<{ spec: { scaleTargetRef: { name: string } } }>('HorizontalPodAutoscaler').spec.scaleTargetRef.name, deployment().metadata.name);
+});
+
+/** Series names an expression reads that the service does not export. */
+const unknownSeries = (expr: string) => metricNamesIn(expr).filter((n) => !CATALOGUE_SERIES.has(n));
+
+test('the PrometheusRule carries exactly the alerts of otel/alerts.yml, and they read exported series', () => {
+  const alerts = yaml.load(readFileSync(join(root, 'otel/alerts.yml'), 'utf8')) as { groups: { rules: { expr: string }[] }[] };
+  const rule = find<{ spec: { groups: unknown } }>('PrometheusRule');
+  assert.deepEqual(rule.spec.groups, alerts.groups);
+  for (const r of alerts.groups.flatMap((g) => g.rules)) assert.deepEqual(unknownSeries(r.expr), [], r.expr);
+});
+
+test('KEDA triggers: queries read exported series and return one element; the stream target is below max_streams', () => {
+  const scaled = find<{ spec: { triggers: { type: string; metricType: string; metadata: { query: string; threshold: string } }[] } }>('ScaledObject');
+  assert.equal(scaled.spec.triggers.length, 2);
+  for (const trigger of scaled.spec.triggers) {
+    const { query } = trigger.metadata;
+    assert.equal(trigger.type, 'prometheus');
+    assert.deepEqual(unknownSeries(query), [], query);
+    const aggregations = aggregationsIn(query);
+    assert.ok(aggregations.length > 0 && aggregations.every((a) => a.grouping === null && a.op === 'sum'), `${query} sums everything into one element`);
+  }
+  const streams = scaled.spec.triggers.find((t) => t.metadata.query.startsWith('sum(active_streams'))!;
+  assert.equal(streams.metricType, 'AverageValue', 'streams are divided by the replica count');
+  assert.ok(Number(streams.metadata.threshold) < config().limits.max_streams, 'scale out before pods refuse streams');
+});
+
+test('HPA alternative: its metrics are the ones the prometheus-adapter rules serve, from exported series', () => {
+  const hpa = find<{ spec: { metrics: { pods: { metric: { name: string } } }[] } }>('HorizontalPodAutoscaler');
+  const adapter = docs.get(ADAPTER_RULES)![0] as { rules: { seriesQuery: string; name: { as: string }; metricsQuery: string }[] };
+  assert.deepEqual(hpa.spec.metrics.map((m) => m.pods.metric.name).sort(), adapter.rules.map((r) => r.name.as).sort());
+  for (const rule of adapter.rules) {
+    const series = metricNamesIn(rule.seriesQuery)[0];
+    // The adapter's templates, filled the way it fills them for one pod.
+    const query = rule.metricsQuery.replaceAll('<<.Series>>', series).replaceAll('<<.LabelMatchers>>', 'namespace="streamer",pod="p"').replaceAll('<<.GroupBy>>', 'pod');
+    assert.deepEqual(unknownSeries(rule.seriesQuery), [], rule.seriesQuery);
+    assert.deepEqual(unknownSeries(query), [], query);
+  }
+});
