@@ -52,9 +52,9 @@ export async function launch(command: (configFile: string) => [string, string[]]
   const logs: string[] = [];
   const parsed: LogEntry[] = [];
   const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
   const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       logs.push(line);
       if (!line.startsWith('{')) return;
       const entry = JSON.parse(line) as LogEntry;
