@@ -6,8 +6,10 @@ ARG NODE_IMAGE=node:24-trixie-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY package.json package-lock.json ./
+# onnxruntime-node's install script would download GPU libraries: its CPU build ships in the package.
+# (package.json's allowScripts denies that script to npm 11.19+; this covers any npm.)
+RUN --mount=type=cache,target=/root/.npm ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -16,9 +18,9 @@ FROM ${NODE_IMAGE}
 WORKDIR /app
 # The container listens on every interface; the port is the one EXPOSEd below.
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 # npm's download cache stays in the build cache (the mount), out of the image.
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 # Whisper models (model.backend "whisper") are not in the image: mount them at /app/models.
 USER node
