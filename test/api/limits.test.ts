@@ -78,8 +78,11 @@ test('a slow reader with a fast writer is ended with slow_consumer; memory stays
     const closed = new Promise<number>((r) => slow.once('close', (code) => r(code)));
     const keepalive = JSON.stringify({ request: 'keepalive' });
     let sent = 0;
+    // The kernel buffers unread acks before the server's own queue grows: on loopback up to the
+    // receiver's tcp_rmem maximum (32 MiB here) plus the sender's tcp_wmem (4 MiB). 4 M keepalives
+    // ask for 160 MB of acks, far beyond that; the flood stops as soon as the server cuts it off.
     const flood = async () => {
-      while (slow.readyState === WebSocket.OPEN && sent < 400_000) {
+      while (slow.readyState === WebSocket.OPEN && sent < 4_000_000) {
         for (let i = 0; i < 1000; i++) slow.send(keepalive);
         sent += 1000;
         await new Promise((r) => setImmediate(r));
