@@ -106,7 +106,8 @@ const telemetrySchema = z
 
 export const configSchema = z
   .object({
-    host: z.string().default('0.0.0.0'),
+    // Loopback unless asked: auth is off by default. The image and the manifests set HOST=0.0.0.0.
+    host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65_535).default(8080),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     model: modelSchema.prefault({}),
@@ -129,35 +130,46 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Validates a config object; errors name the offending key, e.g. `model.delay: Too small`. */
-export function parseConfig(input: unknown, source = 'config'): Config {
+/** The environment variables that override config keys, and the key each one sets. */
+const ENV_KEYS = { HOST: 'host', PORT: 'port', LOG_LEVEL: 'log_level', STREAMER_TOKENS: 'auth.tokens' } as const;
+type EnvVar = keyof typeof ENV_KEYS;
+
+/**
+ * Validates a config object; errors name the offending key, e.g. `model.delay: Too small`, and the
+ * environment variable it came from when one of `fromEnv` set it.
+ */
+export function parseConfig(input: unknown, source = 'config', fromEnv: readonly EnvVar[] = []): Config {
   const result = configSchema.safeParse(input ?? {});
   if (!result.success) {
     const lines = result.error.issues.map((i) => {
+      const path = i.path.join('.');
       const keys = 'keys' in i && Array.isArray(i.keys) ? `.${i.keys.join(', ')}` : '';
-      return `${i.path.join('.') || '(root)'}${keys}: ${i.message}`;
+      const variable = fromEnv.find((v) => path === ENV_KEYS[v] || path.startsWith(`${ENV_KEYS[v]}.`));
+      return `${path || '(root)'}${keys}: ${i.message}${variable ? ` (from the environment variable ${variable})` : ''}`;
     });
     throw new ConfigError(`invalid ${source}:\n  ${lines.join('\n  ')}`);
   }
   return result.data;
 }
 
-/** Config from `--config FILE` / STREAMER_CONFIG, then HOST, PORT and LOG_LEVEL from the environment. */
-export function loadConfig(argv = process.argv.slice(2), env = process.env): Config {
-  const flag = argv.indexOf('--config');
-  const path = flag >= 0 ? argv[flag + 1] : env.STREAMER_CONFIG;
+/**
+ * The config: the JSON file at `path` (the `--config` flag) or at STREAMER_CONFIG, then HOST, PORT,
+ * LOG_LEVEL and STREAMER_TOKENS from the environment.
+ */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = path ?? env.STREAMER_CONFIG;
   let raw: Record<string, unknown> = {};
-  if (path) {
+  if (file) {
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
     }
     try {
       raw = JSON.parse(text) as Record<string, unknown>;
     } catch (e) {
-      throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+      throw new ConfigError(`config file ${file} is not valid JSON: ${(e as Error).message}`);
     }
   }
   if (env.HOST) raw = { ...raw, host: env.HOST };
@@ -168,5 +180,6 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env): Con
     const tokens = env.STREAMER_TOKENS.split(',').map((t) => t.trim()).filter(Boolean);
     raw = { ...raw, auth: { ...auth, tokens: [...(auth.tokens ?? []), ...tokens] } };
   }
-  return parseConfig(raw, path ?? 'config');
+  const fromEnv = (Object.keys(ENV_KEYS) as EnvVar[]).filter((v) => env[v]);
+  return parseConfig(raw, file ? `config file ${file}` : 'config', fromEnv);
 }

@@ -2,8 +2,12 @@
 import { pino } from 'pino';
 import { activeTraceIds } from './telemetry/tracing.ts';
 
+// LOG_LEVEL is validated with the rest of the config (a bad one stops the service with exit 2,
+// naming the variable); until then an unknown level must not make pino throw at import.
+const envLevel = process.env.LOG_LEVEL;
+
 export const log = pino({
-  level: process.env.LOG_LEVEL ?? 'info',
+  level: envLevel === 'silent' || (envLevel && Object.hasOwn(pino.levels.values, envLevel)) ? envLevel : 'info',
   base: { service: 'streamer' },
   // A log line written inside a stream's work carries its trace_id/span_id (when tracing is on).
   mixin: activeTraceIds,

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, parseConfig } from '../src/config.ts';
 test('defaults are the documented ones', () => {
   const c = parseConfig({});
   assert.equal(c.port, 8080);
-  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.host, '127.0.0.1', 'loopback unless asked: auth is off by default');
   assert.deepEqual(
     { ...c.model, workers: undefined },
     { backend: 'simulated', delay: 0.5, constant_factor: 0.3, jitter: 0.2, failure_rate: 0, panic_rate: 0, warmup_penalty: 10, workers: undefined },
@@ -27,13 +27,20 @@ test('errors name the bad key', () => {
 test('file, then env PORT/HOST override', () => {
   const file = join(tmpdir(), `streamer-config-${process.pid}.json`);
   writeFileSync(file, JSON.stringify({ port: 9000, model: { delay: 0.1 } }));
-  const fromFile = loadConfig(['--config', file], {});
+  const fromFile = loadConfig(file, {});
   assert.equal(fromFile.port, 9000);
   assert.equal(fromFile.model.backend === 'simulated' && fromFile.model.delay, 0.1);
-  const withEnv = loadConfig([], { STREAMER_CONFIG: file, PORT: '9100', HOST: '127.0.0.1' });
+  const withEnv = loadConfig(undefined, { STREAMER_CONFIG: file, PORT: '9100', HOST: '127.0.0.1' });
   assert.equal(withEnv.port, 9100);
   assert.equal(withEnv.host, '127.0.0.1');
-  assert.throws(() => loadConfig(['--config', '/nonexistent.json'], {}), /cannot read config file/);
+  assert.throws(() => loadConfig('/nonexistent.json', {}), /cannot read config file/);
   writeFileSync(file, '{ not json');
-  assert.throws(() => loadConfig(['--config', file], {}), /not valid JSON/);
+  assert.throws(() => loadConfig(file, {}), /not valid JSON/);
+});
+
+test('a bad value from the environment names its variable', () => {
+  assert.throws(() => loadConfig(undefined, { STREAMER_TOKENS: 'tok1,tok2' }), /auth\.tokens\.0: .*8 characters.*\(from the environment variable STREAMER_TOKENS\)/);
+  assert.throws(() => loadConfig(undefined, { LOG_LEVEL: 'verbose' }), /log_level: .*\(from the environment variable LOG_LEVEL\)/);
+  assert.throws(() => loadConfig(undefined, { PORT: 'eighty' }), /port: .*\(from the environment variable PORT\)/);
+  assert.throws(() => parseConfig({ port: 'eighty' }), (e: Error) => /port: /.test(e.message) && !/environment/.test(e.message), 'a file key is not blamed on the environment');
 });
