@@ -1,51 +1,94 @@
-// Entry point: config → telemetry → server. Exits 0 after a graceful drain on SIGTERM/SIGINT.
+// Entry point: command line → config → service, then signals. Exit status (README "Exit status"):
+// 0 after a graceful drain, 1 when the service cannot start or is stopped by a second signal,
+// 2 for a usage or config error. Expected failures print one line on stderr, never a stack trace.
+import { parseFlags, runCli, UsageError } from './cli.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { log } from './log.ts';
-import { startService } from './service.ts';
+import { startService, StartupError, type Service } from './service.ts';
 
 /** Signals closer than this to the first one are the same operator action, delivered twice. */
 const SAME_ACTION_MS = 1000;
 
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      // Plain text on stderr whatever the log level: the operator has to see this one.
-      process.stderr.write(`streamer: ${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
-  log.level = config.log_level;
-  const service = await startService(config);
+const USAGE = `usage: npm start -- [--config FILE]      (built: node dist/main.js [--config FILE])
 
-  // One operator action often reaches the server twice: a signal sent to the whole process group
-  // (Ctrl-C, `timeout`, systemd) arrives from the kernel and again relayed by npm. A signal within
-  // SAME_ACTION_MS of the first is that same action; a later one is a deliberate "exit now".
-  let firstSignalAt: number | null = null;
-  const onSignal = (signal: NodeJS.Signals) => {
-    const now = performance.now();
-    if (firstSignalAt === null) {
-      firstSignalAt = now;
-      log.info({ signal }, 'shutting down');
-      service.shutdown().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    } else if (now - firstSignalAt < SAME_ACTION_MS) {
-      log.info({ signal }, 'signal delivered again by a launcher: still draining');
-    } else {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+Serves the streaming audio inference service (README.md). Ctrl-C or SIGTERM drains running streams.
+
+  --config FILE   JSON config file (also STREAMER_CONFIG=FILE); HOST, PORT, LOG_LEVEL and
+                  STREAMER_TOKENS in the environment override it
+  -h, --help      print this help
+
+exit status: 0 drained and stopped, 1 could not start or stopped by a second signal,
+             2 usage or config error
+`;
+
+function parse(argv: string[]): { configPath?: string } | 'help' {
+  const { values } = parseFlags({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) return 'help';
+  if (values.config === '') throw new UsageError('--config needs a file name');
+  return { configPath: values.config };
 }
 
-await main();
+/** Prints the one line an operator must see whatever the log level. */
+const fatal = (message: string) => process.stderr.write(`streamer: ${message}\n`);
+
+async function serve({ configPath }: { configPath?: string }): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(configPath);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    fatal(e.message);
+    return 2;
+  }
+  log.level = config.log_level;
+  let service: Service;
+  try {
+    service = await startService(config);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    log.error({ err }, 'start-up failed'); // the detail (cause, stack) for the logs
+    fatal(err.message);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    const stop = (code: number): void => {
+      service.shutdown().then(
+        () => resolve(code),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    service.warm.catch((err: unknown) => {
+      log.error({ err }, 'model warm-up failed');
+      fatal(`model warm-up failed: ${err instanceof Error ? err.message : String(err)}`);
+      stop(1);
+    });
+
+    // One operator action often reaches the server twice: a signal sent to the whole process group
+    // (Ctrl-C, `timeout`, systemd) arrives from the kernel and again relayed by npm. A signal within
+    // SAME_ACTION_MS of the first is that same action; a later one is a deliberate "exit now".
+    let firstSignalAt: number | null = null;
+    const onSignal = (signal: NodeJS.Signals) => {
+      const now = performance.now();
+      if (firstSignalAt === null) {
+        firstSignalAt = now;
+        log.info({ signal }, 'shutting down');
+        stop(0);
+      } else if (now - firstSignalAt < SAME_ACTION_MS) {
+        log.info({ signal }, 'signal delivered again by a launcher: still draining');
+      } else {
+        log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+await runCli(USAGE, parse, serve);
+// Worker threads and timers of a stopped (or never started) service must not keep the process up.
+process.exit();

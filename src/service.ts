@@ -45,20 +45,52 @@ export function loadVad(vad: Config['vad']): Promise<SileroVad> {
   return SileroVad.load(undefined, { maxBatch: vad.max_batch, maxWaitMs: vad.batch_wait_ms, workers: vad.workers });
 }
 
+/** The service could not start (a model missing, the port taken…): the message says which and why. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+/** Starts listening; rejects with the server's error (e.g. EADDRINUSE) instead of it being thrown as an event. */
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+    server.once('error', reject);
+  });
+}
+
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   installTracing({ serviceName: 'streamer', serviceVersion: packageJson.version, exporter: options.spanExporter });
   const telemetry = config.telemetry.enabled
     ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES })
     : null;
   const runtime = telemetry ? startRuntimeMetrics(telemetry.meterProvider) : null;
-  const [vad, model] = await Promise.all([loadVad(config.vad), loadModel(config.model)]);
+  // Whatever was started before a failure is released, so that the process can exit cleanly.
+  const release: (() => unknown)[] = [() => runtime?.stop()];
+  const fail = async (what: string, err: unknown): Promise<never> => {
+    await Promise.allSettled(release.map((r) => Promise.resolve().then(r)));
+    throw new StartupError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  };
+  const [vadLoad, modelLoad] = await Promise.allSettled([loadVad(config.vad), loadModel(config.model)]);
+  if (vadLoad.status === 'fulfilled') release.push(() => vadLoad.value.close());
+  if (modelLoad.status === 'fulfilled') release.push(() => modelLoad.value.close());
+  if (vadLoad.status === 'rejected') return fail('cannot load the VAD model', vadLoad.reason);
+  if (modelLoad.status === 'rejected') return fail(`cannot load the ${config.model.backend} model`, modelLoad.reason);
+  const [vad, model] = [vadLoad.value, modelLoad.value];
   const admission = new Admission(config.limits.max_streams, config.limits.saturation_backlog_seconds);
   const renderMetrics = telemetry ? () => telemetry.render() : undefined;
   const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics });
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await listen(app.fetch, config.host, config.port);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'address in use' : code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : code === 'EACCES' ? 'permission denied' : err;
+    return fail(`cannot listen on ${config.host}:${config.port}`, why);
+  }
   injectWebSocket(server);
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;

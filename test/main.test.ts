@@ -121,3 +121,63 @@ test('a bad config file fails fast, naming the key, exit code 2', async () => {
   assert.match(out, /model\.delay/);
   assert.match(out, /max_chanels/);
 });
+
+/** Runs src/main.ts to its end (for the ways it must not start): exit status and output. */
+async function runMain(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['src/main.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+  child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+  // A run that starts a server instead of stopping is killed (exit status null fails the test).
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** No stack frame and no native abort in what an operator reads. */
+const STACK = /\n\s+at |Napi::Error|terminate called|Unhandled 'error' event/;
+
+test('start-up failures: one line on stderr naming what failed and where, no stack trace, exit 1 or 2', async () => {
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const busyPort = (busy.address() as AddressInfo).port;
+  const missingWhisper = writeConfig({ model: { backend: 'whisper', path: 'models/no-such-model' } });
+  const badKey = writeConfig({ limits: { max_chanels: 2 } });
+  const cases: { name: string; args?: string[]; env?: NodeJS.ProcessEnv; code: number; line: RegExp; runs?: number }[] = [
+    { name: 'port in use', env: { PORT: String(busyPort) }, code: 1, line: new RegExp(`^streamer: cannot listen on 127\\.0\\.0\\.1:${busyPort}: address in use\\n$`) },
+    // Five runs: the process once aborted in onnxruntime (exit 134) while exiting with pools open.
+    { name: 'whisper model missing', args: ['--config', missingWhisper], code: 1, line: /^streamer: cannot load the whisper model: .*no-such-model.*npm run models:fetch -- tiny\.en.*\n$/, runs: 5 },
+    { name: 'LOG_LEVEL=verbose', env: { LOG_LEVEL: 'verbose' }, code: 2, line: /log_level: .*\(from the environment variable LOG_LEVEL\)/ },
+    { name: 'short tokens', env: { STREAMER_TOKENS: 'tok1' }, code: 2, line: /auth\.tokens\.0: .*8 characters.*STREAMER_TOKENS/ },
+    { name: '--config=FILE is read', args: [`--config=${badKey}`], code: 2, line: /max_chanels/ },
+    { name: '--config without a file', args: ['--config'], code: 2, line: /^error: .*--config.*\n\nusage: / },
+    { name: 'an unknown flag', args: ['--bogus'], code: 2, line: /^error: .*--bogus.*\n\nusage: / },
+  ];
+  try {
+    for (const c of cases) {
+      for (let run = 0; run < (c.runs ?? 1); run++) {
+        const { code, stdout, stderr } = await runMain(c.args ?? [], c.env);
+        assert.equal(code, c.code, `${c.name}: exit status\n${stderr}`);
+        assert.match(stderr, c.line, c.name);
+        assert.doesNotMatch(stderr, STACK, `${c.name}: no stack trace`);
+        assert.ok(!stdout.includes('"msg":"listening"'), `${c.name}: never listened`);
+      }
+    }
+  } finally {
+    busy.close();
+  }
+});
+
+test('--help prints the usage with the exit statuses and starts nothing', async () => {
+  const { code, stdout, stderr } = await runMain(['--help']);
+  assert.equal(code, 0);
+  assert.match(stdout, /^usage: npm start -- \[--config FILE\]/);
+  assert.match(stdout, /exit status: 0 .*1 .*\n.*2 usage or config error/);
+  assert.equal(stderr, '');
+});
