@@ -1,6 +1,6 @@
 // The Hono application: HTTP routes and the two websocket routes.
 import { createNodeWebSocket } from '@hono/node-ws';
-import { Hono } from 'hono';
+import { Hono, type Handler } from 'hono';
 import type { WSContext } from 'hono/ws';
 import type { WebSocket } from 'ws';
 import { log } from '../log.ts';
@@ -104,8 +104,15 @@ export function createApp(deps: AppDeps) {
       };
     });
 
-  app.get('/api/v1/simple', websocket('simple'));
-  app.get('/api/v1/segmented', websocket('segmented'));
+  // A plain HTTP request on a websocket route (no `Upgrade: websocket`) gets there after the upgrade
+  // helper passed it on: 426 names what is missing (RFC 9110 §15.5.22) instead of a bare 404.
+  const upgradeRequired: Handler = (c) =>
+    c.json({ error: 'this route is a websocket: connect with a websocket client (Upgrade: websocket), see docs/protocol.md' }, 426, {
+      upgrade: 'websocket',
+      connection: 'Upgrade',
+    });
+  app.get('/api/v1/simple', websocket('simple'), upgradeRequired);
+  app.get('/api/v1/segmented', websocket('segmented'), upgradeRequired);
 
   app.route('/', pageRoutes());
 

@@ -28,6 +28,18 @@ test('health, readiness and unknown routes', async () => {
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
 });
 
+test('a plain HTTP request on a websocket route is answered 426 Upgrade Required, saying what to do', async () => {
+  for (const route of ['simple', 'segmented']) {
+    const res = await fetch(`${service.url}/api/v1/${route}`);
+    assert.equal(res.status, 426, route);
+    assert.equal(res.headers.get('upgrade'), 'websocket');
+    assert.match(((await res.json()) as { error: string }).error, /websocket client/);
+  }
+  // and the websocket route itself still upgrades
+  const conn = await connect(service.ws('segmented'));
+  await conn.close();
+});
+
 test('stop with disconnect closes with 1000 after stream_end', async () => {
   const { events, closeCode } = await streamAudio({ addr: service.ws('simple'), format: S16_MONO_16K, pcm: second(1) });
   assert.equal(events.at(-1)?.type, 'stream_end');
