@@ -5,11 +5,11 @@
 // `otel_scope_name` on every series would differ between the stage meters of one family.
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 
-const WITHOUT_SCOPE_INFO = true;
-
 export class Exposition {
-  readonly reader = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: WITHOUT_SCOPE_INFO });
-  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, false, WITHOUT_SCOPE_INFO);
+  // Only the reader's collect() is used (no server of its own); the serializer below renders.
+  readonly reader = new PrometheusExporter({ preventServerStart: true });
+  // (prefix, appendTimestamp, withResourceConstantLabels, withoutTargetInfo, withoutScopeInfo)
+  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
 
   async render(): Promise<string> {
     const { resourceMetrics, errors } = await this.reader.collect();

@@ -3,8 +3,8 @@
 // WORKDIR), and the exact command of its ENTRYPOINT serves real audio on both routes. A run-time import
 // of a dev dependency fails here, because the directory holds the production dependencies only.
 import assert from 'node:assert/strict';
-import { execFileSync, execSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -119,7 +119,7 @@ test("the runtime stage, reproduced, serves both routes with the image's exact c
   const stageDirs = new Map<string, string>();
   for (const stage of all.slice(0, -1)) {
     const dir = join(work, stage.name!);
-    execFileSync('mkdir', ['-p', dir]);
+    mkdirSync(dir, { recursive: true });
     // The build stage's `npm ci` would install exactly this checkout's tree (same lock file).
     reproduce(stage, dir, stageDirs, (run) => {
       if (!/\bnpm ci\b/.test(run)) return false;
@@ -129,7 +129,7 @@ test("the runtime stage, reproduced, serves both routes with the image's exact c
     stageDirs.set(stage.name!, dir);
   }
   const app = join(work, 'app');
-  execFileSync('mkdir', ['-p', app]);
+  mkdirSync(app, { recursive: true });
   reproduce(runtime, app, stageDirs);
 
   for (const dev of Object.keys(pkg.devDependencies)) assert.ok(!existsSync(join(app, 'node_modules', dev)), `dev dependency ${dev} is not installed`);
