@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import ort from 'onnxruntime-node';
 import { parseConfig } from '../src/config.ts';
+import { noopContext } from '../src/context.ts';
 import { loadVad } from '../src/service.ts';
 import { Segmenter } from '../src/vad/segmenter.ts';
 import { bundledVadModelPath, SileroVad, VadChannelState } from '../src/vad/silero.ts';
@@ -136,7 +137,7 @@ class OurChannel {
 }
 
 async function ours(): Promise<Contender> {
-  const vad = await loadVad(parseConfig({}).vad);
+  const vad = await loadVad(parseConfig({}).vad, noopContext());
   let channel = new OurChannel(vad);
   return {
     name: 'ours',
@@ -312,7 +313,7 @@ async function singleStream(opts: VadOptions, windows: Float32Array[]): Promise<
 }
 
 async function concurrent(opts: VadOptions, windows: Float32Array[]): Promise<ConcurrentResult[]> {
-  const vad = await loadVad(parseConfig(process.env.BENCH_VAD_WORKERS ? { vad: { workers: Number(process.env.BENCH_VAD_WORKERS) } } : {}).vad);
+  const vad = await loadVad(parseConfig(process.env.BENCH_VAD_WORKERS ? { vad: { workers: Number(process.env.BENCH_VAD_WORKERS) } } : {}).vad, noopContext());
   const floor = await BatchedPlain.load();
   const out: ConcurrentResult[] = [];
   try {

@@ -156,10 +156,10 @@ function textOf(output: unknown): string {
 
 async function measure(model: BenchModel, threads: number, clips: Clip[], opts: WhisperOptions): Promise<WhisperRun> {
   // Imported here, so that a run without a model loads neither onnxruntime nor the worker pool.
-  const [{ parseConfig }, { loadModel }] = await Promise.all([import('../src/config.ts'), import('../src/model/index.ts')]);
+  const [{ parseConfig }, { loadModel }, { noopContext }] = await Promise.all([import('../src/config.ts'), import('../src/model/index.ts'), import('../src/context.ts')]);
   const config = parseConfig({ model: { backend: 'whisper', path: model.dir, threads, workers: 1 } }, `whisper bench config for ${model.dir}`);
   let t0 = performance.now();
-  const loaded = await loadModel(config.model);
+  const loaded = await loadModel(config.model, noopContext());
   const loadSeconds = (performance.now() - t0) / 1000;
   try {
     t0 = performance.now();

@@ -7,9 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { Admission } from './api/admission.ts';
 import { createApp } from './api/app.ts';
 import type { Config } from './config.ts';
+import { serviceContext, type ServiceContext } from './context.ts';
 import { log } from './log.ts';
 import { loadModel } from './model/index.ts';
-import { installTelemetry } from './telemetry/provider.ts';
+import { createTelemetry, noopTelemetry } from './telemetry/telemetry.ts';
 import { startRuntimeMetrics } from './telemetry/runtime.ts';
 import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
@@ -41,8 +42,8 @@ export interface ServiceOptions {
 }
 
 /** The shared VAD as the config sets it up (the benchmark loads it the same way). */
-export function loadVad(vad: Config['vad']): Promise<SileroVad> {
-  return SileroVad.load(undefined, { maxBatch: vad.max_batch, maxWaitMs: vad.batch_wait_ms, workers: vad.workers });
+export function loadVad(vad: Config['vad'], service: ServiceContext): Promise<SileroVad> {
+  return SileroVad.load(service, undefined, { maxBatch: vad.max_batch, maxWaitMs: vad.batch_wait_ms, workers: vad.workers });
 }
 
 /** The service could not start (a model missing, the port taken…): the message says which and why. */
@@ -63,25 +64,27 @@ function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, p
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   installTracing({ serviceName: 'streamer', serviceVersion: packageJson.version, exporter: options.spanExporter });
+  // Everything this service counts lives in its own context: nothing is shared with another
+  // service in the same process.
   const telemetry = config.telemetry.enabled
-    ? installTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES })
-    : null;
-  const runtime = telemetry ? startRuntimeMetrics(telemetry.meterProvider) : null;
+    ? createTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES })
+    : noopTelemetry(TASK_NAMES);
+  const service = serviceContext(telemetry);
+  const runtime = telemetry.meterProvider ? startRuntimeMetrics(telemetry.meterProvider) : null;
   // Whatever was started before a failure is released, so that the process can exit cleanly.
-  const release: (() => unknown)[] = [() => runtime?.stop()];
+  const release: (() => unknown)[] = [() => runtime?.stop(), () => telemetry.shutdown()];
   const fail = async (what: string, err: unknown): Promise<never> => {
     await Promise.allSettled(release.map((r) => Promise.resolve().then(r)));
     throw new StartupError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   };
-  const [vadLoad, modelLoad] = await Promise.allSettled([loadVad(config.vad), loadModel(config.model)]);
+  const [vadLoad, modelLoad] = await Promise.allSettled([loadVad(config.vad, service), loadModel(config.model, service)]);
   if (vadLoad.status === 'fulfilled') release.push(() => vadLoad.value.close());
   if (modelLoad.status === 'fulfilled') release.push(() => modelLoad.value.close());
   if (vadLoad.status === 'rejected') return fail('cannot load the VAD model', vadLoad.reason);
   if (modelLoad.status === 'rejected') return fail(`cannot load the ${config.model.backend} model`, modelLoad.reason);
   const [vad, model] = [vadLoad.value, modelLoad.value];
-  const admission = new Admission(config.limits.max_streams, config.limits.saturation_backlog_seconds);
-  const renderMetrics = telemetry ? () => telemetry.render() : undefined;
-  const { app, injectWebSocket, sessions } = createApp({ config, model, vad, admission, renderMetrics });
+  const admission = new Admission(config.limits.max_streams, config.limits.saturation_backlog_seconds, telemetry.backlog);
+  const { app, injectWebSocket, sessions } = createApp({ service, config, model, vad, admission });
 
   let server: ServerType;
   try {
@@ -122,6 +125,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await warm.catch(() => undefined);
       await Promise.all([model.close(), vad.close()]);
       runtime?.stop();
+      await telemetry.shutdown();
       await shutdownTracing();
       log.info('stopped');
     })());

@@ -2,12 +2,12 @@
 // runs off the request path starts here: detached promises, awaited stage work and worker pools.
 // It names the task, and turns an unexpected throw into a counted, logged "panic" that never
 // escapes to crash the process. Lint (eslint.config.js) forbids workers and floating promises
-// anywhere else.
+// anywhere else. One `Tasks` per service: panics and monitors land in that service's telemetry.
 import { extname } from 'node:path';
 import { Piscina } from 'piscina';
 import { log } from './log.ts';
-import { panics } from './telemetry/panics.ts';
-import { taskMonitor, type TaskMonitor } from './telemetry/task-monitor.ts';
+import type { TaskMonitor } from './telemetry/task-monitor.ts';
+import type { Telemetry } from './telemetry/telemetry.ts';
 import type { TimedResult } from './task-worker.ts';
 
 /** Every task has a task monitor (src/telemetry/task-monitor.ts) and a panic counter. */
@@ -27,47 +27,6 @@ export class TaskPanic extends Error {
     this.task = task;
     this.cause = cause;
   }
-}
-
-/** Counts and logs an unexpected throw of `task` (once, however often it is rethrown). */
-export function recordPanic(task: TaskName, err: unknown): TaskPanic {
-  if (err instanceof TaskPanic) return err; // already counted where it happened
-  panics.record(task);
-  log.error({ task, err }, 'task panicked');
-  return new TaskPanic(task, err);
-}
-
-/** Runs awaited work as `task`; a throw is counted as a panic and rethrown as TaskPanic. */
-export async function guard<T>(task: TaskName, fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw recordPanic(task, err);
-  }
-}
-
-/** Synchronous variant of guard for short CPU work on the event loop (decoding, resampling). */
-export function guardSync<T>(task: TaskName, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw recordPanic(task, err);
-  }
-}
-
-/**
- * Starts detached work. It never rejects: a panic is counted, logged and handed to `onPanic`
- * (e.g. to tell the client "internal server error" and end the stream).
- */
-export function spawn(task: TaskName, fn: () => Promise<void>, onPanic?: (p: TaskPanic) => void): void {
-  fn().catch((err: unknown) => {
-    const p = recordPanic(task, err);
-    try {
-      onPanic?.(p);
-    } catch (inner) {
-      log.error({ task, err: inner }, 'panic handler failed');
-    }
-  });
 }
 
 export interface WorkerPool<In, Out> {
@@ -98,18 +57,97 @@ async function monitoredJob<T>(
   }
 }
 
-/**
- * A job of `task` run on this thread instead of on a pool's worker (when handing it over would cost
- * more than running it): the same panic and monitor accounting as WorkerPool.run.
- */
-export function runOnThisThread<T>(task: TaskName, fn: () => Promise<T>): Promise<{ value: T; runSeconds: number }> {
-  return guard(task, () =>
-    monitoredJob(taskMonitor(task), async () => {
-      const started = performance.now();
-      const value = await fn();
-      return { value, runSeconds: (performance.now() - started) / 1000 };
-    }),
-  );
+export class Tasks {
+  private readonly telemetry: Telemetry;
+  constructor(telemetry: Telemetry) {
+    this.telemetry = telemetry;
+  }
+
+  /** The monitor of `task` (task-monitor.ts), for work that reports its own polls. */
+  monitor(task: TaskName): TaskMonitor {
+    return this.telemetry.monitors.get(task);
+  }
+
+  /** Counts and logs an unexpected throw of `task` (once, however often it is rethrown). */
+  recordPanic(task: TaskName, err: unknown): TaskPanic {
+    if (err instanceof TaskPanic) return err; // already counted where it happened
+    this.telemetry.panics.record(task);
+    log.error({ task, err }, 'task panicked');
+    return new TaskPanic(task, err);
+  }
+
+  /** Runs awaited work as `task`; a throw is counted as a panic and rethrown as TaskPanic. */
+  async guard<T>(task: TaskName, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.recordPanic(task, err);
+    }
+  }
+
+  /** Synchronous variant of guard for short CPU work on the event loop (decoding, resampling). */
+  guardSync<T>(task: TaskName, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.recordPanic(task, err);
+    }
+  }
+
+  /**
+   * Starts detached work. It never rejects: a panic is counted, logged and handed to `onPanic`
+   * (e.g. to tell the client "internal server error" and end the stream).
+   */
+  spawn(task: TaskName, fn: () => Promise<void>, onPanic?: (p: TaskPanic) => void): void {
+    fn().catch((err: unknown) => {
+      const p = this.recordPanic(task, err);
+      try {
+        onPanic?.(p);
+      } catch (inner) {
+        log.error({ task, err: inner }, 'panic handler failed');
+      }
+    });
+  }
+
+  /**
+   * A job of `task` run on this thread instead of on a pool's worker (when handing it over would
+   * cost more than running it): the same panic and monitor accounting as WorkerPool.run.
+   */
+  runOnThisThread<T>(task: TaskName, fn: () => Promise<T>): Promise<{ value: T; runSeconds: number }> {
+    return this.guard(task, () =>
+      monitoredJob(this.monitor(task), async () => {
+        const started = performance.now();
+        const value = await fn();
+        return { value, runSeconds: (performance.now() - started) / 1000 };
+      }),
+    );
+  }
+
+  /**
+   * Worker threads are created only here. `file` is a module URL whose default export is its job
+   * handler wrapped in `timedJob` (src/task-worker.ts). Each job is one instance of `task` for its
+   * monitor: the time it queued for a worker is its scheduling delay, the time it ran there its poll.
+   */
+  createWorkerPool<In, Out>(task: TaskName, file: URL, threads: number): WorkerPool<In, Out> {
+    const pool = new Piscina({
+      filename: file.href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Infinity,
+    });
+    const monitor = this.monitor(task);
+    const run = (input: In, transferList?: Transferable[]) =>
+      monitoredJob(monitor, async () => {
+        const submittedAt = epochMs();
+        const timed = (await pool.run(input, { transferList: transferList as never })) as TimedResult<Out>;
+        return { value: timed.value, runSeconds: (timed.finishedAt - timed.startedAt) / 1000, scheduledSeconds: (timed.startedAt - submittedAt) / 1000 };
+      });
+    return {
+      size: threads,
+      run: (input, transferList) => this.guard(task, () => run(input, transferList)),
+      destroy: () => pool.destroy(),
+    };
+  }
 }
 
 /**
@@ -118,30 +156,4 @@ export function runOnThisThread<T>(task: TaskName, fn: () => Promise<T>): Promis
  */
 export function siblingModule(name: string, from: string): URL {
   return new URL(`./${name}${extname(new URL(from).pathname)}`, from);
-}
-
-/**
- * Worker threads are created only here. `file` is a module URL whose default export is its job
- * handler wrapped in `timedJob` (src/task-worker.ts). Each job is one instance of `task` for its
- * monitor: the time it queued for a worker is its scheduling delay, the time it ran there its poll.
- */
-export function createWorkerPool<In, Out>(task: TaskName, file: URL, threads: number): WorkerPool<In, Out> {
-  const pool = new Piscina({
-    filename: file.href,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: Infinity,
-  });
-  const monitor = taskMonitor(task);
-  const run = (input: In, transferList?: Transferable[]) =>
-    monitoredJob(monitor, async () => {
-      const submittedAt = epochMs();
-      const timed = (await pool.run(input, { transferList: transferList as never })) as TimedResult<Out>;
-      return { value: timed.value, runSeconds: (timed.finishedAt - timed.startedAt) / 1000, scheduledSeconds: (timed.startedAt - submittedAt) / 1000 };
-    });
-  return {
-    size: threads,
-    run: (input, transferList) => guard(task, () => run(input, transferList)),
-    destroy: () => pool.destroy(),
-  };
 }

@@ -1,5 +1,5 @@
 // How many streams run at once, and whether the service takes new ones (readiness).
-import { backlogTotals } from '../telemetry/backlog.ts';
+import type { BacklogRegistry } from '../telemetry/backlog.ts';
 
 export class Admission {
   active = 0;
@@ -9,10 +9,10 @@ export class Admission {
 
   private readonly maxStreams: number;
   private readonly saturationSeconds: number;
-  constructor(
-    maxStreams: number,
-    saturationSeconds: number,
-  ) {
+  /** The backlog of this service's own sessions. */
+  private readonly backlog: BacklogRegistry;
+  constructor(maxStreams: number, saturationSeconds: number, backlog: BacklogRegistry) {
+    this.backlog = backlog;
     this.maxStreams = maxStreams;
     this.saturationSeconds = saturationSeconds;
   }
@@ -20,7 +20,7 @@ export class Admission {
   /** Measured saturation: some stage is, on average per stream, this far behind real time. */
   get saturated(): boolean {
     const perStream = Math.max(1, this.active);
-    return Object.values(backlogTotals()).some((seconds) => seconds / perStream > this.saturationSeconds);
+    return Object.values(this.backlog.totals()).some((seconds) => seconds / perStream > this.saturationSeconds);
   }
 
   get ready(): boolean {

@@ -5,18 +5,11 @@ import type { WSContext } from 'hono/ws';
 import type { WebSocket } from 'ws';
 import { log } from '../log.ts';
 import type { Mode } from '../pipeline/stream.ts';
-import { instruments } from '../telemetry/instruments.ts';
-import { panics } from '../telemetry/panics.ts';
-import { taskMonitor } from '../telemetry/task-monitor.ts';
-import { recordPanic } from '../task.ts';
 import { bearerAuth } from './auth.ts';
 import { pageRoutes } from './page.ts';
 import { Session, type SessionDeps, type SessionSocket } from './session.ts';
 
-export interface AppDeps extends SessionDeps {
-  /** Prometheus text exposition, when telemetry is on. */
-  renderMetrics?: () => Promise<string>;
-}
+export type AppDeps = SessionDeps;
 
 // @hono/node-ws reports socket errors (invalid UTF-8, oversized frames) as `new ErrorEvent(...)`,
 // a global only from Node 21: on Node 20 that throws and the error never reaches onError below.
@@ -38,7 +31,8 @@ export function createApp(deps: AppDeps) {
   // oversized frames get the protocol's `frame_too_large` error first.
   nodeWs.wss.options.maxPayload = Math.max(4 * deps.config.limits.max_frame_bytes, 1 << 20);
   const sessions = new Set<Session>();
-  const route = taskMonitor('route');
+  const { tasks, telemetry } = deps.service;
+  const route = tasks.monitor('route');
 
   // Every HTTP request is one instance of the `route` task; its handler is one poll. Scrapes are
   // left out: nothing exported may change because someone scraped.
@@ -56,14 +50,14 @@ export function createApp(deps: AppDeps) {
 
   const { tokens, protect_metrics } = deps.config.auth;
   if (tokens.length > 0) {
-    const auth = bearerAuth(tokens);
+    const auth = bearerAuth(tokens, telemetry.metrics);
     app.use('/api/v1/simple', auth);
     app.use('/api/v1/segmented', auth);
     if (protect_metrics) app.use('/metrics', auth);
   }
 
   app.get('/api/v1/health', (c) => {
-    const recent = panics.recentCount();
+    const recent = telemetry.panics.recentCount();
     return c.json(recent > 0 ? { status: 'degraded', panics: recent } : { status: 'healthy' });
   });
 
@@ -74,8 +68,9 @@ export function createApp(deps: AppDeps) {
   });
 
   app.get('/metrics', async (c) => {
-    if (!deps.renderMetrics) return c.text('metrics are disabled\n', 404);
-    return c.body(await deps.renderMetrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    const exposition = telemetry.render();
+    if (!exposition) return c.text('metrics are disabled\n', 404);
+    return c.body(await exposition, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
   const websocket = (mode: Mode) =>
@@ -83,7 +78,7 @@ export function createApp(deps: AppDeps) {
       let session: Session | null = null;
       return {
         onOpen(_event, ws) {
-          instruments().activeConnections.add(1);
+          telemetry.metrics.activeConnections.add(1);
           session = new Session(mode, deps, socketOf(ws));
           sessions.add(session);
         },
@@ -92,7 +87,7 @@ export function createApp(deps: AppDeps) {
           session?.receive(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
         },
         onClose() {
-          instruments().activeConnections.add(-1);
+          telemetry.metrics.activeConnections.add(-1);
           if (session) {
             session.clientClosed();
             sessions.delete(session);
@@ -119,7 +114,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((err, c) => {
     // A throw in a route handler is a panic of the `route` task.
-    recordPanic('route', err);
+    tasks.recordPanic('route', err);
     return c.json({ error: 'internal server error' }, 500);
   });
 

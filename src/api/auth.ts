@@ -3,11 +3,12 @@
 // timingSafeEqual, against every configured token, so timing reveals neither content nor length.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { instruments } from '../telemetry/instruments.ts';
+import type { Instruments } from '../telemetry/instruments.ts';
+import { ATTR } from '../telemetry/names.ts';
 
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
-export function bearerAuth(tokens: readonly string[]): MiddlewareHandler {
+export function bearerAuth(tokens: readonly string[], metrics: Instruments): MiddlewareHandler {
   const allowed = tokens.map(digest);
   const accepts = (candidate: string): boolean => {
     const d = digest(candidate);
@@ -19,7 +20,7 @@ export function bearerAuth(tokens: readonly string[]): MiddlewareHandler {
     const header = c.req.header('authorization');
     const candidate = header?.startsWith('Bearer ') ? header.slice(7).trim() : c.req.query('token');
     if (candidate && accepts(candidate)) return next();
-    instruments().protocolErrors.add(1, { code: 'unauthorized' });
+    metrics.protocolErrors.add(1, { [ATTR.code]: 'unauthorized' });
     return c.json({ type: 'error', code: 'unauthorized', message: 'a valid bearer token is required' }, 401, { 'www-authenticate': 'Bearer' });
   };
 }

@@ -4,10 +4,8 @@
 import { log } from '../log.ts';
 import { formatError } from '../audio/format.ts';
 import { AudioStream, type Mode, type PipelineDeps } from '../pipeline/stream.ts';
-import { spawn } from '../task.ts';
-import { registerBacklog } from '../telemetry/backlog.ts';
-import { instruments } from '../telemetry/instruments.ts';
-import { taskMonitor } from '../telemetry/task-monitor.ts';
+import type { Instruments } from '../telemetry/instruments.ts';
+import type { TaskMonitor } from '../telemetry/task-monitor.ts';
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { contextFromTraceparent, startChildSpan, tracingEnabled, type Context, type Span } from '../telemetry/tracing.ts';
 import type { Admission } from './admission.ts';
@@ -39,8 +37,6 @@ type Received = { data: Inbound; at: number };
 /** How a stream ended, for streams_total{outcome}. */
 type Outcome = 'completed' | 'client_closed' | 'error' | 'refused';
 
-const receiver = taskMonitor('client_receiver');
-
 export class Session {
   private state: State = 'idle';
   private stream: AudioStream | null = null;
@@ -59,6 +55,8 @@ export class Session {
   /** The running stream's span and the context that makes it current. */
   private streamSpan: { span: Span; ctx: Context } | null = null;
 
+  private readonly receiver: TaskMonitor;
+  private readonly metrics: Instruments;
   private readonly mode: Mode;
   private readonly deps: SessionDeps;
   private readonly socket: SessionSocket;
@@ -70,8 +68,10 @@ export class Session {
     this.mode = mode;
     this.deps = deps;
     this.socket = socket;
-    receiver.instrumented();
-    this.unregisterBacklog = registerBacklog(() => this.backlog());
+    this.receiver = deps.service.tasks.monitor('client_receiver');
+    this.metrics = deps.service.telemetry.metrics;
+    this.receiver.instrumented();
+    this.unregisterBacklog = deps.service.telemetry.backlog.register(() => this.backlog());
     const limits = deps.config.limits;
     this.flow = new FlowControl({
       idleTimeoutMs: limits.idle_timeout_ms,
@@ -80,7 +80,7 @@ export class Session {
       onIdle: () => this.fail(`no message for ${limits.idle_timeout_ms / 1000} s`, 'idle_timeout', CloseCode.policy),
       pause: () => socket.pause(),
       resume: () => socket.resume(),
-      onPause: () => instruments().inboundPauses.add(1, { route: mode }),
+      onPause: () => this.metrics.inboundPauses.add(1, { route: mode }),
     });
   }
 
@@ -108,11 +108,11 @@ export class Session {
     const at = performance.now();
     this.flow.received(at);
     if (typeof data !== 'string') {
-      instruments().audioReceivedBytes.add(data.byteLength);
+      this.metrics.audioReceivedBytes.add(data.byteLength);
       this.queuedAudioBytes += data.byteLength;
     }
     if (this.idleSince !== null) {
-      receiver.idled((at - this.idleSince) / 1000);
+      this.receiver.idled((at - this.idleSince) / 1000);
       this.idleSince = null;
     }
     this.inbox.push({ data, at });
@@ -142,7 +142,7 @@ export class Session {
     this.inbox.length = 0;
     this.queuedAudioBytes = 0;
     this.unregisterBacklog();
-    receiver.dropped();
+    this.receiver.dropped();
   }
 
   private backlog() {
@@ -155,18 +155,18 @@ export class Session {
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
-    spawn(
+    this.deps.service.tasks.spawn(
       'client_receiver',
       async () => {
         try {
           while (this.inbox.length > 0 && this.state !== 'closed') {
             const { data, at } = this.inbox.shift() as Received;
-            receiver.scheduled((performance.now() - at) / 1000);
+            this.receiver.scheduled((performance.now() - at) / 1000);
             // The synchronous part of handling a message is one poll; awaiting a flush is not.
             const handle = () => (typeof data === 'string' ? this.onText(data, at) : this.onAudio(data, at));
             // Within the stream's trace context, log lines (and spans) of the work it starts join its trace.
             const traced = tracingEnabled() ? () => context.with(this.streamSpan?.ctx ?? ROOT_CONTEXT, handle) : handle;
-            const pending = receiver.measurePoll(traced);
+            const pending = this.receiver.measurePoll(traced);
             if (pending) await pending;
           }
         } finally {
@@ -189,10 +189,10 @@ export class Session {
       return;
     }
     if (event.type === 'segment') {
-      instruments().segments.add(1, { route: this.mode, final: String(event.is_final ?? true) });
+      this.metrics.segments.add(1, { route: this.mode, final: String(event.is_final ?? true) });
       if (!this.firstResultSent && this.firstAudioAt !== null) {
         this.firstResultSent = true;
-        instruments().timeToFirstResult.record((performance.now() - this.firstAudioAt) / 1000, { route: this.mode });
+        this.metrics.timeToFirstResult.record((performance.now() - this.firstAudioAt) / 1000, { route: this.mode });
       }
     }
   }
@@ -200,7 +200,7 @@ export class Session {
   /** A protocol error; with a close code it ends the connection. */
   private fail(message: string, code: ErrorCode, close?: number): void {
     if (this.state === 'closed') return;
-    instruments().protocolErrors.add(1, { code });
+    this.metrics.protocolErrors.add(1, { code });
     this.send({ type: 'error', message, code });
     if (close !== undefined) this.close(close, code);
   }
@@ -232,7 +232,7 @@ export class Session {
   private async openStream(request: StartRequest): Promise<void> {
     const refusal = this.deps.admission.refusal();
     if (refusal) {
-      instruments().streams.add(1, { route: this.mode, outcome: 'refused' });
+      this.metrics.streams.add(1, { route: this.mode, outcome: 'refused' });
       const message = refusal === 'shutting_down' ? 'server is shutting down' : 'too many streams';
       return this.fail(message, refusal, CloseCode.overCapacity);
     }
@@ -255,7 +255,7 @@ export class Session {
     }
     this.firstAudioAt = null;
     this.firstResultSent = false;
-    instruments().activeStreams.add(1, { route: this.mode });
+    this.metrics.activeStreams.add(1, { route: this.mode });
     if (this.state === 'closed') return this.dropStream('client_closed'); // the client left while we were opening
     this.state = 'streaming';
   }
@@ -305,8 +305,8 @@ export class Session {
     if (this.stream !== stream) return; // aborted meanwhile
     this.stream = null;
     this.deps.admission.release();
-    instruments().activeStreams.add(-1, { route: this.mode });
-    instruments().streams.add(1, { route: this.mode, outcome: 'completed' });
+    this.metrics.activeStreams.add(-1, { route: this.mode });
+    this.metrics.streams.add(1, { route: this.mode, outcome: 'completed' });
     this.endSpan('completed', durations[0]);
     if (this.state !== 'closed') this.state = 'stopped';
     this.send({ type: 'stream_end', channel_durations: durations });
@@ -318,8 +318,8 @@ export class Session {
     this.stream.abort();
     this.stream = null;
     this.deps.admission.release();
-    instruments().activeStreams.add(-1, { route: this.mode });
-    instruments().streams.add(1, { route: this.mode, outcome });
+    this.metrics.activeStreams.add(-1, { route: this.mode });
+    this.metrics.streams.add(1, { route: this.mode, outcome });
     this.endSpan(outcome);
   }
 

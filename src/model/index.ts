@@ -1,5 +1,6 @@
 // Picks the model backend named by the config.
 import type { ModelConfig } from '../config.ts';
+import type { ServiceContext } from '../context.ts';
 import type { Model } from './model.ts';
 import { SimulatedModel } from './simulated.ts';
 import { WhisperModel } from './whisper/model.ts';
@@ -7,11 +8,11 @@ import { WhisperModel } from './whisper/model.ts';
 export type { Model, InferenceResult } from './model.ts';
 
 /** The backend named by the config, loaded (model files read, sessions created). */
-export async function loadModel(config: ModelConfig): Promise<Model> {
+export async function loadModel(config: ModelConfig, service: ServiceContext): Promise<Model> {
   switch (config.backend) {
     case 'simulated':
-      return new SimulatedModel(config);
+      return new SimulatedModel(config, service);
     case 'whisper':
-      return WhisperModel.load(config);
+      return WhisperModel.load(config, service);
   }
 }

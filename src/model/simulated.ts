@@ -1,7 +1,8 @@
 // The simulated model: a load-test double with a configurable cost profile and fault rates.
 import type { SimulatedModelConfig } from '../config.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import { createWorkerPool, siblingModule, type WorkerPool } from '../task.ts';
+import type { ServiceContext } from '../context.ts';
+import { siblingModule, type WorkerPool } from '../task.ts';
 import type { InferenceResult, Model } from './model.ts';
 import type { SimulatedJob } from './simulated-worker.ts';
 
@@ -10,9 +11,9 @@ export class SimulatedModel implements Model {
   private readonly pool: WorkerPool<SimulatedJob, InferenceResult>;
 
   private readonly config: SimulatedModelConfig;
-  constructor(config: SimulatedModelConfig) {
+  constructor(config: SimulatedModelConfig, service: ServiceContext) {
     this.config = config;
-    this.pool = createWorkerPool('inference', siblingModule('simulated-worker', import.meta.url), config.workers);
+    this.pool = service.tasks.createWorkerPool('inference', siblingModule('simulated-worker', import.meta.url), config.workers);
   }
 
   infer(samples: Float32Array, warmup = false): Promise<InferenceResult> {

@@ -4,9 +4,9 @@ import type { ServerEvent } from '../api/protocol.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
 import { log } from '../log.ts';
-import { instruments } from '../telemetry/instruments.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
-import { startChildSpan, type Context } from '../telemetry/tracing.ts';
+import { startChildSpan } from '../telemetry/tracing.ts';
+import type { StreamContext } from './stream-context.ts';
 
 export interface SegmentSpan {
   channel: number;
@@ -19,10 +19,11 @@ export interface SegmentSpan {
 
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
-/** `parent`: the channel's trace context; the inference gets its own span under it. */
-export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan, parent: Context): Promise<ServerEvent> {
+/** `ctx.trace`: the channel's trace context; the inference gets its own span under it. */
+export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan, ctx: StreamContext): Promise<ServerEvent> {
+  const { metrics } = ctx.service.telemetry;
   const audioSeconds = seconds(audio.length);
-  const { span: traceSpan } = startChildSpan('inference', parent, {
+  const { span: traceSpan } = startChildSpan('inference', ctx.trace, {
     channel: span.channel,
     audio_seconds: audioSeconds,
     ...(span.isFinal === undefined ? {} : { is_final: span.isFinal }),
@@ -30,7 +31,7 @@ export async function inferSegment(model: Model, audio: Float32Array, span: Segm
   // Model-stage RTF is the model's own speed: the time it computed when it says so (a worker's run
   // time), not the wait for a free worker, which shows in task_scheduling_delay_seconds_total
   // {task="inference"} and stage_backlog_seconds; the stream's experience is in the latency metrics.
-  using stage = measureStage('model', audioSeconds);
+  using stage = measureStage(metrics, 'model', audioSeconds);
   try {
     const result = await model.infer(audio);
     if (result.computeSeconds !== undefined) {
@@ -39,7 +40,7 @@ export async function inferSegment(model: Model, audio: Float32Array, span: Segm
     }
     if (!result.ok) {
       stage.discard();
-      instruments().modelFailures.add(1);
+      metrics.modelFailures.add(1);
       traceSpan.setAttribute('outcome', 'model_failure');
       log.warn({ channel: span.channel, error: result.error }, 'model failure');
       return { type: 'error', message: `model failure: ${result.error}`, code: 'model_failure', channel: span.channel };

@@ -4,8 +4,7 @@ import type { ServerEvent } from '../api/protocol.ts';
 import { AudioHistory } from '../audio/history.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
-import { guard, type TaskPanic } from '../task.ts';
-import { instruments } from '../telemetry/instruments.ts';
+import type { TaskPanic } from '../task.ts';
 import { trace } from '@opentelemetry/api';
 import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
 import { MAX_WINDOWS_PER_REQUEST, type SileroVad, type VadChannelState } from '../vad/silero.ts';
@@ -70,7 +69,7 @@ export class SegmentedRunner implements ChannelRunner {
     if (!this.stopped && total > this.analysed) {
       // The last partial window, zero-padded as Silero does, still counts.
       const window = this.history.slice(this.analysed, this.analysed + VAD_WINDOW);
-      await guard('vad', () => this.analyse(window, total)).catch((panic: TaskPanic) => this.fail(panic));
+      await this.ctx.service.tasks.guard('vad', () => this.analyse(window, total)).catch((panic: TaskPanic) => this.fail(panic));
     }
     this.vad.closeChannel(this.vadState);
     this.handle(this.segmenter.flush(total), 'end_of_audio', at);
@@ -98,7 +97,7 @@ export class SegmentedRunner implements ChannelRunner {
   private startLoop(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = guard('vad', async () => {
+    this.loop = this.ctx.service.tasks.guard('vad', async () => {
       try {
         while (!this.stopped) {
           const windows = Math.min(Math.floor((this.history.end - this.analysed) / VAD_WINDOW), MAX_WINDOWS_PER_REQUEST);
@@ -134,7 +133,7 @@ export class SegmentedRunner implements ChannelRunner {
           this.out.enqueue(this.infer(e.start, e.end, false));
           break;
         case 'final':
-          instruments().vadSpeechSeconds.add(seconds(e.end - e.start));
+          this.ctx.service.telemetry.metrics.vadSpeechSeconds.add(seconds(e.end - e.start));
           this.out.enqueue({ type: 'inactive', time: seconds(e.end), channel: this.channel });
           this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt));
           break;
@@ -144,7 +143,7 @@ export class SegmentedRunner implements ChannelRunner {
 
   private infer(start: number, end: number, isFinal: boolean): Promise<ServerEvent> {
     this.inflightSamples += end - start;
-    return inferSegment(this.model, this.history.slice(start, end), { channel: this.channel, start, end, isFinal }, this.ctx.trace).finally(() => {
+    return inferSegment(this.model, this.history.slice(start, end), { channel: this.channel, start, end, isFinal }, this.ctx).finally(() => {
       this.inflightSamples -= end - start;
     });
   }

@@ -76,7 +76,7 @@ export class SimpleRunner implements ChannelRunner {
       this.inflight++;
       this.inflightSamples += audio.length;
       const readyAt = forced ? forced.at : this.ctx.arrivals.arrivalOf(span.end);
-      const result = inferSegment(this.model, audio, span, this.ctx.trace).finally(() => {
+      const result = inferSegment(this.model, audio, span, this.ctx).finally(() => {
         this.inflight--;
         this.inflightSamples -= span.end - span.start;
         this.dispatch();

@@ -2,7 +2,8 @@
 // final result's latency is recorded once it has been sent.
 import type { ServerEvent } from '../api/protocol.ts';
 import type { Context } from '../telemetry/tracing.ts';
-import { instruments } from '../telemetry/instruments.ts';
+import type { ServiceContext } from '../context.ts';
+import { ATTR } from '../telemetry/names.ts';
 import type { ArrivalClock } from './arrival-clock.ts';
 
 export type Mode = 'simple' | 'segmented';
@@ -11,6 +12,7 @@ export type Mode = 'simple' | 'segmented';
 export type Endpoint = 'vad' | 'finalize' | 'end_of_audio' | 'chunk';
 
 export interface StreamContext {
+  service: ServiceContext;
   route: Mode;
   arrivals: ArrivalClock;
   /** Trace context of the stream's span (children: channels, inferences). */
@@ -21,6 +23,6 @@ export interface StreamContext {
 export function finalLatency(ctx: StreamContext, endpoint: Endpoint, readyAt: number): (sent: ServerEvent) => void {
   return (sent) => {
     if (sent.type !== 'segment') return;
-    instruments().finalResultLatency.record((performance.now() - readyAt) / 1000, { route: ctx.route, endpoint });
+    ctx.service.telemetry.metrics.finalResultLatency.record((performance.now() - readyAt) / 1000, { [ATTR.route]: ctx.route, [ATTR.endpoint]: endpoint });
   };
 }

@@ -4,11 +4,11 @@ import type { AudioFormat, VadTuning } from '../api/protocol.ts';
 import { deinterleave, PcmDecoder } from '../audio/pcm-decoder.ts';
 import { createResampler, type Resampler } from '../audio/resampler.ts';
 import type { Config } from '../config.ts';
+import type { ServiceContext } from '../context.ts';
 import type { Model } from '../model/index.ts';
-import { guardSync } from '../task.ts';
-import { instruments } from '../telemetry/instruments.ts';
+import type { TaskMonitor } from '../telemetry/task-monitor.ts';
+import { ATTR } from '../telemetry/names.ts';
 import { recordStageWork } from '../telemetry/stage-guard.ts';
-import { taskMonitor } from '../telemetry/task-monitor.ts';
 import { startChildSpan, type Context, type Span } from '../telemetry/tracing.ts';
 import { Segmenter } from '../vad/segmenter.ts';
 import type { SileroVad } from '../vad/silero.ts';
@@ -32,6 +32,7 @@ export interface StreamParams {
 
 /** What every stream shares: loaded once at start-up. */
 export interface PipelineDeps {
+  service: ServiceContext;
   config: Config;
   model: Model;
   vad: SileroVad;
@@ -43,15 +44,14 @@ export interface StreamBacklog {
   model: number;
 }
 
-const decoding = taskMonitor('audio_decoding');
-
 export class AudioStream {
   private released = false;
   /** 16 kHz samples per channel handed to the runners so far. */
   private resampled = 0;
   private lastDecodeEnd: number | null = null;
   /** Built once: attributes are recorded with every frame. */
-  private readonly routeAttributes: { route: Mode };
+  private readonly routeAttributes: Record<string, Mode>;
+  private readonly decoding: TaskMonitor;
 
   private readonly params: StreamParams;
   private readonly decoder: PcmDecoder;
@@ -73,14 +73,15 @@ export class AudioStream {
     this.channels = channels;
     this.ctx = ctx;
     this.channelSpans = channelSpans;
-    this.routeAttributes = { route: params.mode };
-    decoding.instrumented();
+    this.routeAttributes = { [ATTR.route]: params.mode };
+    this.decoding = ctx.service.tasks.monitor('audio_decoding');
+    this.decoding.instrumented();
   }
 
   static async open(params: StreamParams, deps: PipelineDeps, send: Send): Promise<AudioStream> {
     const { format } = params;
     const resampler = await createResampler(format.sample_rate, format.channels);
-    const ctx: StreamContext = { route: params.mode, arrivals: new ArrivalClock(), trace: params.trace };
+    const ctx: StreamContext = { service: deps.service, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace };
     const spans = Array.from({ length: format.channels }, (_, c) => startChildSpan('channel', params.trace, { channel: c }));
     const channels = spans.map(({ ctx: trace }, c) => createRunner(c, params, deps, new OrderedOutput(send), { ...ctx, trace }));
     return new AudioStream(params, new PcmDecoder(format), resampler, channels, ctx, spans.map((s) => s.span));
@@ -97,9 +98,9 @@ export class AudioStream {
    */
   push(bytes: Uint8Array, arrivedAt: number): void {
     const started = performance.now();
-    if (this.lastDecodeEnd !== null && arrivedAt > this.lastDecodeEnd) decoding.idled((arrivedAt - this.lastDecodeEnd) / 1000);
-    decoding.scheduled((started - arrivedAt) / 1000);
-    const perChannel = guardSync('audio_decoding', () => this.decode(bytes, started));
+    if (this.lastDecodeEnd !== null && arrivedAt > this.lastDecodeEnd) this.decoding.idled((arrivedAt - this.lastDecodeEnd) / 1000);
+    this.decoding.scheduled((started - arrivedAt) / 1000);
+    const perChannel = this.ctx.service.tasks.guardSync('audio_decoding', () => this.decode(bytes, started));
     this.deliver(perChannel, arrivedAt);
     this.lastDecodeEnd = performance.now();
   }
@@ -112,9 +113,10 @@ export class AudioStream {
     const perChannel = deinterleave(this.resampler.process(samples), format.channels);
     const audioSeconds = (this.decoder.frames - framesBefore) / format.sample_rate;
     const seconds = (performance.now() - started) / 1000;
-    decoding.poll(seconds);
-    recordStageWork('audio_decoding', seconds, audioSeconds);
-    instruments().audioReceivedSeconds.add(audioSeconds, this.routeAttributes);
+    this.decoding.poll(seconds);
+    const { metrics } = this.ctx.service.telemetry;
+    recordStageWork(metrics, 'audio_decoding', seconds, audioSeconds);
+    metrics.audioReceivedSeconds.add(audioSeconds, this.routeAttributes);
     return perChannel;
   }
 
@@ -124,7 +126,7 @@ export class AudioStream {
 
   /** End of audio (`at`: when the stop arrived): every result is sent when this resolves. Returns per-channel durations. */
   async finish(at: number): Promise<number[]> {
-    const tail = guardSync('audio_decoding', () => deinterleave(this.resampler.flush(), this.params.format.channels));
+    const tail = this.ctx.service.tasks.guardSync('audio_decoding', () => deinterleave(this.resampler.flush(), this.params.format.channels));
     this.deliver(tail, at);
     await Promise.all(this.channels.map((c) => c.end(at)));
     this.release();
@@ -168,7 +170,7 @@ export class AudioStream {
       span.setAttribute('audio_seconds', this.durationSeconds);
       span.end();
     }
-    decoding.dropped();
+    this.decoding.dropped();
   }
 }
 

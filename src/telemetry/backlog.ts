@@ -1,21 +1,25 @@
-// Audio received but not yet processed, per stage, summed over every running stream. Streams
-// register a source; the `stage_backlog_seconds` gauge and readiness (saturation) read the totals.
+// Audio received but not yet processed, per stage, summed over the running streams of one service.
+// Sessions register a source; the `stage_backlog_seconds` gauge and readiness (saturation) read the
+// totals.
 import { STAGES, type Stage } from './stages.ts';
 
 export type BacklogSource = () => Partial<Record<Stage, number>>;
-const sources = new Set<BacklogSource>();
 
-/** Adds a source of not-yet-processed audio per stage (a session); returns its removal. */
-export function registerBacklog(source: BacklogSource): () => void {
-  sources.add(source);
-  return () => sources.delete(source);
-}
+export class BacklogRegistry {
+  private readonly sources = new Set<BacklogSource>();
 
-/** Seconds of audio waiting at each stage, over all sources. */
-export function backlogTotals(): Record<Stage, number> {
-  const totals = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
-  for (const source of sources) {
-    for (const [stage, seconds] of Object.entries(source())) totals[stage as Stage] += seconds;
+  /** Adds a source of not-yet-processed audio per stage (a session); returns its removal. */
+  register(source: BacklogSource): () => void {
+    this.sources.add(source);
+    return () => this.sources.delete(source);
   }
-  return totals;
+
+  /** Seconds of audio waiting at each stage, over all sources. */
+  totals(): Record<Stage, number> {
+    const totals = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
+    for (const source of this.sources) {
+      for (const [stage, seconds] of Object.entries(source())) totals[stage as Stage] += seconds;
+    }
+    return totals;
+  }
 }

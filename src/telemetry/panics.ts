@@ -1,7 +1,7 @@
 // Unexpected failures ("panics") of pipeline tasks: counted in task_panics_total{task}, and
 // remembered for five minutes for /api/v1/health. Imports nothing from the app: the task wrapper
 // reports into it.
-import { instruments } from './instruments.ts';
+import type { Counter } from '@opentelemetry/api';
 
 const RECENT_WINDOW_MS = 5 * 60_000;
 
@@ -9,13 +9,15 @@ export class PanicTracker {
   /** Times of the panics of the last five minutes, oldest first. */
   private readonly recent: number[] = [];
 
+  private readonly counter: Counter | null;
   private readonly now: () => number;
-  constructor(now: () => number = Date.now) {
+  constructor(counter: Counter | null, now: () => number = Date.now) {
+    this.counter = counter;
     this.now = now;
   }
 
   record(task: string): void {
-    instruments().taskPanics.add(1, { task });
+    this.counter?.add(1, { task });
     this.recent.push(this.now());
     this.prune(); // bounded even when nobody asks for health
   }
@@ -31,5 +33,3 @@ export class PanicTracker {
     while (this.recent.length > 0 && this.recent[0] <= cutoff) this.recent.shift();
   }
 }
-
-export const panics = new PanicTracker();

@@ -2,28 +2,28 @@
 // RtfMetricGuard): created with the audio it covers, it records processing time, media duration
 // and RTF for its stage when disposed. Use it with `using`, so every exit path records:
 //
-//   using _ = measureStage('vad', 0.032);
+//   using _ = measureStage(metrics, 'vad', 0.032);
 //   await runTheWork();
 //
 // A new stage gets its metrics by adding its name and buckets to stages.ts and using the guard.
-import { instruments } from './instruments.ts';
+import type { Instruments } from './instruments.ts';
+import { ATTR } from './names.ts';
 import { STAGES, type Stage } from './stages.ts';
 
 // One attribute object per stage, bound here so that no caller can forget the label, and built once
 // rather than on every record (a guard runs per frame and per VAD batch).
-const STAGE_ATTRIBUTES = Object.fromEntries(STAGES.map((s) => [s, { pipeline: s }])) as Record<Stage, { pipeline: Stage }>;
+const STAGE_ATTRIBUTES = Object.fromEntries(STAGES.map((s) => [s, { [ATTR.pipeline]: s }])) as Record<Stage, { [ATTR.pipeline]: Stage }>;
 
 export class StageGuard implements Disposable {
   private readonly started = performance.now();
   private discarded = false;
   private measuredSeconds: number | null = null;
 
+  private readonly metrics: Instruments;
   private readonly stage: Stage;
   private readonly mediaSeconds: number;
-  constructor(
-    stage: Stage,
-    mediaSeconds: number,
-  ) {
+  constructor(metrics: Instruments, stage: Stage, mediaSeconds: number) {
+    this.metrics = metrics;
     this.stage = stage;
     this.mediaSeconds = mediaSeconds;
   }
@@ -43,13 +43,13 @@ export class StageGuard implements Disposable {
 
   [Symbol.dispose](): void {
     if (this.discarded) return;
-    recordStageWork(this.stage, this.measuredSeconds ?? (performance.now() - this.started) / 1000, this.mediaSeconds);
+    recordStageWork(this.metrics, this.stage, this.measuredSeconds ?? (performance.now() - this.started) / 1000, this.mediaSeconds);
   }
 }
 
 /** Records one unit of stage work timed by the caller (what the guard records when disposed). */
-export function recordStageWork(stage: Stage, processingSeconds: number, mediaSeconds: number): void {
-  const h = instruments().stage[stage];
+export function recordStageWork(metrics: Instruments, stage: Stage, processingSeconds: number, mediaSeconds: number): void {
+  const h = metrics.stage[stage];
   const attributes = STAGE_ATTRIBUTES[stage];
   h.processing.record(processingSeconds, attributes);
   h.media.record(mediaSeconds, attributes);
@@ -57,6 +57,6 @@ export function recordStageWork(stage: Stage, processingSeconds: number, mediaSe
   if (mediaSeconds > 0) h.rtf.record(processingSeconds / mediaSeconds, attributes);
 }
 
-export function measureStage(stage: Stage, mediaSeconds: number): StageGuard {
-  return new StageGuard(stage, mediaSeconds);
+export function measureStage(metrics: Instruments, stage: Stage, mediaSeconds: number): StageGuard {
+  return new StageGuard(metrics, stage, mediaSeconds);
 }

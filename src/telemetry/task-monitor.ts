@@ -3,7 +3,7 @@
 // scheduling delay is the time from its input being ready to the work starting; idle is time
 // spent waiting for input. Each monitor adds to plain running totals as events happen (deltas
 // only, nothing re-read or double counted); the task_* counters observe those totals when
-// scraped (instruments.ts). Monitors run several times per frame of every stream, and a plain
+// scraped (instruments.ts). Each service has its own TaskMonitors. Monitors run several times per frame of every stream, and a plain
 // addition costs nothing where a counter's add() hashes its attributes every time.
 
 /** A synchronous slice this long stalls every other stream on the event loop. */
@@ -79,15 +79,21 @@ export class TaskMonitor {
   }
 }
 
-const monitors = new Map<string, TaskMonitor>();
+/** The monitors of one service, one per task name (their counters exist from creation, at 0). */
+export class TaskMonitors {
+  private readonly byTask = new Map<string, TaskMonitor>();
 
-/** Every monitor created so far (their counters exist from then on, at 0 until something happens). */
-export function taskMonitors(): Iterable<TaskMonitor> {
-  return monitors.values();
-}
+  constructor(tasks: readonly string[] = []) {
+    for (const task of tasks) this.get(task);
+  }
 
-export function taskMonitor(task: string): TaskMonitor {
-  let m = monitors.get(task);
-  if (!m) monitors.set(task, (m = new TaskMonitor(task)));
-  return m;
+  get(task: string): TaskMonitor {
+    let m = this.byTask.get(task);
+    if (!m) this.byTask.set(task, (m = new TaskMonitor(task)));
+    return m;
+  }
+
+  all(): Iterable<TaskMonitor> {
+    return this.byTask.values();
+  }
 }

@@ -12,8 +12,8 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import { createWorkerPool, siblingModule, runOnThisThread, type WorkerPool } from '../task.ts';
-import { instruments } from '../telemetry/instruments.ts';
+import type { ServiceContext } from '../context.ts';
+import { siblingModule, type WorkerPool } from '../task.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
 import type * as ort from 'onnxruntime-node';
@@ -89,15 +89,18 @@ export class SileroVad {
   /** Channels opened and not closed: how many could join a batch (each has at most one request queued). */
   private openChannels = 0;
 
+  private readonly service: ServiceContext;
   private readonly pool: WorkerPool<VadWorkerJob, VadJobResult>;
   private readonly inline: ort.InferenceSession;
   private readonly modelPath: string;
   private constructor(
+    service: ServiceContext,
     pool: WorkerPool<VadWorkerJob, VadJobResult>,
     inline: ort.InferenceSession,
     modelPath: string,
     options: VadOptions,
   ) {
+    this.service = service;
     this.pool = pool;
     this.inline = inline;
     this.modelPath = modelPath;
@@ -108,12 +111,12 @@ export class SileroVad {
   }
 
   /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
-  static async load(path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
-    const pool = createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1);
+  static async load(service: ServiceContext, path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
+    const pool = service.tasks.createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1);
     let inline: ort.InferenceSession | null = null;
     try {
       inline = await createVadSession(path);
-      const vad = new SileroVad(pool, inline, path, options);
+      const vad = new SileroVad(service, pool, inline, path, options);
       await vad.onWorker({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
       return vad;
     } catch (err) {
@@ -176,7 +179,7 @@ export class SileroVad {
   /** Runs a job where it is cheapest; `runSeconds` is its time on the thread that ran it. */
   private async execute(job: VadJob, windows: number): Promise<{ value: VadJobResult; runSeconds: number }> {
     if (windows > this.inlineMaxWindows) return this.onWorker(job);
-    return runOnThisThread('vad', () => runVadJob(this.inline, job));
+    return this.service.tasks.runOnThisThread('vad', () => runVadJob(this.inline, job));
   }
 
   /**
@@ -237,10 +240,10 @@ export class SileroVad {
       state.set(p.channel.state, i * 2 * VAD_STATE);
       audioSeconds += p.seconds;
     });
-    instruments().vadBatchWait.record((started - oldestQueuedAt) / 1000);
+    this.service.telemetry.metrics.vadBatchWait.record((started - oldestQueuedAt) / 1000);
     for (let run = 0, b = batch.length; b > 0; run++) {
       while (b > 0 && windows[b - 1] <= run) b--;
-      if (b > 0) instruments().vadBatchSize.record(b);
+      if (b > 0) this.service.telemetry.metrics.vadBatchSize.record(b);
     }
 
     // A batch serves many streams, so its span has no parent: it links to each channel it analysed.
@@ -255,7 +258,7 @@ export class SileroVad {
     try {
       // One unit of VAD stage work is one job: its audio is every window in it. Its processing
       // time is its run on the thread that ran it, not the hand-off to the worker.
-      using stage = measureStage('vad', audioSeconds);
+      using stage = measureStage(this.service.telemetry.metrics, 'vad', audioSeconds);
       try {
         const { value, runSeconds } = await this.execute({ windows, audio, state }, totalWindows);
         stage.measured(runSeconds);

@@ -3,16 +3,15 @@ import { after, test } from 'node:test';
 import { parseConfig, type SimulatedModelConfig } from '../../src/config.ts';
 import { SimulatedModel } from '../../src/model/simulated.ts';
 import { TaskPanic } from '../../src/task.ts';
-import { installTelemetry } from '../../src/telemetry/provider.ts';
-import { Exposition } from '../helpers/prometheus.ts';
+import { testContext } from '../helpers/context.ts';
 
-const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test' });
+const { read, service } = testContext();
 /** task_panics_total{task="inference"}, as exported. */
-const inferencePanics = async () => new Exposition(await telemetry.render()).value('task_panics_total', { task: 'inference' });
+const inferencePanics = async () => (await read()).value('task_panics_total', { task: 'inference' });
 
 const models: SimulatedModel[] = [];
 function model(knobs: Record<string, number>): SimulatedModel {
-  const m = new SimulatedModel(parseConfig({ model: { delay: 0, constant_factor: 0, jitter: 0, warmup_penalty: 0, workers: 1, ...knobs } }).model as SimulatedModelConfig);
+  const m = new SimulatedModel(parseConfig({ model: { delay: 0, constant_factor: 0, jitter: 0, warmup_penalty: 0, workers: 1, ...knobs } }).model as SimulatedModelConfig, service);
   models.push(m);
   return m;
 }

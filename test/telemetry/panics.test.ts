@@ -4,7 +4,7 @@ import { PanicTracker } from '../../src/telemetry/panics.ts';
 
 test('a panic counts towards health for five minutes, then no longer', () => {
   let now = 1_000_000;
-  const tracker = new PanicTracker(() => now);
+  const tracker = new PanicTracker(null, () => now);
   assert.equal(tracker.recentCount(), 0);
   tracker.record('inference');
   now += 60_000;
@@ -18,7 +18,7 @@ test('a panic counts towards health for five minutes, then no longer', () => {
 
 test('old panics are forgotten as new ones arrive, even when nobody asks for health', () => {
   let now = 0;
-  const tracker = new PanicTracker(() => now);
+  const tracker = new PanicTracker(null, () => now);
   for (let i = 0; i < 10_000; i++) {
     now += 1_000; // one panic a second for almost three hours
     tracker.record('inference');

@@ -1,23 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { installTelemetry } from '../../src/telemetry/provider.ts';
 import { measureStage } from '../../src/telemetry/stage-guard.ts';
-import { Exposition } from '../helpers/prometheus.ts';
+import { testContext } from '../helpers/context.ts';
 
-const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test' });
-const read = async () => new Exposition(await telemetry.render());
+const { telemetry, read } = testContext();
+const { metrics } = telemetry;
 
 test('the guard records processing, media and RTF for its stage on every exit path', async () => {
   const before = await read();
   {
-    using _ = measureStage('vad', 0.032);
+    using _ = measureStage(metrics, 'vad', 0.032);
     const end = performance.now() + 5;
     while (performance.now() < end) {
       // 5 ms of work
     }
   }
   assert.throws(() => {
-    using _ = measureStage('vad', 0.032);
+    using _ = measureStage(metrics, 'vad', 0.032);
     throw new Error('boom');
   });
   const after = await read();
@@ -32,7 +31,7 @@ test('the guard records processing, media and RTF for its stage on every exit pa
 test('zero-length audio records durations but no RTF (never infinity)', async () => {
   const before = await read();
   {
-    using _ = measureStage('audio_decoding', 0);
+    using _ = measureStage(metrics, 'audio_decoding', 0);
   }
   const after = await read();
   const d = (name: string) => after.value(name, { pipeline: 'audio_decoding' }) - before.value(name, { pipeline: 'audio_decoding' });
@@ -45,7 +44,7 @@ test('zero-length audio records durations but no RTF (never infinity)', async ()
 test('a measured processing time replaces the wall time around the work', async () => {
   const before = await read();
   {
-    using guard = measureStage('model', 2);
+    using guard = measureStage(metrics, 'model', 2);
     guard.measured(0.5);
   }
   const after = await read();
@@ -57,7 +56,7 @@ test('a measured processing time replaces the wall time around the work', async 
 test('discarded work records nothing', async () => {
   const before = await read();
   {
-    using guard = measureStage('model', 1);
+    using guard = measureStage(metrics, 'model', 1);
     guard.discard();
   }
   const after = await read();
@@ -66,9 +65,9 @@ test('discarded work records nothing', async () => {
 
 test('same-named instruments of the per-stage meters come out as one family each', async () => {
   {
-    using _a = measureStage('model', 1);
-    using _b = measureStage('vad', 0.032);
-    using _c = measureStage('audio_decoding', 0.01);
+    using _a = measureStage(metrics, 'model', 1);
+    using _b = measureStage(metrics, 'vad', 0.032);
+    using _c = measureStage(metrics, 'audio_decoding', 0.01);
   }
   const text = (await read()).text;
   for (const name of ['rtf', 'processing_duration_seconds', 'media_duration_seconds']) {

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
-import { installTelemetry } from '../../src/telemetry/provider.ts';
 import * as ort from 'onnxruntime-node';
 import { bundledVadModelPath, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
 import { VAD_WINDOW } from '../../src/vad/window.ts';
-import { Exposition } from '../helpers/prometheus.ts';
+import { testContext } from '../helpers/context.ts';
+import type { Exposition } from '../helpers/prometheus.ts';
 import { speechFixture } from '../helpers/service.ts';
 
-const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test' });
+const { read, service } = testContext();
 const fixture = speechFixture();
 const pcm = new Int16Array(fixture.pcm.buffer, fixture.pcm.byteOffset, fixture.pcm.byteLength / 2);
 const audio = Float32Array.from(pcm, (v) => v / 32768);
@@ -16,7 +16,7 @@ const WINDOWS = 40;
 
 let vad: SileroVad;
 before(async () => {
-  vad = await SileroVad.load();
+  vad = await SileroVad.load(service);
 });
 after(() => vad.close());
 
@@ -80,7 +80,6 @@ test('a request of several windows (a channel catching up) gives what one window
 });
 
 test('concurrent channels share model runs: batches hold several windows, each window waits at most one batch', async () => {
-  const read = async () => new Exposition(await telemetry.render());
   const before = await read();
   await Promise.all(Array.from({ length: 32 }, (_, i) => channelProbs(i * 1000)));
   const after = await read();
@@ -106,7 +105,7 @@ test('large batches run on the worker: the event loop is far less busy than when
     return performance.eventLoopUtilization(elu0).utilization;
   };
   const onWorker = await busy(vad);
-  const everythingInline = await SileroVad.load(undefined, { inlineMaxWindows: Infinity });
+  const everythingInline = await SileroVad.load(service, undefined, { inlineMaxWindows: Infinity });
   let inline: number;
   try {
     inline = await busy(everythingInline);
@@ -119,9 +118,8 @@ test('large batches run on the worker: the event loop is far less busy than when
 });
 
 test('a request waits up to maxWaitMs for others to join its batch, and no longer', async () => {
-  const read = async () => new Exposition(await telemetry.render());
   const jobsAndRuns = async (maxWaitMs: number) => {
-    const v = await SileroVad.load(undefined, { maxWaitMs });
+    const v = await SileroVad.load(service, undefined, { maxWaitMs });
     try {
       // three channels in use: a request of one may wait for the others' (c makes none)
       const [a, b, c] = [v.openChannel(), v.openChannel(), v.openChannel()];
@@ -147,7 +145,7 @@ test('a request waits up to maxWaitMs for others to join its batch, and no longe
 });
 
 test('nobody waits for company that is not there: a lone channel, every open channel queued, or the others closed: start at once', async () => {
-  const v = await SileroVad.load(undefined, { maxWaitMs: 200 });
+  const v = await SileroVad.load(service, undefined, { maxWaitMs: 200 });
   try {
     const channel = v.openChannel();
     await v.probability(channel, audio.subarray(0, VAD_WINDOW));
@@ -158,7 +156,7 @@ test('nobody waits for company that is not there: a lone channel, every open cha
   } finally {
     await v.close();
   }
-  const w = await SileroVad.load(undefined, { maxWaitMs: 200 });
+  const w = await SileroVad.load(service, undefined, { maxWaitMs: 200 });
   try {
     // four channels in lockstep: each job holds all of them, so none waits
     const four = Array.from({ length: 4 }, () => w.openChannel());
@@ -179,15 +177,14 @@ test('nobody waits for company that is not there: a lone channel, every open cha
 });
 
 test('a model file that is missing fails load, naming it', async () => {
-  await assert.rejects(SileroVad.load('/nonexistent/silero_vad.onnx'), /nonexistent\/silero_vad\.onnx/);
+  await assert.rejects(SileroVad.load(service, '/nonexistent/silero_vad.onnx'), /nonexistent\/silero_vad\.onnx/);
 });
 
 test('with two workers, jobs of disjoint channels run at the same time and give the same probabilities', async () => {
-  const read = async () => new Exposition(await telemetry.render());
   const vadRunSeconds = (e: Exposition) => e.value('processing_duration_seconds_sum', { pipeline: 'vad' });
   /** Sum of the VAD jobs' run times over the wall time, while 128 channels in jobs of ≤ 32 analyse 40 windows each. */
   const overlap = async (workers: number) => {
-    const v = await SileroVad.load(undefined, { workers, maxBatch: 32, inlineMaxWindows: 0 });
+    const v = await SileroVad.load(service, undefined, { workers, maxBatch: 32, inlineMaxWindows: 0 });
     try {
       const before = await read();
       const started = performance.now();

@@ -7,7 +7,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { WhisperModelConfig } from '../../config.ts';
 import { log } from '../../log.ts';
-import { createWorkerPool, siblingModule, type WorkerPool } from '../../task.ts';
+import type { ServiceContext } from '../../context.ts';
+import { siblingModule, type WorkerPool } from '../../task.ts';
 import type { InferenceResult, Model } from '../model.ts';
 import { WhisperOnnx, type WhisperSpecialTokens } from './onnx-io.ts';
 import { loadTokens, type Tokenizer } from './tokens.ts';
@@ -117,7 +118,7 @@ export class WhisperModel implements Model {
    * Checks the model files against the export's contract and reads its metadata here (failing fast
    * at start-up); the sessions that run inference are loaded by each worker on its first job.
    */
-  static async load(config: WhisperModelConfig): Promise<WhisperModel> {
+  static async load(config: WhisperModelConfig, service: ServiceContext): Promise<WhisperModel> {
     const files = await findWhisperFiles(config.path);
     const onnx = await WhisperOnnx.load(files.encoder, files.decoder, { intraOpNumThreads: 1 });
     const { special, dims } = onnx;
@@ -133,7 +134,7 @@ export class WhisperModel implements Model {
     if (eotFromTokens !== undefined && eotFromTokens !== special.eot) {
       log.warn({ encoder: files.encoder, tokens: files.tokens, eot: special.eot, tokens_eot: eotFromTokens }, 'whisper: eot in the encoder metadata differs from the tokens file');
     }
-    const pool = createWorkerPool<WhisperJob, WhisperJobResult>('inference', siblingModule('worker', import.meta.url), config.workers);
+    const pool = service.tasks.createWorkerPool<WhisperJob, WhisperJobResult>('inference', siblingModule('worker', import.meta.url), config.workers);
     const model = new WhisperModel(config, files, special, tokens, pool);
     log.info({ encoder: files.encoder, decoder: files.decoder, dims, prompt: model.job.sotSequence }, 'whisper model loaded');
     return model;

@@ -9,16 +9,14 @@ import { after, before, test } from 'node:test';
 import { parseConfig, type WhisperModelConfig } from '../../../src/config.ts';
 import { loadModel } from '../../../src/model/index.ts';
 import { WhisperModel } from '../../../src/model/whisper/model.ts';
-import { installTelemetry } from '../../../src/telemetry/provider.ts';
-import { TASK_NAMES } from '../../../src/task.ts';
-import { Exposition } from '../../helpers/prometheus.ts';
+import { testContext } from '../../helpers/context.ts';
 import { writeFakeWhisper, type FakeWhisperFiles } from '../../helpers/whisper-models.ts';
 
 const TARGET = [7, 3, 12, 25, 25, 9, 41];
 const KNOWN_TEXT = 'w7 w3 w12 w25 w25 w9 w41';
 
-const telemetry = installTelemetry({ serviceName: 'streamer', serviceVersion: 'test', tasks: TASK_NAMES });
-const inferenceJobs = async () => new Exposition(await telemetry.render()).value('task_polls_total', { task: 'inference' });
+const { read, service } = testContext();
+const inferenceJobs = async () => (await read()).value('task_polls_total', { task: 'inference' });
 
 let files: FakeWhisperFiles;
 let model: WhisperModel;
@@ -35,7 +33,7 @@ function tone(seconds: number, hz = 440): Float32Array {
 before(async () => {
   files = await writeFakeWhisper({ target: TARGET, anyAudio: true });
   cleanup.push(files.dir);
-  model = await WhisperModel.load(whisperConfig(files.dir));
+  model = await WhisperModel.load(whisperConfig(files.dir), service);
 });
 after(async () => {
   await model?.close();
@@ -92,7 +90,7 @@ test('a view into a larger buffer is copied, not detached', async () => {
 
 test('warmup runs one inference; loadModel picks the backend', async () => {
   await model.warmup();
-  const loaded = await loadModel(whisperConfig(files.dir));
+  const loaded = await loadModel(whisperConfig(files.dir), service);
   try {
     assert.equal(loaded.name, 'whisper');
   } finally {
@@ -102,7 +100,7 @@ test('warmup runs one inference; loadModel picks the backend', async () => {
 
 test('a missing model directory: the error names it, the files expected and models/README.md', async () => {
   const dir = join(tmpdir(), `no-such-whisper-${process.pid}`);
-  await assert.rejects(WhisperModel.load(whisperConfig(dir)), (e: Error) => {
+  await assert.rejects(WhisperModel.load(whisperConfig(dir), service), (e: Error) => {
     assert.ok(e.message.includes(dir), e.message);
     assert.match(e.message, /-encoder\.int8\.onnx/);
     assert.match(e.message, /-tokens\.txt/);
@@ -115,7 +113,7 @@ test('a directory without a complete model fails the same way', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'partial-whisper-'));
   cleanup.push(dir);
   await writeFile(join(dir, 'tiny.en-encoder.int8.onnx'), '');
-  await assert.rejects(WhisperModel.load(whisperConfig(dir)), (e: Error) => e.message.includes(dir) && /no complete model/.test(e.message) && /models\/README\.md/.test(e.message));
+  await assert.rejects(WhisperModel.load(whisperConfig(dir), service), (e: Error) => e.message.includes(dir) && /no complete model/.test(e.message) && /models\/README\.md/.test(e.message));
 });
 
 test('int8 files are preferred over float32 ones', async () => {
@@ -128,7 +126,7 @@ test('int8 files are preferred over float32 ones', async () => {
   const { copyFile } = await import('node:fs/promises');
   await copyFile(int8.encoder, join(dir, 'm-encoder.int8.onnx'));
   await copyFile(int8.decoder, join(dir, 'm-decoder.int8.onnx'));
-  const m = await WhisperModel.load(whisperConfig(dir));
+  const m = await WhisperModel.load(whisperConfig(dir), service);
   try {
     assert.match(m.files.encoder, /m-encoder\.int8\.onnx$/);
     assert.match(m.files.decoder, /m-decoder\.int8\.onnx$/);
@@ -141,7 +139,7 @@ test('int8 files are preferred over float32 ones', async () => {
 test('a model that breaks after start-up (decoder file corrupted): a reported failure, not a crash', async () => {
   const broken = await writeFakeWhisper({ target: TARGET, anyAudio: true });
   cleanup.push(broken.dir);
-  const m = await WhisperModel.load(whisperConfig(broken.dir));
+  const m = await WhisperModel.load(whisperConfig(broken.dir), service);
   try {
     // The workers load their sessions on their first job: a decoder that cannot be loaded then fails it.
     await writeFile(broken.decoder, 'not an onnx model');
@@ -154,7 +152,7 @@ test('a model that breaks after start-up (decoder file corrupted): a reported fa
 });
 
 test('inference runs on a worker: the event loop keeps ticking through a 65 s segment', async () => {
-  const m = await WhisperModel.load(whisperConfig(files.dir));
+  const m = await WhisperModel.load(whisperConfig(files.dir), service);
   try {
     await m.warmup();
     let ticks = 0;
