@@ -8,6 +8,7 @@ import type { Mode } from '../pipeline/stream.ts';
 import { bearerAuth } from './auth.ts';
 import { pageRoutes } from './page.ts';
 import { Session, type SessionDeps, type SessionSocket } from './session.ts';
+import { keepUpgradeRefusals } from './upgrade-refusal.ts';
 
 export type AppDeps = SessionDeps;
 
@@ -27,6 +28,8 @@ class SocketErrorEvent extends Event {
 export function createApp(deps: AppDeps) {
   const app = new Hono();
   const nodeWs = createNodeWebSocket({ app });
+  type UpgradeServer = Parameters<typeof nodeWs.injectWebSocket>[0];
+  const withRefusalBodies = keepUpgradeRefusals<UpgradeServer>(app); // before auth: a refused upgrade keeps its JSON error
   // ws enforces a hard cap itself (closing with 1009 and no event); ours is lower so that
   // oversized frames get the protocol's `frame_too_large` error first.
   nodeWs.wss.options.maxPayload = Math.max(4 * deps.config.limits.max_frame_bytes, 1 << 20);
@@ -118,7 +121,7 @@ export function createApp(deps: AppDeps) {
     return c.json({ error: 'internal server error' }, 500);
   });
 
-  return { app, injectWebSocket: (server: Parameters<typeof nodeWs.injectWebSocket>[0]) => nodeWs.injectWebSocket(server), sessions };
+  return { app, injectWebSocket: (server: UpgradeServer) => withRefusalBodies(server, (s) => nodeWs.injectWebSocket(s)), sessions };
 }
 
 function socketOf(ws: WSContext): SessionSocket {

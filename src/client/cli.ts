@@ -1,11 +1,15 @@
 // Command-line client: streams a WAV file to the service and prints every server event as a JSON line.
 import cliProgress from 'cli-progress';
 import { parseFlags, runCli, UsageError } from '../cli.ts';
-import { describeError, newTraceparent, streamAudio } from './stream-client.ts';
+import { ConnectError, describeError, describeRefusal, newTraceparent, redactAddr, streamAudio } from './stream-client.ts';
 import { bytesPerSample, readWav } from './wav.ts';
 
 const DEFAULT_ADDR = 'ws://127.0.0.1:8080/api/v1/segmented';
 const DEFAULT_CHUNK = 256;
+const TOKEN_ENV = 'STREAMER_TOKEN';
+
+/** Exit statuses; the usage text and the README list them. */
+const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
 
 const USAGE = `Usage: npm run client -- --input <file.wav> [options]
 
@@ -15,12 +19,26 @@ to the streaming service and prints every server event as one JSON line on stdou
 Options:
   -i, --input <path>       WAV file to send (required)
   -a, --addr <url>         websocket endpoint (default ${DEFAULT_ADDR})
+  -t, --token <token>      bearer token for a service with auth on (default: $${TOKEN_ENV})
       --real-time          pace the audio at its real-time rate
       --interim-results    ask for interim segments (segmented mode)
       --chunk-size <n>     samples per channel in each binary frame (default ${DEFAULT_CHUNK})
   -h, --help               show this help
 
-Exit status: 0 when the server closed the connection normally (1000), 1 otherwise, 2 on a usage error.
+Auth: when the service's operator configured tokens (auth.tokens in its config or STREAMER_TOKENS
+in its environment), every stream needs one of them. Ask the operator for one and give it with
+--token or the environment variable ${TOKEN_ENV} (--token wins); it is sent as the header
+"Authorization: Bearer <token>". Over ws:// the token travels in clear: use wss:// beyond a trusted
+network. Without a valid token the server refuses the connection with HTTP 401 (unauthorized).
+
+Exit status:
+  ${EXIT.ok}  the server closed the connection normally (1000)
+  ${EXIT.failed}  the file could not be read, the server could not be reached, or the connection
+     closed abnormally (the code and reason are printed)
+  ${EXIT.usage}  usage error
+  ${EXIT.refused}  the server refused the connection with an HTTP status instead of a websocket, e.g.
+     401: a missing or wrong token; 503: the service is not ready (the status and the
+     server's message are printed)
 `;
 
 interface CliArgs {
@@ -29,6 +47,7 @@ interface CliArgs {
   realTime: boolean;
   interimResults: boolean;
   chunkSize: number;
+  token?: string;
 }
 
 function parse(argv: string[]): CliArgs | 'help' {
@@ -39,6 +58,7 @@ function parse(argv: string[]): CliArgs | 'help' {
     options: {
       input: { type: 'string', short: 'i' },
       addr: { type: 'string', short: 'a', default: DEFAULT_ADDR },
+      token: { type: 'string', short: 't' },
       'real-time': { type: 'boolean', default: false },
       'interim-results': { type: 'boolean', default: false },
       'chunk-size': { type: 'string', default: String(DEFAULT_CHUNK) },
@@ -52,8 +72,11 @@ function parse(argv: string[]): CliArgs | 'help' {
   if (!/^\d+$/.test(chunkText) || !Number.isSafeInteger(chunkSize) || chunkSize < 1) {
     throw new UsageError(`--chunk-size must be a positive integer (samples per channel), got '${chunkText}'`);
   }
+  if (values.token !== undefined && values.token.trim() === '') throw new UsageError('--token must not be empty');
+  const token = values.token?.trim() ?? (process.env[TOKEN_ENV]?.trim() || undefined);
   return {
     input: values.input,
+    token,
     addr: values.addr,
     realTime: values['real-time'],
     interimResults: values['interim-results'],
@@ -61,13 +84,18 @@ function parse(argv: string[]): CliArgs | 'help' {
   };
 }
 
+/** One line on stderr, prefixed with the tool's name so that it stands out from other output. */
+function fail(message: string): void {
+  process.stderr.write(`streamer-client: ${message}\n`);
+}
+
 async function main(args: CliArgs): Promise<number> {
   let wav;
   try {
     wav = readWav(args.input);
   } catch (err) {
-    process.stderr.write(`error: ${describeError(err)}\n`);
-    return 1;
+    fail(describeError(err));
+    return EXIT.failed;
   }
   const { format, pcm, durationSeconds } = wav;
   const frameBytes = args.chunkSize * format.channels * bytesPerSample(format);
@@ -102,6 +130,7 @@ async function main(args: CliArgs): Promise<number> {
     const result = await streamAudio({
       traceId: traceparent,
       addr: args.addr,
+      headers: args.token ? { authorization: `Bearer ${args.token}` } : undefined,
       format,
       pcm,
       chunkBytes: frameBytes,
@@ -113,15 +142,30 @@ async function main(args: CliArgs): Promise<number> {
       timeoutMs: Math.max(120_000, (args.realTime ? durationSeconds * 1000 : 0) + 120_000),
     });
     bars?.stop();
-    if (result.closeCode === 1000) return 0;
+    if (result.closeCode === 1000) return EXIT.ok;
     const reason = result.closeReason ? `: ${result.closeReason}` : '';
-    process.stderr.write(`error: connection to ${args.addr} closed with code ${result.closeCode}${reason}\n`);
-    return 1;
+    fail(`connection to ${redactAddr(args.addr)} closed with code ${result.closeCode}${reason}`);
+    return EXIT.failed;
   } catch (err) {
     bars?.stop();
-    process.stderr.write(`error: ${describeError(err)}\n`);
-    return 1;
+    if (err instanceof ConnectError && err.refusal) {
+      fail(`server refused the connection: ${describeRefusal(err.refusal)}${refusalHint(err.refusal.status, args)}`);
+      return EXIT.refused;
+    }
+    fail(describeError(err));
+    return EXIT.failed;
   }
+}
+
+/** What to do about a refusal, when the status says it. */
+function refusalHint(status: number, args: CliArgs): string {
+  if (status === 401 || status === 403) {
+    return args.token || /[?&]token=/.test(args.addr)
+      ? ' (the token given was not accepted: check it with the operator)'
+      : ` (give the service's token with --token or ${TOKEN_ENV})`;
+  }
+  if (status === 503) return ' (the service is not ready or is shutting down: retry later)';
+  return '';
 }
 
 function round1(x: number): number {

@@ -1,33 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import wavefile from 'wavefile';
 import type { AudioFormat, ServerEvent } from '../../src/api/protocol.ts';
 import { writeWav } from '../../src/client/wav.ts';
 import { type FakeServer, protocolResponder, randomBytes, startFakeServer } from './fake-server.ts';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = join(root, 'src', 'client', 'cli.ts');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the CLI as a child process (asynchronously: the fake server lives in this process). */
-function runCli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code: unknown = err ? (err as { code?: unknown }).code : 0; // exit status, or a string on spawn failure
-      resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
-    });
-  });
-}
+import { runCli } from './run-cli.ts';
 
 const EVENTS: ServerEvent[] = [
   { type: 'active', time: 0.02, channel: 1 },
@@ -150,4 +130,29 @@ void test('an unsupported WAV file: exit 1 naming the format', async () => {
   const run = await runCli(['--input', path, '--addr', server.url()]);
   assert.equal(run.code, 1);
   assert.match(run.stderr, /unsupported WAV format: 64-bit IEEE float/);
+});
+
+void test('a refusal without a JSON body (a proxy in front): exit 3, the status and its text in one line', async () => {
+  const unavailable = await startFakeServer(protocolResponder([]), { verifyClient: (_info, cb) => cb(false, 503) });
+  try {
+    const run = await runCli(['--input', wavPath, '--addr', unavailable.url()]);
+    assert.equal(run.code, 3);
+    assert.equal(run.stdout, '');
+    assert.equal(
+      run.stderr.split('\n').slice(1).join('\n'),
+      'streamer-client: server refused the connection: 503 Service Unavailable (the service is not ready or is shutting down: retry later)\n',
+    );
+  } finally {
+    await unavailable.close();
+  }
+});
+
+void test('a token in the address is masked in messages', async () => {
+  const gone = await startFakeServer();
+  const addr = gone.url();
+  await gone.close();
+  const run = await runCli(['--input', wavPath, '--addr', `${addr}?token=secret-token-123`]);
+  assert.equal(run.code, 1);
+  assert.ok(run.stderr.includes(`cannot connect to ${addr}?token=***: `), run.stderr);
+  assert.ok(!run.stderr.includes('secret-token-123'));
 });
