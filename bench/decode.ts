@@ -40,7 +40,7 @@ async function run(make: MakeResampler, rate: number, channels: number, float: b
     if (float) view.setFloat32(i * 4, v, true);
     else view.setInt16(i * 2, Math.round(v * 32767), true);
   }
-  const decoder = new PcmDecoder({ sample_rate: rate, channels, bit_depth: float ? 32 : 16, is_float: float });
+  const decoder = new PcmDecoder({ sampleRate: rate, channels, bitDepth: float ? 32 : 16, isFloat: float });
   const resampler = await make(rate, channels);
   try {
     const since = process.cpuUsage();

@@ -111,15 +111,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
       // refused with `shutting_down` rather than a refused connection. The listener closes at the end.
       admission.draining = true;
       log.info({ active_streams: admission.active, drain_ms: drainMs }, 'draining');
-      const deadline = Date.now() + drainMs;
-      while ([...sessions].some((s) => s.isStreaming) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await Promise.race([admission.idle(), new Promise((r) => setTimeout(r, drainMs).unref())]);
       // Streams still running at the deadline are finished (final results, stream_end), then closed
       // with 1001; a pipeline that cannot finish within DRAIN_FINISH_MS more is cut off.
       const finishing = Promise.all([...sessions].map((s) => s.drain()));
       await Promise.race([finishing, new Promise((r) => setTimeout(r, DRAIN_FINISH_MS).unref())]);
-      for (const s of sessions) s.close(1001, 'server shutting down');
+      for (const s of sessions) s.shutdown();
       server.close();
       (server as Server).closeAllConnections();
       await warm.catch(() => undefined);

@@ -6,6 +6,7 @@ export class Admission {
   /** False until start-up work (model warm-up) is done. */
   warm = false;
   draining = false;
+  private readonly idleWaiters: (() => void)[] = [];
 
   private readonly maxStreams: number;
   private readonly saturationSeconds: number;
@@ -40,5 +41,12 @@ export class Admission {
 
   release(): void {
     this.active = Math.max(0, this.active - 1);
+    if (this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves once no stream is running (at once when none is). */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 }

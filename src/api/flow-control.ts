@@ -1,8 +1,6 @@
 // Inbound flow control of one websocket session: the idle timeout (no message for too long) and
-// backpressure (stop reading while the stream is too far behind real work, resume at half).
-
-/** While reading is paused, how often to look whether the stream has caught up. */
-const BACKPRESSURE_CHECK_MS = 20;
+// backpressure (stop reading while the stream is too far behind real work, resume at half). The
+// session says when work was done (progressed), so resuming needs no polling.
 
 export interface FlowControlOptions {
   idleTimeoutMs: number;
@@ -16,21 +14,26 @@ export interface FlowControlOptions {
   resume(): void;
   /** Reading was paused (counted by the caller). */
   onPause(): void;
+  /** The clock messages are timed with (ms; default performance.now). */
+  now?: () => number;
 }
 
 export class FlowControl {
-  private lastMessageAt = performance.now();
+  private lastMessageAt: number;
+  private readonly now: () => number;
   private idleTimer: NodeJS.Timeout | null = null;
-  private pausedTimer: NodeJS.Timeout | null = null;
+  private paused = false;
   private stopped = false;
 
   private readonly o: FlowControlOptions;
   constructor(o: FlowControlOptions) {
     this.o = o;
+    this.now = o.now ?? (() => performance.now());
+    this.lastMessageAt = this.now();
     this.armIdleTimer(o.idleTimeoutMs);
   }
 
-  /** A message arrived at `at` (performance.now() ms). */
+  /** A message arrived at `at` (ms, on the same clock). */
   received(at: number): void {
     this.lastMessageAt = at;
   }
@@ -38,31 +41,28 @@ export class FlowControl {
   /** After audio was queued: pause reading if the stream is now too far behind. */
   checkBacklog(): void {
     const limit = this.o.maxBacklogSeconds;
-    if (this.stopped || this.pausedTimer || this.o.behindSeconds() <= limit) return;
+    if (this.stopped || this.paused || this.o.behindSeconds() <= limit) return;
+    this.paused = true;
     this.o.onPause();
     this.o.pause();
-    const check = () => {
-      if (this.stopped) return;
-      if (this.o.behindSeconds() <= limit / 2) {
-        this.pausedTimer = null;
-        this.o.resume();
-      } else {
-        this.pausedTimer = setTimeout(check, BACKPRESSURE_CHECK_MS);
-      }
-    };
-    this.pausedTimer = setTimeout(check, BACKPRESSURE_CHECK_MS);
+  }
+
+  /** Some of the stream's backlog was worked off: resume reading once it is down to half the limit. */
+  progressed(): void {
+    if (!this.paused || this.stopped || this.o.behindSeconds() > this.o.maxBacklogSeconds / 2) return;
+    this.paused = false;
+    this.o.resume();
   }
 
   stop(): void {
     this.stopped = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.pausedTimer) clearTimeout(this.pausedTimer);
   }
 
   /** One timer per session, re-armed for the time left rather than reset on every frame. */
   private armIdleTimer(ms: number): void {
     this.idleTimer = setTimeout(() => {
-      const idle = performance.now() - this.lastMessageAt;
+      const idle = this.now() - this.lastMessageAt;
       if (idle >= this.o.idleTimeoutMs) this.o.onIdle();
       else this.armIdleTimer(this.o.idleTimeoutMs - idle);
     }, ms);

@@ -1,70 +1,49 @@
-// One websocket connection: the protocol's state machine. Messages are handled strictly in
-// arrival order (a `stop` finishes its stream before the next message is looked at), so results,
-// `stream_end` and acks reach the client in the order the protocol promises.
-import { log } from '../log.ts';
-import { formatError } from '../audio/format.ts';
-import { AudioStream, type Mode, type PipelineDeps } from '../pipeline/stream.ts';
-import type { Instruments } from '../telemetry/instruments.ts';
-import type { TaskMonitor } from '../telemetry/task-monitor.ts';
+// One websocket connection. Messages are handled strictly in arrival order (a `stop` finishes its
+// stream before the next message is looked at), so results, `stream_end` and acks reach the client
+// in the order the protocol promises. What each message does is decided by the pure state machine
+// (session-machine.ts); this file carries its actions out: the running stream (live-stream.ts),
+// events out (outbound.ts), inbound flow control (flow-control.ts) and the backlog it reports.
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
-import { contextFromTraceparent, startChildSpan, tracingEnabled, type Context, type Span } from '../telemetry/tracing.ts';
-import type { Admission } from './admission.ts';
+import type { Mode } from '../pipeline/stream.ts';
+import type { Instruments } from '../telemetry/instruments.ts';
+import { ATTR } from '../telemetry/names.ts';
+import type { TaskMonitor } from '../telemetry/task-monitor.ts';
+import { tracingEnabled } from '../telemetry/tracing.ts';
 import { FlowControl } from './flow-control.ts';
-import { CloseCode, type ErrorCode, type ServerEvent, type StartRequest } from './protocol.ts';
+import { LiveStream, type LiveStreamDeps } from './live-stream.ts';
+import { Outbound } from './outbound.ts';
+import { CloseCode, type ServerEvent } from './protocol.ts';
 import { parseRequest } from './requests.ts';
+import { INITIAL_STATE, step, type SessionAction, type SessionInput, type SessionLimits, type SessionState } from './session-machine.ts';
+import type { SessionSocket } from './session-socket.ts';
 
-export interface SessionSocket {
-  send(text: string): void;
-  close(code: number, reason: string): void;
-  /** Drops the connection without a closing handshake (a client that does not read). */
-  terminate(): void;
-  /** Stop / start reading from the socket (inbound backpressure). */
-  pause(): void;
-  resume(): void;
-  readonly isOpen: boolean;
-  /** Bytes queued for sending that the client has not taken yet. */
-  readonly bufferedAmount: number;
-}
+export type { SessionSocket } from './session-socket.ts';
+export type SessionDeps = LiveStreamDeps;
 
-export interface SessionDeps extends PipelineDeps {
-  admission: Admission;
-}
-
-type State = 'idle' | 'streaming' | 'stopped' | 'closed';
 type Inbound = string | Uint8Array;
 /** A message and when it arrived (performance.now() ms). */
 type Received = { data: Inbound; at: number };
-/** How a stream ended, for streams_total{outcome}. */
-type Outcome = 'completed' | 'client_closed' | 'error' | 'refused';
 
 export class Session {
-  private state: State = 'idle';
-  private stream: AudioStream | null = null;
-  private lastStart: StartRequest | null = null;
+  private state: SessionState = INITIAL_STATE;
+  private live: LiveStream | null = null;
   private readonly inbox: Received[] = [];
   private pumping = false;
+  private cleanedUp = false;
   /** Binary bytes received and not yet decoded (the decoding stage's backlog). */
   private queuedAudioBytes = 0;
   private idleSince: number | null = performance.now();
-  /** When the current stream's first audio arrived, until its first segment is sent. */
-  private firstAudioAt: number | null = null;
-  private firstResultSent = false;
   private readonly unregisterBacklog: () => void;
   private readonly flow: FlowControl;
-  private overflowed = false;
-  /** The running stream's span and the context that makes it current. */
-  private streamSpan: { span: Span; ctx: Context } | null = null;
-
+  private readonly outbound: Outbound;
+  private readonly limits: SessionLimits;
   private readonly receiver: TaskMonitor;
   private readonly metrics: Instruments;
+
   private readonly mode: Mode;
   private readonly deps: SessionDeps;
   private readonly socket: SessionSocket;
-  constructor(
-    mode: Mode,
-    deps: SessionDeps,
-    socket: SessionSocket,
-  ) {
+  constructor(mode: Mode, deps: SessionDeps, socket: SessionSocket) {
     this.mode = mode;
     this.deps = deps;
     this.socket = socket;
@@ -73,38 +52,29 @@ export class Session {
     this.receiver.instrumented();
     this.unregisterBacklog = deps.service.telemetry.backlog.register(() => this.backlog());
     const limits = deps.config.limits;
+    this.limits = { maxChannels: limits.max_channels, maxFrameBytes: limits.max_frame_bytes, maxStreamSeconds: limits.max_stream_seconds };
+    this.outbound = new Outbound(socket, limits.max_outbound_bytes, () => {
+      this.failNow('client is not reading its events', 'slow_consumer', CloseCode.policy);
+      setTimeout(() => socket.terminate(), 1000).unref(); // its buffer will not drain: do not wait for the close handshake
+    });
     this.flow = new FlowControl({
       idleTimeoutMs: limits.idle_timeout_ms,
       maxBacklogSeconds: limits.max_backlog_seconds,
       behindSeconds: () => this.behindSeconds(),
-      onIdle: () => this.fail(`no message for ${limits.idle_timeout_ms / 1000} s`, 'idle_timeout', CloseCode.policy),
+      onIdle: () => this.failNow(`no message for ${limits.idle_timeout_ms / 1000} s`, 'idle_timeout', CloseCode.policy),
       pause: () => socket.pause(),
       resume: () => socket.resume(),
-      onPause: () => this.metrics.inboundPauses.add(1, { route: mode }),
+      onPause: () => this.metrics.inboundPauses.add(1, { [ATTR.route]: mode }),
     });
   }
 
-  /** Shutdown: the running stream (if any) is finished as if stopped, then the socket closes with 1001. */
-  async drain(): Promise<void> {
-    if (this.state === 'closed') return;
-    if (this.stream) await this.endStream(performance.now());
-    this.close(CloseCode.goingAway, 'server shutting down');
-  }
-
-  /** Audio seconds this session's stream is behind: waiting to be decoded, analysed or inferred. */
-  private behindSeconds(): number {
-    const b = this.backlog();
-    const channels = this.lastStart?.format.channels ?? 1;
-    return b.audio_decoding + ((b.vad ?? 0) + (b.model ?? 0)) / channels;
-  }
-
   get isStreaming(): boolean {
-    return this.state === 'streaming';
+    return this.live !== null;
   }
 
   /** A websocket message arrived. */
   receive(data: Inbound): void {
-    if (this.state === 'closed') return;
+    if (this.isClosed) return;
     const at = performance.now();
     this.flow.received(at);
     if (typeof data !== 'string') {
@@ -122,35 +92,39 @@ export class Session {
 
   /** The client closed the socket: everything stops, unsent results are dropped. */
   clientClosed(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.dropStream('client_closed');
-    this.ended();
+    this.runNow({ type: 'client_closed' });
   }
 
-  /** Server-initiated close (shutdown deadline, fatal protocol error). */
-  close(code: number, reason: string): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.dropStream('error'); // a stream still running when the server closes did not complete
-    this.ended();
-    this.socket.close(code, reason);
+  /** Shutdown: the running stream (if any) is finished as if stopped, then the socket closes with 1001. */
+  drain(): Promise<void> {
+    return this.apply({ type: 'drain' }, performance.now());
   }
 
-  private ended(): void {
-    this.flow.stop();
-    this.inbox.length = 0;
-    this.queuedAudioBytes = 0;
-    this.unregisterBacklog();
-    this.receiver.dropped();
+  /** Shutdown deadline: closes with 1001 now; a stream still running did not complete. */
+  shutdown(): void {
+    this.runNow({ type: 'shutdown' });
+  }
+
+  private get isClosed(): boolean {
+    return this.state.phase === 'closed' || this.state.phase === 'closing';
+  }
+
+  /** Audio seconds this session's stream is behind: waiting to be decoded, analysed or inferred. */
+  private behindSeconds(): number {
+    const b = this.backlog();
+    const channels = this.state.lastStart?.format.channels ?? 1;
+    return b.audio_decoding + ((b.vad ?? 0) + (b.model ?? 0)) / channels;
   }
 
   private backlog() {
-    const format = this.lastStart?.format;
+    const format = this.state.lastStart?.format;
     const bytesPerSecond = format ? format.sample_rate * format.channels * (format.bit_depth / 8) : 0;
     const decoding = bytesPerSecond > 0 ? this.queuedAudioBytes / bytesPerSecond : 0;
-    return { audio_decoding: decoding, ...this.stream?.backlog() };
+    return { audio_decoding: decoding, ...this.live?.backlog() };
   }
+
+  /** Some backlog was worked off: reading may resume. */
+  private readonly progressed = () => this.flow.progressed();
 
   private pump(): void {
     if (this.pumping) return;
@@ -159,175 +133,110 @@ export class Session {
       'client_receiver',
       async () => {
         try {
-          while (this.inbox.length > 0 && this.state !== 'closed') {
+          while (this.inbox.length > 0 && !this.isClosed) {
             const { data, at } = this.inbox.shift() as Received;
             this.receiver.scheduled((performance.now() - at) / 1000);
             // The synchronous part of handling a message is one poll; awaiting a flush is not.
-            const handle = () => (typeof data === 'string' ? this.onText(data, at) : this.onAudio(data, at));
+            const handle = () => this.handle(data, at);
             // Within the stream's trace context, log lines (and spans) of the work it starts join its trace.
-            const traced = tracingEnabled() ? () => context.with(this.streamSpan?.ctx ?? ROOT_CONTEXT, handle) : handle;
-            const pending = this.receiver.measurePoll(traced);
-            if (pending) await pending;
+            const traced = tracingEnabled() ? () => context.with(this.live?.trace ?? ROOT_CONTEXT, handle) : handle;
+            await this.receiver.measurePoll(traced);
           }
         } finally {
           this.pumping = false;
-          if (this.state !== 'closed') this.idleSince = performance.now();
+          if (!this.isClosed) this.idleSince = performance.now();
         }
       },
-      () => this.fail('internal server error', 'internal_error', CloseCode.internal),
+      () => this.failNow('internal server error', 'internal_error', CloseCode.internal),
     );
   }
 
-  private send(event: ServerEvent): void {
-    if (!this.socket.isOpen) return;
-    this.socket.send(JSON.stringify(event));
-    if (!this.overflowed && this.socket.bufferedAmount > this.deps.config.limits.max_outbound_bytes) {
-      // Outbound backpressure: a client that does not read its events is ended; memory stays bounded.
-      this.overflowed = true;
-      this.fail('client is not reading its events', 'slow_consumer', CloseCode.policy);
-      setTimeout(() => this.socket.terminate(), 1000).unref(); // its buffer will not drain: do not wait for the close handshake
-      return;
+  private handle(data: Inbound, at: number): Promise<void> {
+    if (typeof data === 'string') {
+      const parsed = parseRequest(data, this.deps.config.limits.max_text_bytes);
+      const input: SessionInput = 'error' in parsed ? { type: 'invalid', ...parsed.error } : { type: 'request', request: parsed.request };
+      return this.apply(input, at);
     }
-    if (event.type === 'segment') {
-      this.metrics.segments.add(1, { route: this.mode, final: String(event.is_final ?? true) });
-      if (!this.firstResultSent && this.firstAudioAt !== null) {
-        this.firstResultSent = true;
-        this.metrics.timeToFirstResult.record((performance.now() - this.firstAudioAt) / 1000, { route: this.mode });
-      }
-    }
+    this.queuedAudioBytes -= data.byteLength;
+    this.progressed();
+    return this.apply({ type: 'audio', bytes: data.byteLength }, at, data);
   }
 
-  /** A protocol error; with a close code it ends the connection. */
-  private fail(message: string, code: ErrorCode, close?: number): void {
-    if (this.state === 'closed') return;
-    this.metrics.protocolErrors.add(1, { code });
-    this.send({ type: 'error', message, code });
-    if (close !== undefined) this.close(close, code);
+  /** Feeds one input to the state machine and carries its actions out, in order. */
+  private async apply(input: SessionInput, at: number, frame?: Uint8Array): Promise<void> {
+    const { state, actions } = step(this.state, input, this.limits);
+    this.state = state;
+    for (const action of actions) await this.execute(action, at, frame);
   }
 
-  private onText(text: string, at: number): Promise<void> | void {
-    const parsed = parseRequest(text, this.deps.config.limits.max_text_bytes);
-    if ('error' in parsed) return this.fail(parsed.error.message, parsed.error.code, parsed.error.close);
-    const { request } = parsed;
-    switch (request.request) {
-      case 'start':
-        return this.start(request, at);
-      case 'stop':
-        return this.stop(request.disconnect, at);
+  /** For inputs whose actions are all synchronous (abort, error, close). */
+  private runNow(input: SessionInput): void {
+    this.deps.service.tasks.spawn('client_receiver', () => this.apply(input, performance.now()));
+  }
+
+  private failNow(message: string, code: 'slow_consumer' | 'idle_timeout' | 'internal_error', close: number): void {
+    this.runNow({ type: 'fail', code, message, close });
+  }
+
+  private async execute(action: SessionAction, at: number, frame: Uint8Array | undefined): Promise<void> {
+    switch (action.do) {
+      case 'open':
+        return this.open(action.request, at);
+      case 'push':
+        if (frame) this.live?.push(frame, at);
+        return;
       case 'finalize':
-        return this.finalize(at);
-      case 'keepalive':
-        return this.send({ type: 'ack', request: 'keepalive' });
+        return this.live?.finalize(at);
+      case 'finish': {
+        const live = this.live;
+        if (!live) return;
+        await live.finish(at);
+        if (this.live === live) this.live = null;
+        this.progressed();
+        return;
+      }
+      case 'abort':
+        this.live?.abort(action.outcome);
+        this.live = null;
+        if (action.outcome === 'client_closed') this.cleanUp();
+        return;
+      case 'ack':
+        return void this.send({ type: 'ack', request: action.request });
+      case 'error':
+        this.metrics.protocolErrors.add(1, { [ATTR.code]: action.code });
+        return void this.send({ type: 'error', message: action.message, code: action.code });
+      case 'close':
+        this.live?.abort('error'); // a stream still running when the server closes did not complete
+        this.live = null;
+        this.cleanUp();
+        this.socket.close(action.code, action.reason);
+        return;
     }
   }
 
-  private async start(request: StartRequest, at: number): Promise<void> {
-    const problem = formatError(request.format, this.deps.config.limits.max_channels);
-    if (problem) return this.fail(problem, 'unsupported_format', CloseCode.policy);
-    if (this.stream) await this.endStream(at); // a start mid-stream ends that stream first
-    this.lastStart = request;
-    await this.openStream(request);
-  }
-
-  private async openStream(request: StartRequest): Promise<void> {
+  private async open(request: Parameters<typeof LiveStream.open>[1], at: number): Promise<void> {
     const refusal = this.deps.admission.refusal();
     if (refusal) {
-      this.metrics.streams.add(1, { route: this.mode, outcome: 'refused' });
-      const message = refusal === 'shutting_down' ? 'server is shutting down' : 'too many streams';
-      return this.fail(message, refusal, CloseCode.overCapacity);
+      this.metrics.streams.add(1, { [ATTR.route]: this.mode, [ATTR.outcome]: 'refused' });
+      return this.apply({ type: 'refused', refusal }, at);
     }
-    this.deps.admission.acquire();
-    const { format } = request;
-    this.streamSpan = startChildSpan('stream', contextFromTraceparent(request.trace_id), {
-      route: this.mode,
-      channels: format.channels,
-      sample_rate: format.sample_rate,
-      format: format.is_float ? 'f32' : 's16',
-      interim_results: request.interim_results,
-    });
-    try {
-      const params = { mode: this.mode, format, interimResults: request.interim_results, vad: request.vad, trace: this.streamSpan.ctx };
-      this.stream = await AudioStream.open(params, this.deps, (e) => this.send(e));
-    } catch (err) {
-      this.deps.admission.release();
-      this.endSpan('error');
-      throw err;
-    }
-    this.firstAudioAt = null;
-    this.firstResultSent = false;
-    this.metrics.activeStreams.add(1, { route: this.mode });
-    if (this.state === 'closed') return this.dropStream('client_closed'); // the client left while we were opening
-    this.state = 'streaming';
+    const live = await LiveStream.open(this.mode, request, this.deps, (e) => this.send(e), this.progressed);
+    if (this.state.phase === 'closed') return live.abort('client_closed'); // the client left while we were opening
+    this.live = live;
   }
 
-  private async stop(disconnect: boolean, at: number): Promise<void> {
-    if (this.stream) {
-      await this.endStream(at);
-    } else if (!disconnect) {
-      this.fail('stop without a running stream', 'no_active_stream');
-    }
-    if (disconnect) this.close(CloseCode.normal, 'stream ended');
+  private send(event: ServerEvent): boolean {
+    return this.outbound.send(event);
   }
 
-  private async finalize(at: number): Promise<void> {
-    if (this.stream) await this.stream.finalize(at);
-    this.send({ type: 'ack', request: 'finalize' });
-  }
-
-  private onAudio(bytes: Uint8Array, at: number): Promise<void> | void {
-    this.queuedAudioBytes -= bytes.byteLength;
-    const max = this.deps.config.limits.max_frame_bytes;
-    if (bytes.byteLength > max) {
-      return this.fail(`binary frame of ${bytes.byteLength} bytes exceeds the limit of ${max}`, 'frame_too_large', CloseCode.tooLarge);
-    }
-    if (this.stream) return this.pushAudio(this.stream, bytes, at);
-    if (this.state === 'stopped' && this.lastStart) {
-      // After a stop without disconnect, new audio is a new stream with the same format.
-      const request = this.lastStart;
-      return this.openStream(request).then(() => (this.stream ? this.pushAudio(this.stream, bytes, at) : undefined));
-    }
-    return this.fail('audio received before a start request', 'audio_before_start', CloseCode.policy);
-  }
-
-  private pushAudio(stream: AudioStream, bytes: Uint8Array, at: number): Promise<void> | void {
-    this.firstAudioAt ??= at;
-    stream.push(bytes, at);
-    const max = this.deps.config.limits.max_stream_seconds;
-    if (stream.durationSeconds > max) {
-      // Everything received is still processed and answered before the stream is cut.
-      return this.endStream(at).then(() => this.fail(`stream longer than ${max} s of audio`, 'stream_too_long', CloseCode.policy));
-    }
-  }
-
-  private async endStream(at: number): Promise<void> {
-    const stream = this.stream as AudioStream;
-    const durations = await stream.finish(at);
-    if (this.stream !== stream) return; // aborted meanwhile
-    this.stream = null;
-    this.deps.admission.release();
-    this.metrics.activeStreams.add(-1, { route: this.mode });
-    this.metrics.streams.add(1, { route: this.mode, outcome: 'completed' });
-    this.endSpan('completed', durations[0]);
-    if (this.state !== 'closed') this.state = 'stopped';
-    this.send({ type: 'stream_end', channel_durations: durations });
-    log.debug({ durations }, 'stream ended');
-  }
-
-  private dropStream(outcome: Outcome): void {
-    if (!this.stream) return;
-    this.stream.abort();
-    this.stream = null;
-    this.deps.admission.release();
-    this.metrics.activeStreams.add(-1, { route: this.mode });
-    this.metrics.streams.add(1, { route: this.mode, outcome });
-    this.endSpan(outcome);
-  }
-
-  private endSpan(outcome: Outcome, audioSeconds?: number): void {
-    if (!this.streamSpan) return;
-    this.streamSpan.span.setAttribute('outcome', outcome);
-    if (audioSeconds !== undefined) this.streamSpan.span.setAttribute('audio_seconds', audioSeconds);
-    this.streamSpan.span.end();
-    this.streamSpan = null;
+  /** The session is over: stop its timers, forget its queue, stop reporting its backlog. Once. */
+  private cleanUp(): void {
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
+    this.flow.stop();
+    this.inbox.length = 0;
+    this.queuedAudioBytes = 0;
+    this.unregisterBacklog();
+    this.receiver.dropped();
   }
 }

@@ -1,7 +1,6 @@
 // Little-endian interleaved PCM bytes → interleaved float samples. A binary frame may end in the
 // middle of a sample or of a multi-channel frame: those bytes are carried into the next call.
-import type { AudioFormat } from '../api/protocol.ts';
-import { bytesPerSample } from './format.ts';
+import { bytesPerSample, type PcmFormat } from './format.ts';
 
 export class PcmDecoder {
   private readonly frameBytes: number;
@@ -10,11 +9,11 @@ export class PcmDecoder {
   /** Whole multi-channel frames decoded so far. */
   frames = 0;
 
-  readonly format: AudioFormat;
-  constructor(format: AudioFormat) {
+  readonly format: PcmFormat;
+  constructor(format: PcmFormat) {
     this.format = format;
     this.frameBytes = bytesPerSample(format) * format.channels;
-    this.isFloat = format.is_float;
+    this.isFloat = format.isFloat;
   }
 
   /** Bytes held back because they do not make a whole frame yet. */

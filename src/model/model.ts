@@ -1,5 +1,8 @@
-// The model stage's contract: 16 kHz mono samples in, output fields out (flattened into `segment`).
-import type { ModelOutput } from '../api/protocol.ts';
+// The model stage's contract: 16 kHz mono samples in, output fields out (src/api puts them into
+// `segment` events, e.g. `count`, `text`).
+
+/** A model's output fields. */
+export type ModelOutput = Record<string, unknown>;
 
 /**
  * The model's output, or a failure it reported (bad input, inference error: the stream goes on).

@@ -1,11 +1,11 @@
-// Runs the model on one piece of a channel's audio and turns the outcome into the event to send:
-// a `segment` with the model's output, or an `error` for that channel (never the internals).
-import type { ServerEvent } from '../api/protocol.ts';
+// Runs the model on one piece of a channel's audio and turns the outcome into the channel's event:
+// the model's output, its reported failure, or a crash (never the internals).
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
 import { log } from '../log.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { startChildSpan } from '../telemetry/tracing.ts';
+import type { ChannelEvent } from './events.ts';
 import type { StreamContext } from './stream-context.ts';
 
 export interface SegmentSpan {
@@ -20,7 +20,7 @@ export interface SegmentSpan {
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
 /** `ctx.trace`: the channel's trace context; the inference gets its own span under it. */
-export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan, ctx: StreamContext): Promise<ServerEvent> {
+export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan, ctx: StreamContext): Promise<ChannelEvent> {
   const { metrics } = ctx.service.telemetry;
   const audioSeconds = seconds(audio.length);
   const { span: traceSpan } = startChildSpan('inference', ctx.trace, {
@@ -33,7 +33,9 @@ export async function inferSegment(model: Model, audio: Float32Array, span: Segm
   // {task="inference"} and stage_backlog_seconds; the stream's experience is in the latency metrics.
   using stage = measureStage(metrics, 'model', audioSeconds);
   try {
-    const result = await model.infer(audio);
+    // Guarded: a throw on this thread (e.g. decoding the worker's tokens) is a panic like a
+    // worker crash, counted and logged once.
+    const result = await ctx.service.tasks.guard('inference', () => model.infer(audio));
     if (result.computeSeconds !== undefined) {
       stage.measured(result.computeSeconds);
       if (audioSeconds > 0) traceSpan.setAttribute('rtf', result.computeSeconds / audioSeconds);
@@ -43,22 +45,16 @@ export async function inferSegment(model: Model, audio: Float32Array, span: Segm
       metrics.modelFailures.add(1);
       traceSpan.setAttribute('outcome', 'model_failure');
       log.warn({ channel: span.channel, error: result.error }, 'model failure');
-      return { type: 'error', message: `model failure: ${result.error}`, code: 'model_failure', channel: span.channel };
+      return { kind: 'failure', channel: span.channel, cause: 'model', reason: result.error };
     }
     traceSpan.setAttribute('outcome', 'ok');
-    return {
-      type: 'segment',
-      start_time: seconds(span.start),
-      end_time: seconds(span.end),
-      ...(span.isFinal === undefined ? {} : { is_final: span.isFinal }),
-      channel: span.channel,
-      ...result.output,
-    };
+    const bounds = { channel: span.channel, start: seconds(span.start), end: seconds(span.end) };
+    return { kind: 'result', ...bounds, ...(span.isFinal === undefined ? {} : { isFinal: span.isFinal }), output: result.output };
   } catch {
-    // A panic: already counted and logged by the task wrapper; the client gets no internals.
+    // A TaskPanic, counted and logged by the task wrapper; the client gets no internals.
     stage.discard();
     traceSpan.setAttribute('outcome', 'panic');
-    return { type: 'error', message: 'internal server error', code: 'internal_error', channel: span.channel };
+    return { kind: 'failure', channel: span.channel, cause: 'internal' };
   } finally {
     traceSpan.end();
   }

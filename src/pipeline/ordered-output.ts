@@ -1,8 +1,6 @@
 // Sends a channel's events in the order they were produced, even when the model results they
 // wait for complete out of order (several inferences of one channel may run at once).
-import type { ServerEvent } from '../api/protocol.ts';
-
-export type Send = (event: ServerEvent) => void;
+import type { ChannelEvent, Send } from './events.ts';
 
 export class OrderedOutput {
   private tail: Promise<void> = Promise.resolve();
@@ -17,7 +15,7 @@ export class OrderedOutput {
    * Queues an event, or a promise of one, behind everything queued before it. `onSent` runs right
    * after it went out (latency is measured to that moment).
    */
-  enqueue(event: ServerEvent | Promise<ServerEvent>, onSent?: (sent: ServerEvent) => void): void {
+  enqueue(event: ChannelEvent | Promise<ChannelEvent>, onSent?: (sent: ChannelEvent) => void): void {
     const pending = Promise.resolve(event);
     this.tail = this.tail.then(async () => {
       const ready = await pending;

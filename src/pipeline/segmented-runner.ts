@@ -1,6 +1,5 @@
 // Segmented mode: Silero VAD over 512-sample windows finds speech; each speech segment yields
 // `active`, interim segments (if asked for), `inactive` and one final segment from the model.
-import type { ServerEvent } from '../api/protocol.ts';
 import { AudioHistory } from '../audio/history.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
@@ -10,6 +9,7 @@ import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
 import { MAX_WINDOWS_PER_REQUEST, type SileroVad, type VadChannelState } from '../vad/silero.ts';
 import { VAD_WINDOW } from '../vad/window.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
+import type { ChannelEvent } from './events.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
 import { finalLatency, type Endpoint, type StreamContext } from './stream-context.ts';
@@ -121,30 +121,32 @@ export class SegmentedRunner implements ChannelRunner {
       this.handle(this.segmenter.push(prob, start, windowEnd), 'vad', this.ctx.arrivals.arrivalOf(windowEnd));
       this.history.dropBefore(this.segmenter.retainFrom(this.analysed));
     }
+    this.ctx.progress();
   }
 
   private handle(events: SegmentEvent[], endpoint: Endpoint, readyAt: number): void {
     for (const e of events) {
       switch (e.kind) {
         case 'active':
-          this.out.enqueue({ type: 'active', time: seconds(e.start), channel: this.channel });
+          this.out.enqueue({ kind: 'active', channel: this.channel, time: seconds(e.start) });
           break;
         case 'interim':
           this.out.enqueue(this.infer(e.start, e.end, false));
           break;
         case 'final':
           this.ctx.service.telemetry.metrics.vadSpeechSeconds.add(seconds(e.end - e.start));
-          this.out.enqueue({ type: 'inactive', time: seconds(e.end), channel: this.channel });
+          this.out.enqueue({ kind: 'inactive', channel: this.channel, time: seconds(e.end) });
           this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt));
           break;
       }
     }
   }
 
-  private infer(start: number, end: number, isFinal: boolean): Promise<ServerEvent> {
+  private infer(start: number, end: number, isFinal: boolean): Promise<ChannelEvent> {
     this.inflightSamples += end - start;
     return inferSegment(this.model, this.history.slice(start, end), { channel: this.channel, start, end, isFinal }, this.ctx).finally(() => {
       this.inflightSamples -= end - start;
+      this.ctx.progress();
     });
   }
 
@@ -152,6 +154,6 @@ export class SegmentedRunner implements ChannelRunner {
   private fail(_panic: TaskPanic): void {
     this.stopped = true;
     this.vad.closeChannel(this.vadState);
-    this.out.enqueue({ type: 'error', message: 'internal server error', code: 'internal_error', channel: this.channel });
+    this.out.enqueue({ kind: 'failure', channel: this.channel, cause: 'internal' });
   }
 }

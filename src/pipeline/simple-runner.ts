@@ -80,6 +80,7 @@ export class SimpleRunner implements ChannelRunner {
         this.inflight--;
         this.inflightSamples -= span.end - span.start;
         this.dispatch();
+        this.ctx.progress();
       });
       this.out.enqueue(result, finalLatency(this.ctx, forced?.endpoint ?? 'chunk', readyAt));
     }

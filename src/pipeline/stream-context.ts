@@ -1,10 +1,10 @@
 // What the channel runners of one stream share: its route, when its audio arrived, and how a
 // final result's latency is recorded once it has been sent.
-import type { ServerEvent } from '../api/protocol.ts';
 import type { Context } from '../telemetry/tracing.ts';
 import type { ServiceContext } from '../context.ts';
 import { ATTR } from '../telemetry/names.ts';
 import type { ArrivalClock } from './arrival-clock.ts';
+import type { ChannelEvent } from './events.ts';
 
 export type Mode = 'simple' | 'segmented';
 
@@ -13,6 +13,8 @@ export type Endpoint = 'vad' | 'finalize' | 'end_of_audio' | 'chunk';
 
 export interface StreamContext {
   service: ServiceContext;
+  /** Some of the stream's backlog was worked off (flow control may resume reading). */
+  progress: () => void;
   route: Mode;
   arrivals: ArrivalClock;
   /** Trace context of the stream's span (children: channels, inferences). */
@@ -20,9 +22,9 @@ export interface StreamContext {
 }
 
 /** An onSent callback that records final-result latency from `readyAt` (performance.now() ms). */
-export function finalLatency(ctx: StreamContext, endpoint: Endpoint, readyAt: number): (sent: ServerEvent) => void {
+export function finalLatency(ctx: StreamContext, endpoint: Endpoint, readyAt: number): (sent: ChannelEvent) => void {
   return (sent) => {
-    if (sent.type !== 'segment') return;
+    if (sent.kind !== 'result') return;
     ctx.service.telemetry.metrics.finalResultLatency.record((performance.now() - readyAt) / 1000, { [ATTR.route]: ctx.route, [ATTR.endpoint]: endpoint });
   };
 }

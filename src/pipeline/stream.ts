@@ -1,6 +1,6 @@
 // One audio stream of a websocket session: decode the interleaved PCM, resample to 16 kHz, split
 // the channels and drive one runner per channel (simple or segmented). Channels are independent.
-import type { AudioFormat, VadTuning } from '../api/protocol.ts';
+import type { PcmFormat } from '../audio/format.ts';
 import { deinterleave, PcmDecoder } from '../audio/pcm-decoder.ts';
 import { createResampler, type Resampler } from '../audio/resampler.ts';
 import type { Config } from '../config.ts';
@@ -10,11 +10,12 @@ import type { TaskMonitor } from '../telemetry/task-monitor.ts';
 import { ATTR } from '../telemetry/names.ts';
 import { recordStageWork } from '../telemetry/stage-guard.ts';
 import { startChildSpan, type Context, type Span } from '../telemetry/tracing.ts';
-import { Segmenter } from '../vad/segmenter.ts';
+import { Segmenter, type SegmenterTuning } from '../vad/segmenter.ts';
 import type { SileroVad } from '../vad/silero.ts';
 import { ArrivalClock } from './arrival-clock.ts';
 import type { ChannelRunner } from './channel-runner.ts';
-import { OrderedOutput, type Send } from './ordered-output.ts';
+import type { Send } from './events.ts';
+import { OrderedOutput } from './ordered-output.ts';
 import { SegmentedRunner } from './segmented-runner.ts';
 import { SimpleRunner } from './simple-runner.ts';
 import type { Mode, StreamContext } from './stream-context.ts';
@@ -23,11 +24,13 @@ export type { Mode } from './stream-context.ts';
 
 export interface StreamParams {
   mode: Mode;
-  format: AudioFormat;
+  format: PcmFormat;
   interimResults: boolean;
-  vad?: VadTuning;
+  vad?: SegmenterTuning;
   /** Trace context of the stream's span. */
   trace: Context;
+  /** Called whenever some of the stream's backlog was worked off. */
+  progress: () => void;
 }
 
 /** What every stream shares: loaded once at start-up. */
@@ -80,8 +83,8 @@ export class AudioStream {
 
   static async open(params: StreamParams, deps: PipelineDeps, send: Send): Promise<AudioStream> {
     const { format } = params;
-    const resampler = await createResampler(format.sample_rate, format.channels);
-    const ctx: StreamContext = { service: deps.service, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace };
+    const resampler = await createResampler(format.sampleRate, format.channels);
+    const ctx: StreamContext = { service: deps.service, progress: params.progress, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace };
     const spans = Array.from({ length: format.channels }, (_, c) => startChildSpan('channel', params.trace, { channel: c }));
     const channels = spans.map(({ ctx: trace }, c) => createRunner(c, params, deps, new OrderedOutput(send), { ...ctx, trace }));
     return new AudioStream(params, new PcmDecoder(format), resampler, channels, ctx, spans.map((s) => s.span));
@@ -89,7 +92,7 @@ export class AudioStream {
 
   /** Seconds of audio received so far, per channel. */
   get durationSeconds(): number {
-    return this.decoder.frames / this.params.format.sample_rate;
+    return this.decoder.frames / this.params.format.sampleRate;
   }
 
   /**
@@ -111,7 +114,7 @@ export class AudioStream {
     const framesBefore = this.decoder.frames;
     const samples = this.decoder.decode(bytes);
     const perChannel = deinterleave(this.resampler.process(samples), format.channels);
-    const audioSeconds = (this.decoder.frames - framesBefore) / format.sample_rate;
+    const audioSeconds = (this.decoder.frames - framesBefore) / format.sampleRate;
     const seconds = (performance.now() - started) / 1000;
     this.decoding.poll(seconds);
     const { metrics } = this.ctx.service.telemetry;
@@ -180,9 +183,9 @@ function createRunner(channel: number, params: StreamParams, deps: PipelineDeps,
   const tuning = params.vad ?? {};
   const segmenter = new Segmenter({
     threshold: tuning.threshold ?? defaults.threshold,
-    minSilenceMs: tuning.min_silence_ms ?? defaults.min_silence_ms,
-    speechPadMs: tuning.speech_pad_ms ?? defaults.speech_pad_ms,
-    minSpeechMs: tuning.min_speech_ms ?? defaults.min_speech_ms,
+    minSilenceMs: tuning.minSilenceMs ?? defaults.min_silence_ms,
+    speechPadMs: tuning.speechPadMs ?? defaults.speech_pad_ms,
+    minSpeechMs: tuning.minSpeechMs ?? defaults.min_speech_ms,
     interimIntervalMs: params.interimResults ? defaults.interim_interval_ms : 0,
   });
   return new SegmentedRunner(channel, deps.vad, segmenter, deps.model, out, ctx);

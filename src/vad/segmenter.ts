@@ -12,6 +12,9 @@ export interface SegmenterSettings {
   interimIntervalMs: number;
 }
 
+/** What a stream may tune of the defaults (unset: the service's configured value). */
+export type SegmenterTuning = Partial<Pick<SegmenterSettings, 'threshold' | 'minSilenceMs' | 'speechPadMs' | 'minSpeechMs'>>;
+
 export type SegmentEvent =
   | { kind: 'active'; start: number }
   | { kind: 'interim'; start: number; end: number }

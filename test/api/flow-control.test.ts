@@ -1,5 +1,5 @@
+// Flow control on a mocked clock: no test here waits for real time.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { FlowControl } from '../../src/api/flow-control.ts';
 
@@ -14,11 +14,12 @@ function harness(idleTimeoutMs = 60_000) {
     pause: () => events.push('pause'),
     resume: () => events.push('resume'),
     onPause: () => events.push('counted'),
+    now: () => Date.now(),
   });
   return { flow, events, setBehind: (s: number) => (behind = s) };
 }
 
-test('reading pauses once when the stream falls more than the limit behind, and resumes at half of it', async () => {
+test('reading pauses once when the stream falls more than the limit behind, and resumes at half of it when work is done', () => {
   const { flow, events, setBehind } = harness();
   try {
     setBehind(2);
@@ -29,31 +30,47 @@ test('reading pauses once when the stream falls more than the limit behind, and 
     flow.checkBacklog();
     assert.deepEqual(events, ['counted', 'pause'], 'paused once');
     setBehind(1.5);
-    await sleep(60);
+    flow.progressed();
     assert.deepEqual(events, ['counted', 'pause'], 'above half the limit: still paused');
     setBehind(1);
-    await sleep(60);
-    assert.deepEqual(events, ['counted', 'pause', 'resume']);
+    flow.progressed();
+    flow.progressed();
+    assert.deepEqual(events, ['counted', 'pause', 'resume'], 'resumed once');
+    flow.progressed();
+    setBehind(3);
+    flow.checkBacklog();
+    assert.deepEqual(events, ['counted', 'pause', 'resume', 'counted', 'pause'], 'pauses again when it falls behind again');
   } finally {
     flow.stop();
   }
 });
 
-test('the idle timeout fires after a silence, not while messages keep coming, and never after stop', async () => {
-  // Margins are wide (messages every 50 ms against a 400 ms timeout) so that a loaded machine's
-  // late timers cannot make a busy session look idle.
+test('the idle timeout fires after a silence, not while messages keep coming, and never after stop', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   const { flow, events } = harness(400);
   for (let i = 0; i < 10; i++) {
-    await sleep(50);
-    flow.received(performance.now());
+    t.mock.timers.tick(50);
+    flow.received(Date.now());
   }
   assert.deepEqual(events, [], '500 ms of messages every 50 ms: not idle');
-  await sleep(700);
-  assert.deepEqual(events, ['idle']);
+  t.mock.timers.tick(399);
+  assert.deepEqual(events, [], '399 ms after the last message: not idle yet');
+  t.mock.timers.tick(1);
+  assert.deepEqual(events, ['idle'], '400 ms after the last message: idle');
   flow.stop();
 
   const stopped = harness(30);
   stopped.flow.stop();
-  await sleep(100);
+  t.mock.timers.tick(100);
   assert.deepEqual(stopped.events, []);
+});
+
+test('a paused session that is stopped never resumes', () => {
+  const { flow, events, setBehind } = harness();
+  setBehind(3);
+  flow.checkBacklog();
+  flow.stop();
+  setBehind(0);
+  flow.progressed();
+  assert.deepEqual(events, ['counted', 'pause']);
 });

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deinterleave, PcmDecoder } from '../../src/audio/pcm-decoder.ts';
-import { formatError } from '../../src/audio/format.ts';
+import { formatError, toPcmFormat } from '../../src/api/format.ts';
 
 const s16 = (channels: number) => ({ channels, sample_rate: 16000, bit_depth: 16, is_float: false });
 const f32 = (channels: number) => ({ channels, sample_rate: 44100, bit_depth: 32, is_float: true });
+/** The decoder's own format type, from the protocol's. */
+const pcm = (format: ReturnType<typeof s16>) => toPcmFormat(format);
 
 test('s16 decodes to [-1, 1) little-endian', () => {
   const bytes = new Uint8Array(new Int16Array([0, 16384, -32768, 32767]).buffer);
-  const out = new PcmDecoder(s16(1)).decode(bytes);
+  const out = new PcmDecoder(pcm(s16(1))).decode(bytes);
   assert.deepEqual([...out], [0, 0.5, -1, 32767 / 32768]);
 });
 
@@ -16,7 +18,7 @@ test('partial samples and partial frames are carried across binary frames, never
   const frames = 1000;
   const samples = new Float32Array(frames * 3).map((_, i) => Math.sin(i) * 0.9);
   const bytes = new Uint8Array(samples.buffer);
-  const decoder = new PcmDecoder(f32(3));
+  const decoder = new PcmDecoder(pcm(f32(3)));
   const got: number[] = [];
   let offset = 0;
   let seed = 7;
@@ -32,7 +34,7 @@ test('partial samples and partial frames are carried across binary frames, never
 });
 
 test('an incomplete trailing frame stays pending', () => {
-  const decoder = new PcmDecoder(s16(2));
+  const decoder = new PcmDecoder(pcm(s16(2)));
   assert.equal(decoder.decode(new Uint8Array(7)).length, 2); // one frame = 4 bytes; 3 carried
   assert.equal(decoder.pendingBytes, 3);
   assert.equal(decoder.frames, 1);

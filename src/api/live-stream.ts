@@ -1,0 +1,132 @@
+// One running stream of a session and its bookkeeping: the admission slot, the stream's span,
+// active_streams, streams_total{outcome}, segments_total and time to first result. However a
+// stream ends (finished, dropped by the client, cut by the server), it ends through end(), once.
+import { log } from '../log.ts';
+import type { ChannelEvent } from '../pipeline/events.ts';
+import { AudioStream, type Mode, type PipelineDeps, type StreamBacklog } from '../pipeline/stream.ts';
+import type { Instruments } from '../telemetry/instruments.ts';
+import { ATTR } from '../telemetry/names.ts';
+import { contextFromTraceparent, startChildSpan, type Context, type Span } from '../telemetry/tracing.ts';
+import type { Admission } from './admission.ts';
+import { toServerEvent } from './events.ts';
+import { toPcmFormat, toSegmenterTuning } from './format.ts';
+import type { ServerEvent, StartRequest } from './protocol.ts';
+
+/** How a stream ended, for streams_total{outcome}. */
+export type Outcome = 'completed' | 'client_closed' | 'error';
+
+export interface LiveStreamDeps extends PipelineDeps {
+  admission: Admission;
+}
+
+/** Sends one event to the client; false when it was not delivered. */
+export type Deliver = (event: ServerEvent) => boolean;
+
+export class LiveStream {
+  private ended = false;
+  private finishing: Promise<void> | null = null;
+  /** When the first audio arrived, until the first segment is sent. */
+  private firstAudioAt: number | null = null;
+  private firstResultSent = false;
+
+  private readonly mode: Mode;
+  private readonly metrics: Instruments;
+  private readonly admission: Admission;
+  private readonly deliver: Deliver;
+  private readonly span: Span;
+  /** The stream's span as a context: work done within it joins the stream's trace. */
+  readonly trace: Context;
+  private stream!: AudioStream;
+  private constructor(mode: Mode, deps: LiveStreamDeps, deliver: Deliver, span: Span, trace: Context) {
+    this.trace = trace;
+    this.mode = mode;
+    this.metrics = deps.service.telemetry.metrics;
+    this.admission = deps.admission;
+    this.deliver = deliver;
+    this.span = span;
+  }
+
+  /**
+   * Opens a stream for `request`, taking an admission slot (the caller checked that admission
+   * takes it). `progress` is called whenever some of its backlog was worked off.
+   */
+  static async open(mode: Mode, request: StartRequest, deps: LiveStreamDeps, deliver: Deliver, progress: () => void): Promise<LiveStream> {
+    const { format } = request;
+    const { span, ctx } = startChildSpan('stream', contextFromTraceparent(request.trace_id), {
+      route: mode,
+      channels: format.channels,
+      sample_rate: format.sample_rate,
+      format: format.is_float ? 'f32' : 's16',
+      interim_results: request.interim_results,
+    });
+    deps.admission.acquire();
+    const live = new LiveStream(mode, deps, deliver, span, ctx);
+    try {
+      const params = { mode, format: toPcmFormat(format), interimResults: request.interim_results, vad: toSegmenterTuning(request.vad), trace: ctx, progress };
+      live.stream = await AudioStream.open(params, deps, (e) => live.send(e));
+    } catch (err) {
+      deps.admission.release();
+      span.setAttribute('outcome', 'error');
+      span.end();
+      throw err;
+    }
+    live.metrics.activeStreams.add(1, { [ATTR.route]: mode });
+    return live;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  push(bytes: Uint8Array, at: number): void {
+    if (this.ended) return;
+    this.firstAudioAt ??= at;
+    this.stream.push(bytes, at);
+  }
+
+  async finalize(at: number): Promise<void> {
+    if (!this.ended) await this.stream.finalize(at);
+  }
+
+  /** End of audio (`at`: when it was asked for): every result, then `stream_end`. Once; later calls wait for it. */
+  finish(at: number): Promise<void> {
+    this.finishing ??= (async () => {
+      const durations = await this.stream.finish(at);
+      if (this.ended) return; // aborted meanwhile: no stream_end
+      this.end('completed', durations[0]);
+      this.deliver({ type: 'stream_end', channel_durations: durations });
+      log.debug({ durations }, 'stream ended');
+    })();
+    return this.finishing;
+  }
+
+  /** Ends the stream without its remaining results. */
+  abort(outcome: Exclude<Outcome, 'completed'>): void {
+    if (this.ended) return;
+    this.stream.abort();
+    this.end(outcome);
+  }
+
+  backlog(): StreamBacklog {
+    return this.ended ? { vad: 0, model: 0 } : this.stream.backlog();
+  }
+
+  private send(event: ChannelEvent): void {
+    if (!this.deliver(toServerEvent(event)) || event.kind !== 'result') return;
+    this.metrics.segments.add(1, { [ATTR.route]: this.mode, [ATTR.final]: String(event.isFinal ?? true) });
+    if (!this.firstResultSent && this.firstAudioAt !== null) {
+      this.firstResultSent = true;
+      this.metrics.timeToFirstResult.record((performance.now() - this.firstAudioAt) / 1000, { [ATTR.route]: this.mode });
+    }
+  }
+
+  private end(outcome: Outcome, audioSeconds?: number): void {
+    this.ended = true;
+    this.admission.release();
+    this.metrics.activeStreams.add(-1, { [ATTR.route]: this.mode });
+    this.metrics.streams.add(1, { [ATTR.route]: this.mode, [ATTR.outcome]: outcome });
+    this.span.setAttribute('outcome', outcome);
+    if (audioSeconds !== undefined) this.span.setAttribute('audio_seconds', audioSeconds);
+    this.span.end();
+  }
+}

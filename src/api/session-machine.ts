@@ -1,0 +1,157 @@
+// The protocol's state machine for one websocket session, as a pure function: the state and one
+// input in, the new state and the actions to carry out (in order) out. No I/O, no clock, no
+// streams: session.ts feeds it and carries the actions out. docs/protocol.md is the contract.
+import { formatError } from './format.ts';
+import { CloseCode, type ClientRequest, type ErrorCode, type StartRequest } from './protocol.ts';
+
+export type Phase =
+  /** No stream yet. */
+  | 'idle'
+  | 'streaming'
+  /** A stream was stopped without disconnect: new audio starts another with the same format. */
+  | 'stopped'
+  /** The server decided to close once the running stream has finished; inputs are ignored. */
+  | 'closing'
+  | 'closed';
+
+export interface SessionState {
+  readonly phase: Phase;
+  /** The last accepted start request: audio after a stop reuses its format. */
+  readonly lastStart: StartRequest | null;
+  /** Bytes of audio the running stream has received (its length, for max_stream_seconds). */
+  readonly streamBytes: number;
+}
+
+export const INITIAL_STATE: SessionState = { phase: 'idle', lastStart: null, streamBytes: 0 };
+
+export interface SessionLimits {
+  maxChannels: number;
+  maxFrameBytes: number;
+  maxStreamSeconds: number;
+}
+
+export type Refusal = 'too_many_streams' | 'shutting_down';
+
+export type SessionInput =
+  | { type: 'request'; request: ClientRequest }
+  /** A text message that is not a valid request (parse error); `close` ends the connection. */
+  | { type: 'invalid'; code: ErrorCode; message: string; close?: number }
+  | { type: 'audio'; bytes: number }
+  /** Admission refused the stream an `open` action asked for. */
+  | { type: 'refused'; refusal: Refusal }
+  /** The session must end with an error: idle timeout, slow consumer, a crash while handling. */
+  | { type: 'fail'; code: ErrorCode; message: string; close: number }
+  /** Shutdown: finish the running stream, then close with 1001. */
+  | { type: 'drain' }
+  /** Shutdown deadline: close now; a stream still running did not complete. */
+  | { type: 'shutdown' }
+  | { type: 'client_closed' };
+
+export type SessionAction =
+  /** Start a stream for this request (admission may refuse it: feed back `refused`). */
+  | { do: 'open'; request: StartRequest }
+  /** Hand the audio frame at hand to the running stream. */
+  | { do: 'push' }
+  /** Force an endpoint on the running stream (if any): its results are sent first. */
+  | { do: 'finalize' }
+  /** End the running stream (if any) normally: every result, then `stream_end`. */
+  | { do: 'finish' }
+  /** Drop the running stream (if any) without its results, ended with this outcome. */
+  | { do: 'abort'; outcome: 'client_closed' | 'error' }
+  | { do: 'ack'; request: 'finalize' | 'keepalive' }
+  | { do: 'error'; code: ErrorCode; message: string }
+  | { do: 'close'; code: number; reason: string };
+
+export interface Step {
+  state: SessionState;
+  actions: SessionAction[];
+}
+
+const REFUSAL_MESSAGES: Record<Refusal, string> = { too_many_streams: 'too many streams', shutting_down: 'server is shutting down' };
+
+export function step(state: SessionState, input: SessionInput, limits: SessionLimits): Step {
+  if (state.phase === 'closed') return { state, actions: [] };
+  if (state.phase === 'closing' && input.type !== 'client_closed' && input.type !== 'shutdown') return { state, actions: [] };
+  switch (input.type) {
+    case 'request':
+      return onRequest(state, input.request, limits);
+    case 'invalid':
+      return input.close === undefined ? keep(state, error(input.code, input.message)) : fail(state, input.code, input.message, input.close);
+    case 'audio':
+      return onAudio(state, input.bytes, limits);
+    case 'refused':
+      return fail(state, input.refusal, REFUSAL_MESSAGES[input.refusal], CloseCode.overCapacity);
+    case 'fail':
+      return fail(state, input.code, input.message, input.close);
+    case 'drain':
+      return { state: { ...state, phase: 'closed' }, actions: [{ do: 'finish' }, { do: 'close', code: CloseCode.goingAway, reason: 'server shutting down' }] };
+    case 'shutdown':
+      return { state: { ...state, phase: 'closed' }, actions: [{ do: 'abort', outcome: 'error' }, { do: 'close', code: CloseCode.goingAway, reason: 'server shutting down' }] };
+    case 'client_closed':
+      return { state: { ...state, phase: 'closed' }, actions: [{ do: 'abort', outcome: 'client_closed' }] };
+  }
+}
+
+function onRequest(state: SessionState, request: ClientRequest, limits: SessionLimits): Step {
+  switch (request.request) {
+    case 'start': {
+      const problem = formatError(request.format, limits.maxChannels);
+      if (problem) return fail(state, 'unsupported_format', problem, CloseCode.policy);
+      // A start mid-stream ends that stream first.
+      const actions: SessionAction[] = state.phase === 'streaming' ? [{ do: 'finish' }] : [];
+      actions.push({ do: 'open', request });
+      return { state: { phase: 'streaming', lastStart: request, streamBytes: 0 }, actions };
+    }
+    case 'stop': {
+      const actions: SessionAction[] = [];
+      if (state.phase === 'streaming') actions.push({ do: 'finish' });
+      else if (!request.disconnect) actions.push(error('no_active_stream', 'stop without a running stream'));
+      if (request.disconnect) {
+        actions.push({ do: 'close', code: CloseCode.normal, reason: 'stream ended' });
+        return { state: { ...state, phase: 'closed' }, actions };
+      }
+      return { state: { ...state, phase: state.phase === 'streaming' ? 'stopped' : state.phase }, actions };
+    }
+    case 'finalize':
+      return keep(state, ...(state.phase === 'streaming' ? [{ do: 'finalize' } as const] : []), { do: 'ack', request: 'finalize' });
+    case 'keepalive':
+      return keep(state, { do: 'ack', request: 'keepalive' });
+  }
+}
+
+function onAudio(state: SessionState, bytes: number, limits: SessionLimits): Step {
+  if (bytes > limits.maxFrameBytes) {
+    return fail(state, 'frame_too_large', `binary frame of ${bytes} bytes exceeds the limit of ${limits.maxFrameBytes}`, CloseCode.tooLarge);
+  }
+  const start = state.lastStart;
+  if (state.phase === 'idle' || !start) return fail(state, 'audio_before_start', 'audio received before a start request', CloseCode.policy);
+  // After a stop without disconnect, new audio is a new stream with the same format.
+  const opening: SessionAction[] = state.phase === 'stopped' ? [{ do: 'open', request: start }] : [];
+  const streamBytes = (state.phase === 'stopped' ? 0 : state.streamBytes) + bytes;
+  const { channels, sample_rate, bit_depth } = start.format;
+  const seconds = Math.floor(streamBytes / (channels * (bit_depth / 8))) / sample_rate;
+  const next: SessionState = { phase: 'streaming', lastStart: start, streamBytes };
+  if (seconds <= limits.maxStreamSeconds) return { state: next, actions: [...opening, { do: 'push' }] };
+  // Everything received is still processed and answered before the stream is cut.
+  return {
+    state: { ...next, phase: 'closing' },
+    actions: [
+      ...opening,
+      { do: 'push' },
+      { do: 'finish' },
+      error('stream_too_long', `stream longer than ${limits.maxStreamSeconds} s of audio`),
+      { do: 'close', code: CloseCode.policy, reason: 'stream_too_long' },
+    ],
+  };
+}
+
+/** An error that ends the connection: a running stream did not complete. */
+function fail(state: SessionState, code: ErrorCode, message: string, close: number): Step {
+  return {
+    state: { ...state, phase: 'closed' },
+    actions: [error(code, message), { do: 'abort', outcome: 'error' }, { do: 'close', code: close, reason: code }],
+  };
+}
+
+const error = (code: ErrorCode, message: string): SessionAction => ({ do: 'error', code, message });
+const keep = (state: SessionState, ...actions: SessionAction[]): Step => ({ state, actions });

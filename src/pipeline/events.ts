@@ -1,0 +1,16 @@
+// What a channel's pipeline reports, in the service's own terms (times in seconds since the start
+// of the stream). src/api/events.ts turns them into the protocol's events.
+import type { ModelOutput } from '../model/index.ts';
+
+export type ChannelEvent =
+  /** Speech started (segmented route). */
+  | { kind: 'active'; channel: number; time: number }
+  /** Speech ended (segmented route). */
+  | { kind: 'inactive'; channel: number; time: number }
+  /** The model's output for [start, end); `isFinal` is absent on the simple route. */
+  | { kind: 'result'; channel: number; start: number; end: number; isFinal?: boolean; output: ModelOutput }
+  /** The model reported a failure (`reason` is its own words), or the pipeline crashed (`internal`). */
+  | { kind: 'failure'; channel: number; cause: 'model'; reason: string }
+  | { kind: 'failure'; channel: number; cause: 'internal' };
+
+export type Send = (event: ChannelEvent) => void;
