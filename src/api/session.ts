@@ -96,8 +96,8 @@ export class Session {
   }
 
   /** Shutdown: the running stream (if any) is finished as if stopped, then the socket closes with 1001. */
-  drain(): Promise<void> {
-    return this.apply({ type: 'drain' }, performance.now());
+  async drain(): Promise<void> {
+    await this.apply({ type: 'drain' }, performance.now());
   }
 
   /** Shutdown deadline: closes with 1001 now; a stream still running did not complete. */
@@ -140,7 +140,8 @@ export class Session {
             const handle = () => this.handle(data, at);
             // Within the stream's trace context, log lines (and spans) of the work it starts join its trace.
             const traced = tracingEnabled() ? () => context.with(this.live?.trace ?? ROOT_CONTEXT, handle) : handle;
-            await this.receiver.measurePoll(traced);
+            const pending = this.receiver.measurePoll(traced);
+            if (pending) await pending;
           }
         } finally {
           this.pumping = false;
@@ -151,7 +152,7 @@ export class Session {
     );
   }
 
-  private handle(data: Inbound, at: number): Promise<void> {
+  private handle(data: Inbound, at: number): Promise<void> | void {
     if (typeof data === 'string') {
       const parsed = parseRequest(data, this.deps.config.limits.max_text_bytes);
       const input: SessionInput = 'error' in parsed ? { type: 'invalid', ...parsed.error } : { type: 'request', request: parsed.request };
@@ -162,23 +163,34 @@ export class Session {
     return this.apply({ type: 'audio', bytes: data.byteLength }, at, data);
   }
 
-  /** Feeds one input to the state machine and carries its actions out, in order. */
-  private async apply(input: SessionInput, at: number, frame?: Uint8Array): Promise<void> {
+  /**
+   * Feeds one input to the state machine and carries its actions out, in order. Synchronous
+   * actions run synchronously: a close decided now must happen before the socket's next frame
+   * is read (ws parses a whole chunk of frames in one go).
+   */
+  private apply(input: SessionInput, at: number, frame?: Uint8Array): Promise<void> | void {
     const { state, actions } = step(this.state, input, this.limits);
     this.state = state;
-    for (const action of actions) await this.execute(action, at, frame);
+    return this.executeFrom(actions, 0, at, frame);
   }
 
-  /** For inputs whose actions are all synchronous (abort, error, close). */
+  private executeFrom(actions: SessionAction[], from: number, at: number, frame: Uint8Array | undefined): Promise<void> | void {
+    for (let i = from; i < actions.length; i++) {
+      const pending = this.execute(actions[i], at, frame);
+      if (pending) return pending.then(() => this.executeFrom(actions, i + 1, at, frame));
+    }
+  }
+
+  /** For inputs from outside the message order (client gone, timers, shutdown). */
   private runNow(input: SessionInput): void {
-    this.deps.service.tasks.spawn('client_receiver', () => this.apply(input, performance.now()));
+    this.deps.service.tasks.spawn('client_receiver', async () => this.apply(input, performance.now()));
   }
 
   private failNow(message: string, code: 'slow_consumer' | 'idle_timeout' | 'internal_error', close: number): void {
     this.runNow({ type: 'fail', code, message, close });
   }
 
-  private async execute(action: SessionAction, at: number, frame: Uint8Array | undefined): Promise<void> {
+  private execute(action: SessionAction, at: number, frame: Uint8Array | undefined): Promise<void> | void {
     switch (action.do) {
       case 'open':
         return this.open(action.request, at);
@@ -187,14 +199,8 @@ export class Session {
         return;
       case 'finalize':
         return this.live?.finalize(at);
-      case 'finish': {
-        const live = this.live;
-        if (!live) return;
-        await live.finish(at);
-        if (this.live === live) this.live = null;
-        this.progressed();
-        return;
-      }
+      case 'finish':
+        return this.finish(at);
       case 'abort':
         this.live?.abort(action.outcome);
         this.live = null;
@@ -214,11 +220,19 @@ export class Session {
     }
   }
 
+  private async finish(at: number): Promise<void> {
+    const live = this.live;
+    if (!live) return;
+    await live.finish(at);
+    if (this.live === live) this.live = null;
+    this.progressed();
+  }
+
   private async open(request: Parameters<typeof LiveStream.open>[1], at: number): Promise<void> {
     const refusal = this.deps.admission.refusal();
     if (refusal) {
       this.metrics.streams.add(1, { [ATTR.route]: this.mode, [ATTR.outcome]: 'refused' });
-      return this.apply({ type: 'refused', refusal }, at);
+      return void (await this.apply({ type: 'refused', refusal }, at));
     }
     const live = await LiveStream.open(this.mode, request, this.deps, (e) => this.send(e), this.progressed);
     if (this.state.phase === 'closed') return live.abort('client_closed'); // the client left while we were opening
