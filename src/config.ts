@@ -3,18 +3,26 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
+// The default cost models a small ASR model on one CPU core per worker: a fixed 30 ms per call
+// (feature extraction, session set-up, decoder start) plus 0.05 s per audio second (RTF 0.05),
+// ±10 ms. Interim results re-run the whole segment so far every vad.interim_interval_ms (0.5 s),
+// so a stream speaking without pause in 3 s utterances (0.3 s pauses) makes per utterance 6
+// interims of 0.5…3 s and one final: 7 × 0.03 + 0.05 × (0.5 + 1 + … + 3 + 3) = 0.89 s of model
+// work per 3.3 s, 0.27 of a worker. Four such streams on 2 workers: 0.54 utilisation; the shortest
+// unit (0.25 s) has RTF (0.03 + 0.01) / 0.25 + 0.05 = 0.21, far below ModelRtfHigh's 1
+// (test/model/simulated-defaults.test.ts checks both).
 const simulatedModelSchema = z
   .object({
     backend: z.literal('simulated').default('simulated'),
     /** Fixed seconds of work per inference. */
-    delay: z.number().min(0).default(0.5),
+    delay: z.number().min(0).default(0.03),
     /** Seconds of work per second of audio. */
-    constant_factor: z.number().min(0).default(0.3),
+    constant_factor: z.number().min(0).default(0.05),
     /** Uniform ± seconds added to each inference. */
-    jitter: z.number().min(0).default(0.2),
+    jitter: z.number().min(0).default(0.01),
     failure_rate: z.number().min(0).max(1).default(0),
     panic_rate: z.number().min(0).max(1).default(0),
-    /** The first inference of each model instance costs (1 + warmup_penalty) times more. */
+    /** The first inference of each model instance costs (1 + warmup_penalty) times more (session and memory set-up). */
     warmup_penalty: z.number().min(0).default(10),
     /** Worker threads running inference (one model instance each). */
     workers: z.number().int().min(1).max(64).default(availableParallelism()),

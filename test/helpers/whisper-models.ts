@@ -68,6 +68,11 @@ export interface FakeWhisperOptions {
   anyAudio?: boolean;
   /** Encoder metadata keys to leave out, to test fallbacks and errors. */
   omitMetadata?: string[];
+  /**
+   * Mel frames the encoder takes (default 3000, the export's 30 s). Loading does not check it, so
+   * another count makes a model that loads but fails its first inference.
+   */
+  melFrames?: number;
   name?: string;
   dir?: string;
 }
@@ -109,10 +114,10 @@ export function fakeEncoderMetadata(): Record<string, string | number> {
   };
 }
 
-function buildEncoder(anyAudio: boolean): GraphBuilder {
+function buildEncoder(anyAudio: boolean, melFrames: number): GraphBuilder {
   const { nMels, nAudioCtx, nTextLayer: L, nTextState: D } = FAKE;
   const g = new GraphBuilder('fake_whisper_encoder');
-  const mel = g.input('mel', 'float32', ['n_audio', nMels, 3000]);
+  const mel = g.input('mel', 'float32', ['n_audio', nMels, melFrames]);
   const mean = g.node('ReduceMean', [mel], { axes: [1, 2], keepdims: 1 }); // [N, 1, 1]
   const m4Raw = g.node('Unsqueeze', [mean, g.int64s([0])]); // [1, N, 1, 1]
   const m4 = anyAudio ? g.node('Mul', [m4Raw, g.floats([0])]) : m4Raw;
@@ -204,7 +209,7 @@ export async function writeFakeWhisper(options: FakeWhisperOptions): Promise<Fak
   };
   const metadata = fakeEncoderMetadata();
   for (const key of options.omitMetadata ?? []) delete metadata[key];
-  await buildEncoder(options.anyAudio ?? false).save(files.encoder, metadata);
+  await buildEncoder(options.anyAudio ?? false, options.melFrames ?? 3000).save(files.encoder, metadata);
   await buildDecoder(options.target, options.promptLength ?? FAKE_PROMPT.length, options.renameDecoderInputs ?? {}).save(files.decoder, {
     model_type: 'whisper-fake',
   });

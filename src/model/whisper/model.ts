@@ -4,7 +4,7 @@
 // onnxruntime-node runs a session synchronously on the calling thread; the main thread turns the
 // ids into text. Windows' texts are joined with a space.
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { WhisperModelConfig } from '../../config.ts';
 import { log } from '../../log.ts';
 import type { ServiceContext } from '../../context.ts';
@@ -140,23 +140,34 @@ export class WhisperModel implements Model {
     return model;
   }
 
-  async infer(samples: Float32Array): Promise<InferenceResult> {
+  private run(samples: Float32Array) {
     // Transfer, not copy, to the worker; a view into a larger buffer is copied first.
     const owned = samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength ? samples : samples.slice();
-    const { value, runSeconds } = await this.pool.run({ ...this.job, samples: owned }, [owned.buffer as ArrayBuffer]);
+    return this.pool.run({ ...this.job, samples: owned }, [owned.buffer as ArrayBuffer]);
+  }
+
+  async infer(samples: Float32Array): Promise<InferenceResult> {
+    const audioSeconds = samples.length / 16_000; // before the transfer empties it
+    const { value, runSeconds } = await this.run(samples);
     if (!value.ok) {
-      log.error({ error: value.error, audio_seconds: owned.length / 16_000 }, 'whisper inference failed');
+      log.error({ error: value.error, audio_seconds: audioSeconds }, 'whisper inference failed');
       return { ok: false, error: 'inference failed', computeSeconds: runSeconds };
     }
     const texts = value.ids.map((ids) => this.tokens.decode(ids).trim()).filter((t) => t !== '');
     return { ok: true, output: { text: texts.join(' ') }, computeSeconds: runSeconds };
   }
 
-  /** One inference per worker, all at once, so that every worker has loaded its sessions before the server is ready. */
+  /**
+   * One inference per worker, all at once, so that every worker has loaded its sessions before the
+   * server is ready. A failure names the model and onnxruntime's reason, on one line.
+   */
   async warmup(): Promise<void> {
-    const results = await Promise.all(Array.from({ length: this.pool.size }, () => this.infer(new Float32Array(16_000))));
-    const failed = results.find((r) => !r.ok);
-    if (failed && !failed.ok) throw new Error(`whisper warm-up inference failed: ${failed.error}`);
+    const runs = await Promise.all(Array.from({ length: this.pool.size }, () => this.run(new Float32Array(16_000))));
+    const failed = runs.map((r) => r.value).find((v) => !v.ok);
+    if (failed && !failed.ok) {
+      const why = failed.error.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+      throw new Error(`whisper model ${this.files.encoder} cannot run: ${why}; use an unmodified sherpa-onnx Whisper export: ${howToGet(dirname(this.files.encoder))}`);
+    }
   }
 
   close(): Promise<void> {
