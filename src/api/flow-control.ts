@@ -51,6 +51,8 @@ export class FlowControl {
   progressed(): void {
     if (!this.paused || this.stopped || this.o.behindSeconds() > this.o.maxBacklogSeconds / 2) return;
     this.paused = false;
+    // The time spent paused was ours, not the client's silence: the idle timeout starts again.
+    this.lastMessageAt = this.now();
     this.o.resume();
   }
 
@@ -62,7 +64,8 @@ export class FlowControl {
   /** One timer per session, re-armed for the time left rather than reset on every frame. */
   private armIdleTimer(ms: number): void {
     this.idleTimer = setTimeout(() => {
-      const idle = this.now() - this.lastMessageAt;
+      // While reading is paused, the client's messages wait unread: it is not idle.
+      const idle = this.paused ? 0 : this.now() - this.lastMessageAt;
       if (idle >= this.o.idleTimeoutMs) this.o.onIdle();
       else this.armIdleTimer(this.o.idleTimeoutMs - idle);
     }, ms);

@@ -74,3 +74,22 @@ test('a paused session that is stopped never resumes', () => {
   flow.progressed();
   assert.deepEqual(events, ['counted', 'pause']);
 });
+
+test('a session paused by backpressure is not idle: its client is waiting for us, and the timeout restarts on resume', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const { flow, events, setBehind } = harness(400);
+  try {
+    setBehind(3);
+    flow.checkBacklog();
+    t.mock.timers.tick(2_000); // five idle timeouts long, paused all along
+    assert.deepEqual(events, ['counted', 'pause'], 'no idle_timeout while paused');
+    setBehind(0);
+    flow.progressed();
+    t.mock.timers.tick(399);
+    assert.deepEqual(events, ['counted', 'pause', 'resume'], 'the timeout counts from the resume');
+    t.mock.timers.tick(401);
+    assert.deepEqual(events, ['counted', 'pause', 'resume', 'idle'], 'silent after the resume: idle');
+  } finally {
+    flow.stop();
+  }
+});
