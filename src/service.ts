@@ -111,6 +111,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       // refused with `shutting_down` rather than a refused connection. The listener closes at the end.
       admission.draining = true;
       log.info({ active_streams: admission.active, drain_ms: drainMs }, 'draining');
+      // Every running stream learns how long it has: a client can move it to another instance.
+      for (const s of sessions) s.goingAway(drainMs);
       await Promise.race([admission.idle(), new Promise((r) => setTimeout(r, drainMs).unref())]);
       // Streams still running at the deadline are finished (final results, stream_end), then closed
       // with 1001; a pipeline that cannot finish within DRAIN_FINISH_MS more is cut off.

@@ -24,6 +24,8 @@ const startSchema = z.object({
   format: audioFormatSchema,
   interim_results: z.boolean().default(false),
   trace_id: z.string().nullish(),
+  /** Seconds added to every time reported for the stream (a client that moved keeps one timeline). */
+  time_offset: z.number().min(0).max(1e9).default(0),
   vad: vadTuningSchema.optional(),
 });
 const stopSchema = z.object({ request: z.literal('stop'), disconnect: z.boolean().default(false) });
@@ -64,6 +66,7 @@ export type ServerEvent =
   | ({ type: 'segment'; start_time: number; end_time: number; is_final?: boolean; channel: number } & ModelOutput)
   | { type: 'error'; message: string; code?: ErrorCode; channel?: number }
   | { type: 'stream_end'; channel_durations: number[] }
+  | { type: 'going_away'; deadline_ms: number }
   | { type: 'ack'; request: 'finalize' | 'keepalive' };
 
 /** WebSocket close codes the server uses (RFC 6455). */

@@ -41,6 +41,8 @@ export type SessionInput =
   | { type: 'refused'; refusal: Refusal }
   /** The session must end with an error: idle timeout, slow consumer, a crash while handling. */
   | { type: 'fail'; code: ErrorCode; message: string; close: number }
+  /** Draining began: a running stream is told how long it has left (`going_away`). */
+  | { type: 'going_away'; deadlineMs: number }
   /** Shutdown: finish the running stream, then close with 1001. */
   | { type: 'drain' }
   /** Shutdown deadline: close now; a stream still running did not complete. */
@@ -59,6 +61,7 @@ export type SessionAction =
   /** Drop the running stream (if any) without its results, ended with this outcome. */
   | { do: 'abort'; outcome: 'client_closed' | 'error' }
   | { do: 'ack'; request: 'finalize' | 'keepalive' }
+  | { do: 'going_away'; deadlineMs: number }
   | { do: 'error'; code: ErrorCode; message: string }
   | { do: 'close'; code: number; reason: string };
 
@@ -83,6 +86,8 @@ export function step(state: SessionState, input: SessionInput, limits: SessionLi
       return fail(state, input.refusal, REFUSAL_MESSAGES[input.refusal], CloseCode.overCapacity);
     case 'fail':
       return fail(state, input.code, input.message, input.close);
+    case 'going_away':
+      return keep(state, ...(state.phase === 'streaming' ? [{ do: 'going_away', deadlineMs: input.deadlineMs } as const] : []));
     case 'drain':
       return { state: { ...state, phase: 'closed' }, actions: [{ do: 'finish' }, { do: 'close', code: CloseCode.goingAway, reason: 'server shutting down' }] };
     case 'shutdown':

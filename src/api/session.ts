@@ -95,6 +95,11 @@ export class Session {
     this.runNow({ type: 'client_closed' });
   }
 
+  /** Draining began: a running stream is told it has `deadlineMs` left to move elsewhere. */
+  goingAway(deadlineMs: number): void {
+    this.runNow({ type: 'going_away', deadlineMs });
+  }
+
   /** Shutdown: the running stream (if any) is finished as if stopped, then the socket closes with 1001. */
   async drain(): Promise<void> {
     await this.apply({ type: 'drain' }, performance.now());
@@ -208,6 +213,8 @@ export class Session {
         return;
       case 'ack':
         return void this.send({ type: 'ack', request: action.request });
+      case 'going_away':
+        return void this.send({ type: 'going_away', deadline_ms: Math.max(0, Math.round(action.deadlineMs)) });
       case 'error':
         this.metrics.protocolErrors.add(1, { [ATTR.code]: action.code });
         return void this.send({ type: 'error', message: action.message, code: action.code });

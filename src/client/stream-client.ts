@@ -299,6 +299,8 @@ export interface StreamOptions {
   /** Optional `start.vad` tuning. */
   vad?: Record<string, number>;
   traceId?: string;
+  /** `start.time_offset`: seconds added to every time the server reports (a stream that moved). */
+  timeOffset?: number;
   /** `stop.disconnect` (default true). */
   disconnect?: boolean;
   onEvent?: (e: ServerEvent) => void;
@@ -349,6 +351,7 @@ async function runStream(opts: StreamOptions, signal: AbortSignal): Promise<Stre
   const start: Record<string, unknown> = { request: 'start', format, interim_results: opts.interimResults ?? false };
   if (opts.vad) start.vad = opts.vad;
   if (opts.traceId) start.trace_id = opts.traceId;
+  if (opts.timeOffset) start.time_offset = opts.timeOffset;
 
   try {
     await conn.send(start);

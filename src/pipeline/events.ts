@@ -1,5 +1,6 @@
-// What a channel's pipeline reports, in the service's own terms (times in seconds since the start
-// of the stream). src/api/events.ts turns them into the protocol's events.
+// What a channel's pipeline reports, in the service's own terms (times in seconds on the client's
+// timeline: since the start of the stream, plus its time offset). src/api/events.ts turns them
+// into the protocol's events.
 import type { ModelOutput } from '../model/index.ts';
 
 export type ChannelEvent =

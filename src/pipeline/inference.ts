@@ -6,7 +6,7 @@ import { log } from '../log.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { startChildSpan } from '../telemetry/tracing.ts';
 import type { ChannelEvent } from './events.ts';
-import type { StreamContext } from './stream-context.ts';
+import { reportedTime, type StreamContext } from './stream-context.ts';
 
 export interface SegmentSpan {
   channel: number;
@@ -48,7 +48,7 @@ export async function inferSegment(model: Model, audio: Float32Array, span: Segm
       return { kind: 'failure', channel: span.channel, cause: 'model', reason: result.error };
     }
     traceSpan.setAttribute('outcome', 'ok');
-    const bounds = { channel: span.channel, start: seconds(span.start), end: seconds(span.end) };
+    const bounds = { channel: span.channel, start: reportedTime(ctx, span.start), end: reportedTime(ctx, span.end) };
     return { kind: 'result', ...bounds, ...(span.isFinal === undefined ? {} : { isFinal: span.isFinal }), output: result.output };
   } catch {
     // A TaskPanic, counted and logged by the task wrapper; the client gets no internals.

@@ -12,7 +12,7 @@ import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import type { ChannelEvent } from './events.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
-import { finalLatency, type Endpoint, type StreamContext } from './stream-context.ts';
+import { finalLatency, reportedTime, type Endpoint, type StreamContext } from './stream-context.ts';
 
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
@@ -128,14 +128,14 @@ export class SegmentedRunner implements ChannelRunner {
     for (const e of events) {
       switch (e.kind) {
         case 'active':
-          this.out.enqueue({ kind: 'active', channel: this.channel, time: seconds(e.start) });
+          this.out.enqueue({ kind: 'active', channel: this.channel, time: reportedTime(this.ctx, e.start) });
           break;
         case 'interim':
           this.out.enqueue(this.infer(e.start, e.end, false));
           break;
         case 'final':
           this.ctx.service.telemetry.metrics.vadSpeechSeconds.add(seconds(e.end - e.start));
-          this.out.enqueue({ kind: 'inactive', channel: this.channel, time: seconds(e.end) });
+          this.out.enqueue({ kind: 'inactive', channel: this.channel, time: reportedTime(this.ctx, e.end) });
           this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt));
           break;
       }

@@ -1,6 +1,7 @@
 // What the channel runners of one stream share: its route, when its audio arrived, and how a
 // final result's latency is recorded once it has been sent.
 import type { Context } from '../telemetry/tracing.ts';
+import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { ServiceContext } from '../context.ts';
 import { ATTR } from '../telemetry/names.ts';
 import type { ArrivalClock } from './arrival-clock.ts';
@@ -16,9 +17,19 @@ export interface StreamContext {
   /** Some of the stream's backlog was worked off (flow control may resume reading). */
   progress: () => void;
   route: Mode;
+  /**
+   * Seconds added to every time the stream reports: a client that moved its audio from another
+   * connection keeps one timeline (the protocol's `time_offset`).
+   */
+  timeOffset: number;
   arrivals: ArrivalClock;
   /** Trace context of the stream's span (children: channels, inferences). */
   trace: Context;
+}
+
+/** A sample index of the stream as a time on the client's timeline (seconds). */
+export function reportedTime(ctx: StreamContext, samples: number): number {
+  return ctx.timeOffset + samples / MODEL_SAMPLE_RATE;
 }
 
 /** An onSent callback that records final-result latency from `readyAt` (performance.now() ms). */

@@ -29,6 +29,8 @@ export interface StreamParams {
   vad?: SegmenterTuning;
   /** Trace context of the stream's span. */
   trace: Context;
+  /** Seconds added to every time reported (see StreamContext.timeOffset). */
+  timeOffset: number;
   /** Called whenever some of the stream's backlog was worked off. */
   progress: () => void;
 }
@@ -84,7 +86,7 @@ export class AudioStream {
   static async open(params: StreamParams, deps: PipelineDeps, send: Send): Promise<AudioStream> {
     const { format } = params;
     const resampler = await createResampler(format.sampleRate, format.channels);
-    const ctx: StreamContext = { service: deps.service, progress: params.progress, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace };
+    const ctx: StreamContext = { service: deps.service, progress: params.progress, timeOffset: params.timeOffset, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace };
     const spans = Array.from({ length: format.channels }, (_, c) => startChildSpan('channel', params.trace, { channel: c }));
     const channels = spans.map(({ ctx: trace }, c) => createRunner(c, params, deps, new OrderedOutput(send), { ...ctx, trace }));
     return new AudioStream(params, new PcmDecoder(format), resampler, channels, ctx, spans.map((s) => s.span));

@@ -5,7 +5,7 @@ import { INITIAL_STATE, step, type SessionAction, type SessionInput, type Sessio
 import type { StartRequest } from '../../src/api/protocol.ts';
 
 const limits = { maxChannels: 2, maxFrameBytes: 64_000, maxStreamSeconds: 10 };
-const start: StartRequest = { request: 'start', format: { channels: 1, sample_rate: 16000, bit_depth: 16, is_float: false }, interim_results: false };
+const start: StartRequest = { request: 'start', format: { channels: 1, sample_rate: 16000, bit_depth: 16, is_float: false }, interim_results: false, time_offset: 0 };
 const req = (request: Record<string, unknown>): SessionInput => ({ type: 'request', request: request as never });
 
 /** Runs inputs from the initial state; returns the final state and every action, step by step. */
@@ -78,4 +78,11 @@ test('shutdown: drain finishes the stream and closes with 1001; the deadline dro
   assert.deepEqual(does(run(req(start), { type: 'shutdown' }).steps[1]), ['abort:error', 'close:1001']);
   assert.deepEqual(does(run(req(start), { type: 'client_closed' }).steps[1]), ['abort:client_closed']);
   assert.deepEqual(does(run(req(start), { type: 'fail', code: 'idle_timeout', message: 'x', close: 1008 }).steps[1]), ['error:idle_timeout', 'abort:error', 'close:1008']);
+});
+
+test('going_away reaches a running stream once draining begins, and nothing else', () => {
+  const notice = { type: 'going_away', deadlineMs: 5000 } as const;
+  assert.deepEqual(run(req(start), notice).steps[1], [{ do: 'going_away', deadlineMs: 5000 }]);
+  assert.deepEqual(run(notice).steps[0], [], 'no stream: nothing to tell');
+  assert.deepEqual(run(req(start), req({ request: 'stop', disconnect: false }), notice).steps[2], [], 'stopped: nothing to tell');
 });

@@ -12,7 +12,7 @@ import { testContext } from '../helpers/context.ts';
 
 function streamContext() {
   const t = testContext();
-  const ctx: StreamContext = { service: t.service, progress: () => undefined, route: 'simple', arrivals: new ArrivalClock(), trace: ROOT_CONTEXT };
+  const ctx: StreamContext = { service: t.service, progress: () => undefined, timeOffset: 0, route: 'simple', arrivals: new ArrivalClock(), trace: ROOT_CONTEXT };
   const panics = async () => (await t.read()).value('task_panics_total', { task: 'inference' });
   return { ctx, panics, health: () => t.telemetry.panics.recentCount() };
 }
@@ -51,4 +51,10 @@ test('a result carries the model output and the bounds in seconds', async () => 
   const { ctx } = streamContext();
   const event = await inferSegment(modelThat(async () => ({ ok: true, output: { count: 1600 } })), new Float32Array(1600), { ...span, start: 16_000, end: 17_600, isFinal: true }, ctx);
   assert.deepEqual(event, { kind: 'result', channel: 1, start: 1, end: 1.1, isFinal: true, output: { count: 1600 } });
+});
+
+test('a time offset shifts the reported bounds: a stream that moved keeps one timeline', async () => {
+  const { ctx } = streamContext();
+  const event = await inferSegment(modelThat(async () => ({ ok: true, output: {} })), new Float32Array(1600), { ...span, start: 16_000, end: 17_600 }, { ...ctx, timeOffset: 12.5 });
+  assert.deepEqual(event, { kind: 'result', channel: 1, start: 13.5, end: 13.6, output: {} });
 });
