@@ -68,9 +68,6 @@ export class Session {
     });
   }
 
-  get isStreaming(): boolean {
-    return this.live !== null;
-  }
 
   /** A websocket message arrived. */
   receive(data: Inbound): void {

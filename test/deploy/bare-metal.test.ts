@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import yaml from 'js-yaml';
 import { parseConfig } from '../../src/config.ts';
 import { HAPROXY_CFG, haproxyEnv } from '../fleet/haproxy.ts';
-import { PROMETHEUS_YML, TARGETS_FILE } from '../fleet/prometheus-server.ts';
+import { FLEET_PROMETHEUS_YML as PROMETHEUS_YML, FLEET_TARGETS_FILE as TARGETS_FILE } from '../helpers/prometheus-server.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const cfg = readFileSync(HAPROXY_CFG, 'utf8');

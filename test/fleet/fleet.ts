@@ -2,12 +2,11 @@
 // HAProxy config in front of them, and the shipped Prometheus config scraping each instance.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { groupGone, launch, type Launched } from '../helpers/launch.ts';
 import { HAProxy, haproxyEnv, type ServerStat } from './haproxy.ts';
-import { PrometheusServer } from './prometheus-server.ts';
+import { freePort, startFleetPrometheus, type PrometheusServer } from '../helpers/prometheus-server.ts';
 
 export const FLEET_SIZE = 3;
 
@@ -56,16 +55,6 @@ export function missingTools(): string | false {
   return `${missing.join(' and ')} not installed (apt-get install ${missing.join(' ')})`;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 /** Every server in rotation: UP, its last health check a 200. */
 export const allUp = (servers: Map<string, ServerStat>) => servers.size === FLEET_SIZE && [...servers.values()].every((v) => v.status === 'UP' && v.checkStatus === 'L7OK');
 
@@ -89,16 +78,14 @@ export async function startFleet(config: object): Promise<Fleet> {
     if (failed) throw new Error(`a fleet instance did not start: ${String(failed.reason)}`);
 
     const instances = launched.map((l, i) => ({ name: `streamer-${i + 1}`, launched: l, url: `http://127.0.0.1:${l.port}` }));
-    const [lbPort, promPort] = [await freePort(), await freePort()];
+    const lbPort = await freePort();
     const socket = join(dir, 'haproxy.sock');
     haproxy = new HAProxy(haproxyEnv(instances.map((i) => `127.0.0.1:${i.launched.port}`), `127.0.0.1:${lbPort}`, socket), socket);
-    prometheus = new PrometheusServer(
+    prometheus = await startFleetPrometheus(
       dir,
-      promPort,
       instances.map((i) => ({ targets: [`127.0.0.1:${i.launched.port}`], labels: targetLabels(i.name) })),
     );
     await haproxy.waitFor('every server UP after its health checks', allUp);
-    await prometheus.ready();
     return {
       instances,
       haproxy,

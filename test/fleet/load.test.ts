@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import yaml from 'js-yaml';
 import { connect, type Connection } from '../../src/client/stream-client.ts';
+import { readmeQueries } from '../otel/cookbook.ts';
 import { allUp, FLEET_SIZE, missingTools, startFleet, targetLabels, type Fleet } from './fleet.ts';
 import { activeStreams, finals, INSTANCE_CONFIG, segmentedUrl, stream, streamsEnded, type Streamed, fixture } from './streams.ts';
 
@@ -59,14 +60,11 @@ test('spread: 60 concurrent streams through HAProxy reach every instance (≥ 20
   for (const [i, n] of served.entries()) assert.ok(n >= STREAMS * 0.2, `${fleet.instances[i].name} served ${n} of ${STREAMS} streams (${served.join(', ')})`);
 });
 
-/** A query of the README's PromQL cookbook, by the first words of its comment line. */
+/** A query of the README's PromQL cookbook, by the first words of its comment. */
 function cookbook(comment: string): string {
-  const readme = readFileSync(`${root}README.md`, 'utf8');
-  const block = /### PromQL cookbook\n+```promql\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-  const lines = block.split('\n');
-  const at = lines.findIndex((l) => l.startsWith(`# ${comment}`));
-  assert.ok(at >= 0, `README's PromQL cookbook has no "# ${comment}" query`);
-  return lines[at + 1];
+  const found = readmeQueries().find((q) => q.heading === 'PromQL cookbook' && q.comment.startsWith(comment));
+  assert.ok(found, `README's PromQL cookbook has no "# ${comment}" query`);
+  return found.expr;
 }
 
 test('fleet metrics: Prometheus sums over instances equal what the clients sent and received; fleet RTF is finite per stage', { skip, timeout: TIMEOUT }, async () => {
@@ -79,9 +77,9 @@ test('fleet metrics: Prometheus sums over instances equal what the clients sent 
   assert.equal(await prom.scalar('sum(streams_total{job="streamer", outcome="completed"})'), truth.completed, 'streams completed');
   assert.equal(await prom.scalar('sum(streams_total{job="streamer"})'), truth.completed, 'no stream ended otherwise');
   // Every instance contributed (no sum hiding a missing one).
-  assert.equal((await prom.query('sum by (instance) (streams_total{job="streamer"}) > 0')).length, FLEET_SIZE);
+  assert.equal((await prom.vector('sum by (instance) (streams_total{job="streamer"}) > 0')).length, FLEET_SIZE);
 
-  const rtf = await prom.query(cookbook('Fleet RTF per stage'));
+  const rtf = await prom.vector(cookbook('Fleet RTF per stage'));
   const byStage = Object.fromEntries(rtf.map((s) => [s.metric.pipeline, s.value]));
   assert.deepEqual(Object.keys(byStage).sort(), ['audio_decoding', 'model', 'vad'], JSON.stringify(rtf));
   for (const [stage, value] of Object.entries(byStage)) assert.ok(Number.isFinite(value) && value > 0, `fleet RTF of ${stage}: ${value}`);
@@ -155,7 +153,7 @@ test('autoscaling: under held streams, the KEDA and HPA queries give the replica
         .replaceAll('<<.Series>>', series)
         .replaceAll('<<.LabelMatchers>>', `namespace="streamer",pod=~"${pods.join('|')}"`)
         .replaceAll('<<.GroupBy>>', 'pod');
-      const samples = await fleet.prometheus.query(query);
+      const samples = await fleet.prometheus.vector(query);
       assert.deepEqual(samples.map((s) => s.metric.pod).sort(), pods, query);
       const target = Number(hpa.metrics.find((m) => m.pods.metric.name === rule.name.as)!.pods.target.averageValue);
       const sum = samples.reduce((a, s) => a + s.value, 0);

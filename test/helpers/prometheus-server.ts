@@ -1,14 +1,19 @@
-// A real Prometheus (Debian package prometheus) for end-to-end tests: the shipped
-// otel/prometheus.yml and otel/alerts.yml, with the target moved to the test's service and a 1 s
-// scrape interval, listening on a free loopback port, with its data in a temporary directory.
-import { execFileSync, spawn } from 'node:child_process';
+// A real Prometheus (Debian package prometheus) for end-to-end tests, on a free loopback port with
+// its data in a directory of the test's. Two shipped configs are run: otel/prometheus.yml (one
+// service; `startPrometheus`) and deploy/prometheus/prometheus.yml with its targets file (a fleet;
+// `startFleetPrometheus`).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import yaml from 'js-yaml';
 
 const OTEL_DIR = new URL('../../otel/', import.meta.url).pathname;
+export const FLEET_PROMETHEUS_YML = new URL('../../deploy/prometheus/prometheus.yml', import.meta.url).pathname;
+/** The file deploy/prometheus/prometheus.yml reads its targets from, next to it. */
+export const FLEET_TARGETS_FILE = 'streamer-targets.yml';
 
 export const SCRAPE_INTERVAL_SECONDS = 1;
 
@@ -31,19 +36,18 @@ export interface RangeSeries {
   values: [number, string][];
 }
 
-export interface PrometheusServer {
-  readonly url: string;
-  /**
-   * GET /api/v1/query, evaluated at `time` (seconds since the epoch, default now); throws with
-   * Prometheus' error and the expression when it is not a success.
-   */
-  query(expr: string, time?: string): Promise<{ resultType: string; result: InstantSample[] }>;
-  /** The raw samples of a range selector such as `x_total[10m]`, as stored (no functions applied). */
-  samples(rangeSelector: string, time?: string): Promise<RangeSeries[]>;
-  stop(): Promise<void>;
+/** An element of an instant vector, its value as a number. */
+export interface Sample {
+  metric: Record<string, string>;
+  value: number;
 }
 
-async function freePort(): Promise<number> {
+export interface TargetGroup {
+  targets: string[];
+  labels?: Record<string, string>;
+}
+
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address() as { port: number };
@@ -53,7 +57,125 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts Prometheus scraping `127.0.0.1:<targetPort>` and resolves once it answers /-/ready. */
+export class PrometheusServer {
+  readonly url: string;
+  private readonly child: ChildProcess;
+  private stderr = '';
+  private readonly exited: Promise<void>;
+  private running = true;
+  private readonly dir: string;
+  private readonly removeDir: boolean;
+
+  /** Runs Prometheus on `dir`/prometheus.yml (data in `dir` too; removed by stop() if `removeDir`); call ready() before querying. */
+  constructor(dir: string, port: number, removeDir: boolean) {
+    this.dir = dir;
+    this.removeDir = removeDir;
+    this.url = `http://127.0.0.1:${port}`;
+    this.child = spawn(
+      'prometheus',
+      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.child.stderr!.on('data', (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-4000)));
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    void this.exited.then(() => (this.running = false));
+  }
+
+  private get lastLog(): string {
+    return this.stderr.trim().split('\n').at(-1) ?? '';
+  }
+
+  /** Resolves once Prometheus answers /-/ready; stops it and throws if it exits or takes too long. */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.running) {
+        await this.stop();
+        throw new Error(`prometheus exited before it was ready: ${this.lastLog}`);
+      }
+      const ready = await fetch(`${this.url}/-/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) return;
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(`prometheus did not answer ${this.url}/-/ready within ${timeoutMs} ms: ${this.lastLog}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  /**
+   * GET /api/v1/query, evaluated at `time` (seconds since the epoch, default now); throws with
+   * Prometheus' error and the expression when it is not a success.
+   */
+  async query(expr: string, time?: string): Promise<{ resultType: string; result: InstantSample[] }> {
+    return (await this.get(expr, time)) as { resultType: string; result: InstantSample[] };
+  }
+
+  /** An instant vector, values as numbers. */
+  async vector(expr: string): Promise<Sample[]> {
+    const data = await this.query(expr);
+    if (data.resultType !== 'vector') throw new Error(`${expr}: expected a vector, got ${data.resultType}`);
+    return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+  }
+
+  /** The value of a query that must return exactly one element. */
+  async scalar(expr: string): Promise<number> {
+    const result = await this.vector(expr);
+    if (result.length !== 1) throw new Error(`${expr}: expected one element, got ${JSON.stringify(result)}`);
+    return result[0].value;
+  }
+
+  /** The raw samples of a range selector such as `x_total[10m]`, as stored (no functions applied). */
+  async samples(rangeSelector: string, time?: string): Promise<RangeSeries[]> {
+    const data = (await this.get(rangeSelector, time)) as { resultType: string; result: RangeSeries[] };
+    if (data.resultType !== 'matrix') throw new Error(`${rangeSelector} is not a range selector (got a ${data.resultType})`);
+    return data.result;
+  }
+
+  /**
+   * Resolves once every one of `count` targets is up and was last scraped after `sinceMs` (epoch ms), so
+   * that queries see everything that happened before `sinceMs`.
+   */
+  async scrapedSince(sinceMs: number, count: number, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
+    for (;;) {
+      const res = await fetch(`${this.url}/api/v1/targets?state=active`).catch((e: Error) => e);
+      if (!(res instanceof Error) && res.ok) {
+        const targets = ((await res.json()) as { data: { activeTargets: { scrapeUrl: string; health: string; lastScrape: string; lastError: string }[] } }).data.activeTargets;
+        if (targets.length === count && targets.every((t) => t.health === 'up' && Date.parse(t.lastScrape) > sinceMs)) return;
+        last = JSON.stringify(targets.map((t) => ({ url: t.scrapeUrl, health: t.health, lastScrape: t.lastScrape, lastError: t.lastError })));
+      }
+      if (Date.now() > deadline) throw new Error(`Prometheus: ${count} targets not all scraped within ${timeoutMs} ms; last: ${last}\n${this.stderr}`);
+      await sleep(100);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.running) {
+      this.child.kill('SIGTERM');
+      await Promise.race([this.exited, sleep(10_000, undefined, { ref: false })]);
+      if (this.running) this.child.kill('SIGKILL');
+      await this.exited;
+    }
+    if (this.removeDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async get(expr: string, time?: string): Promise<{ resultType: string; result: unknown }> {
+    const res = await fetch(`${this.url}/api/v1/query?${new URLSearchParams({ query: expr, ...(time ? { time } : {}) })}`);
+    const body = (await res.json()) as { status: string; error?: string; data: { resultType: string; result: unknown } };
+    if (body.status !== 'success') throw new Error(`Prometheus answered ${res.status} (${body.error ?? 'no error message'}) to ${expr}`);
+    return body.data;
+  }
+}
+
+/**
+ * The shipped otel/prometheus.yml and otel/alerts.yml, with the target moved to the test's service
+ * at `127.0.0.1:<targetPort>` and a 1 s scrape interval; resolves once it answers /-/ready.
+ */
 export async function startPrometheus(targetPort: number, timeoutMs = 30_000): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), 'streamer-prom-'));
   const shipped = readFileSync(join(OTEL_DIR, 'prometheus.yml'), 'utf8');
@@ -66,61 +188,19 @@ export async function startPrometheus(targetPort: number, timeoutMs = 30_000): P
       .replace(/scrape_timeout: \d+s/g, `scrape_timeout: ${SCRAPE_INTERVAL_SECONDS}s`),
   );
   copyFileSync(join(OTEL_DIR, 'alerts.yml'), join(dir, 'alerts.yml'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    'prometheus',
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let running = true;
-  void exited.then(() => (running = false));
+  const server = new PrometheusServer(dir, await freePort(), true);
+  await server.ready(timeoutMs);
+  return server;
+}
 
-  const stop = async () => {
-    if (running) {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000, undefined, { ref: false })]);
-      if (running) child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-
-  const get = async (expr: string, time?: string): Promise<{ resultType: string; result: unknown }> => {
-    const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr, ...(time ? { time } : {}) })}`);
-    const body = (await res.json()) as { status: string; error?: string; data: { resultType: string; result: unknown } };
-    if (body.status !== 'success') throw new Error(`Prometheus answered ${res.status} (${body.error ?? 'no error message'}) to ${expr}`);
-    return body.data;
-  };
-  const server: PrometheusServer = {
-    url,
-    query: async (expr, time) => (await get(expr, time)) as { resultType: string; result: InstantSample[] },
-    samples: async (rangeSelector, time) => {
-      const data = (await get(rangeSelector, time)) as { resultType: string; result: RangeSeries[] };
-      if (data.resultType !== 'matrix') throw new Error(`${rangeSelector} is not a range selector (got a ${data.resultType})`);
-      return data.result;
-    },
-    stop,
-  };
-
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!running) {
-      await stop();
-      throw new Error(`prometheus exited before it was ready: ${stderr.trim().split('\n').at(-1) ?? ''}`);
-    }
-    const ready = await fetch(`${url}/-/ready`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ready) return server;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus did not answer ${url}/-/ready within ${timeoutMs} ms: ${stderr.trim().split('\n').at(-1) ?? ''}`);
-    }
-    await sleep(50);
-  }
+/**
+ * The shipped deploy/prometheus/prometheus.yml, unchanged, in `dir`, with the test's own targets
+ * file next to it (the file the shipped config reads); resolves once it answers /-/ready.
+ */
+export async function startFleetPrometheus(dir: string, groups: TargetGroup[]): Promise<PrometheusServer> {
+  copyFileSync(FLEET_PROMETHEUS_YML, join(dir, 'prometheus.yml'));
+  writeFileSync(join(dir, FLEET_TARGETS_FILE), yaml.dump(groups));
+  const server = new PrometheusServer(dir, await freePort(), false);
+  await server.ready();
+  return server;
 }
