@@ -47,7 +47,15 @@ test('npm start path: structured logs, the CLI client prints one JSON line per e
     const during = await fetch(`http://127.0.0.1:${port}/api/v1/ready`);
     assert.equal(during.status, 503, 'readiness answers 503 while draining');
     for (const result of await Promise.all(live)) {
-      assert.deepEqual(result.events.map((e) => e.type), ['active', 'inactive', 'segment', 'stream_end']);
+      // Each was running when draining began: told once (default 30 s drain), then finished normally.
+      assert.deepEqual(
+        result.events.filter((e) => e.type !== 'going_away').map((e) => e.type),
+        ['active', 'inactive', 'segment', 'stream_end'],
+      );
+      assert.deepEqual(
+        result.events.filter((e) => e.type === 'going_away'),
+        [{ type: 'going_away', deadline_ms: 30_000 }],
+      );
       assert.equal(result.closeCode, 1000);
     }
     assert.equal(await server.exitCode, 0);

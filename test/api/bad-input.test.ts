@@ -20,6 +20,8 @@ const TRANSPORT_CAP = Math.max(4 * MAX_FRAME, 1 << 20);
 let service: TestService;
 before(async () => {
   service = await startTestService({ limits: { max_frame_bytes: MAX_FRAME, max_text_bytes: MAX_TEXT } });
+  reference = await goodStream();
+  metricsBefore = await scrape(service.url);
 });
 after(() => service.shutdown(0));
 
@@ -417,23 +419,21 @@ async function invalidUtf8(): Promise<void> {
 const goodStream = (): Promise<StreamResult> =>
   streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm, chunkBytes: 4000, interimResults: true, timeoutMs: 60_000 });
 
+// The well-behaved stream alone, before any test of this file runs (they run in any order): see before().
 let reference: StreamResult;
 let metricsBefore: Exposition;
 
-test('reference: the well-behaved segmented stream alone', async () => {
-  reference = await goodStream();
+test('reference: the well-behaved segmented stream alone', () => {
   assert.equal(reference.closeCode, 1000);
   const types = reference.events.map((e) => e.type);
   assert.deepEqual(types.filter((t) => t !== 'segment'), ['active', 'inactive', 'active', 'inactive', 'stream_end']);
   assert.equal(segmentsOf(reference.events).filter((s) => s.is_final).length, 2);
   assert.ok(segmentsOf(reference.events).some((s) => s.is_final === false), 'interim results');
   assert.deepEqual(reference.events.filter(isError), []);
-  metricsBefore = await scrape(service.url);
 });
 
 test(`${CASES.length} bad clients, while the well-behaved stream runs again and again unchanged`, { concurrency: 8 }, async (t) => {
   assert.ok(CASES.length >= 30);
-  assert.ok(reference, 'the reference ran first');
   let badDone = false;
   const goodRuns: StreamResult[] = [];
   const good = (async () => {
@@ -463,6 +463,18 @@ test(`${CASES.length} bad clients, while the well-behaved stream runs again and 
     assert.equal(run.closeCode, 1000, `run ${i}`);
     assert.deepEqual(run.events, reference.events, `run ${i} differs from the reference`);
   }
+
+  // Afterwards: healthy, no panic, no stream or connection left, a fresh stream works.
+  assert.deepEqual((await health(service)).body, { status: 'healthy' });
+  assert.ok(await eventually(async () => (await activeStreams(service)) === 0), 'active_streams back to 0');
+  assert.ok(await eventually(async () => (await scrape(service.url)).value('active_connections') === 0), 'active_connections back to 0');
+  const now = await scrape(service.url);
+  assert.equal(now.sum('task_panics_total'), metricsBefore.sum('task_panics_total'), 'no task panicked');
+  // protocol_errors_total{code} counts every protocol error sent to the bad clients (the other tests send none).
+  const counted = Object.fromEntries([...seenErrors.keys()].sort().map((code) => [code, now.value('protocol_errors_total', { code }) - metricsBefore.value('protocol_errors_total', { code })]));
+  const sent = Object.fromEntries([...seenErrors.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  assert.deepEqual(counted, sent, 'protocol_errors_total deltas (actual) vs error events the clients received (expected)');
+  await assertFreshStreamWorks(service, 1);
 });
 
 test('poisoned f32 audio (NaN, ±Infinity, 3.4e38) in concurrent streams does not change another stream (shared, batched VAD)', async () => {
@@ -493,22 +505,6 @@ test('poisoned f32 audio (NaN, ±Infinity, 3.4e38) in concurrent streams does no
     goodDone = true;
     await Promise.all(poisoners);
   }
-});
-
-test('afterwards: healthy, no panic, no stream or connection left, a fresh stream works', async () => {
-  assert.deepEqual((await health(service)).body, { status: 'healthy' });
-  assert.ok(await eventually(async () => (await activeStreams(service)) === 0), 'active_streams back to 0');
-  assert.ok(await eventually(async () => (await scrape(service.url)).value('active_connections') === 0), 'active_connections back to 0');
-  const now = await scrape(service.url);
-  assert.equal(now.sum('task_panics_total'), metricsBefore.sum('task_panics_total'), 'no task panicked');
-  await assertFreshStreamWorks(service, 1);
-});
-
-test('protocol_errors_total{code} counts every protocol error sent to the bad clients', async () => {
-  const now = await scrape(service.url);
-  const counted = Object.fromEntries([...seenErrors.keys()].sort().map((code) => [code, now.value('protocol_errors_total', { code }) - metricsBefore.value('protocol_errors_total', { code })]));
-  const sent = Object.fromEntries([...seenErrors.entries()].sort(([a], [b]) => a.localeCompare(b)));
-  assert.deepEqual(counted, sent, 'protocol_errors_total deltas (actual) vs error events the clients received (expected)');
 });
 
 test('websocket transport errors (invalid UTF-8, over-cap frames) reach the app log, not stderr as a ReferenceError', async () => {

@@ -40,7 +40,10 @@ export interface FakeServer {
   port: number;
   url(path?: string): string;
   connections: FakeConnection[];
-  /** Resolves with the next accepted connection (or the first one not yet taken). */
+  /**
+   * Resolves with the first connection accepted after this call: a test that shares the server
+   * gets its own connection whatever other tests connected before it (tests run in any order).
+   */
   nextConnection(): Promise<FakeConnection>;
   close(): Promise<void>;
 }
@@ -53,8 +56,7 @@ export async function startFakeServer(
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   const port = (wss.address() as AddressInfo).port;
   const connections: FakeConnection[] = [];
-  let taken = 0;
-  const waiting: Array<(c: FakeConnection) => void> = [];
+  const waiting = new Map<number, (c: FakeConnection) => void>();
 
   wss.on('connection', (ws, req) => {
     const t0 = performance.now();
@@ -89,19 +91,15 @@ export async function startFakeServer(
       messages.push(msg);
       respond(conn, msg);
     });
-    const w = waiting.shift();
-    if (w) {
-      taken++;
-      w(conn);
-    }
+    waiting.get(connections.length - 1)?.(conn);
+    waiting.delete(connections.length - 1);
   });
 
   return {
     port,
     url: (path = '/api/v1/segmented') => `ws://127.0.0.1:${port}${path}`,
     connections,
-    nextConnection: () =>
-      taken < connections.length ? Promise.resolve(connections[taken++]) : new Promise((resolve) => waiting.push(resolve)),
+    nextConnection: () => new Promise((resolve) => waiting.set(connections.length, resolve)),
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();

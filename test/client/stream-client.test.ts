@@ -178,7 +178,7 @@ void test('rejects after timeoutMs when the server never finishes', async () => 
       /timed out after 300 ms/,
     );
     assert.ok(performance.now() - started < 1500);
-    const conn = await silent.nextConnection();
+    const [conn] = silent.connections;
     assert.equal((await conn.closed).code, 1006, 'the client dropped the connection');
   } finally {
     await silent.close();
@@ -192,7 +192,7 @@ void test('the timeout also stops a real-time sender', async () => {
       streamAudio({ addr: silent.url(), format: F32_MONO, pcm: randomBytes(32000 * 10, 8), realTime: true, timeoutMs: 200 }),
       /timed out/,
     );
-    const conn = await silent.nextConnection();
+    const [conn] = silent.connections;
     await conn.closed;
     const count = conn.binaries().length;
     await new Promise((r) => setTimeout(r, 200));

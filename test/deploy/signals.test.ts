@@ -4,6 +4,7 @@
 // live stream gets all its results and `stream_end`, the launcher exits 0 and no process of its
 // group is left.
 import assert from 'node:assert/strict';
+import type { ServerEvent } from '../../src/api/protocol.ts';
 import { execFileSync } from 'node:child_process';
 import { before, test } from 'node:test';
 import { streamAudio } from '../../src/client/stream-client.ts';
@@ -24,6 +25,19 @@ before(() => {
 });
 
 /** Streams `seconds` of the fixture in real time; `onLive` runs once the server has reported speech in it. */
+/** A stream that was running when draining began: told once (default 30 s drain), then finished normally. */
+function assertDrainedStream(events: ServerEvent[]): void {
+  assert.deepEqual(
+    events.filter((e) => e.type !== 'going_away').map((e) => e.type),
+    ['active', 'inactive', 'segment', 'stream_end'],
+  );
+  assert.deepEqual(
+    events.filter((e) => e.type === 'going_away'),
+    [{ type: 'going_away', deadline_ms: 30_000 }],
+  );
+  assert.ok(events.findIndex((e) => e.type === 'going_away') < events.length - 1, 'before stream_end');
+}
+
 function liveStream(server: Launched, seconds: number, onLive: () => void) {
   let fired = false;
   return streamAudio({
@@ -52,10 +66,7 @@ for (const [name, command] of Object.entries(LAUNCHERS)) {
       try {
         const target = how === 'its PID' ? server.child.pid! : -server.child.pid!;
         const result = await liveStream(server, 3, () => process.kill(target, signal));
-        assert.deepEqual(
-          result.events.map((e) => e.type),
-          ['active', 'inactive', 'segment', 'stream_end'],
-        );
+        assertDrainedStream(result.events);
         assert.equal(result.closeCode, 1000);
         assert.equal(await server.exitCode, 0, server.logs.join('\n'));
         const draining = server.entries().find((e) => e.msg === 'draining');
