@@ -5,7 +5,7 @@ import type { Model } from './model.ts';
 import { SimulatedModel } from './simulated.ts';
 import { WhisperModel } from './whisper/model.ts';
 
-export type { Model, InferenceResult, ModelOutput } from './model.ts';
+export type { Inference, Model, ModelChannel, InferenceResult, ModelOutput } from './model.ts';
 
 /** The backend named by the config, loaded (model files read, sessions created). */
 export async function loadModel(config: ModelConfig, service: ServiceContext): Promise<Model> {
