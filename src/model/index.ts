@@ -2,6 +2,7 @@
 import type { ModelConfig } from '../config.ts';
 import type { ServiceContext } from '../context.ts';
 import type { Model } from './model.ts';
+import { KeywordsModel } from './keywords/model.ts';
 import { SimulatedModel } from './simulated.ts';
 import { WhisperModel } from './whisper/model.ts';
 
@@ -14,5 +15,7 @@ export async function loadModel(config: ModelConfig, service: ServiceContext): P
       return new SimulatedModel(config, service);
     case 'whisper':
       return WhisperModel.load(config, service);
+    case 'keywords':
+      return KeywordsModel.load(config, service);
   }
 }
