@@ -1,7 +1,8 @@
 // The live page: microphone → AudioWorklet (native-rate mono Float32) → websocket to
 // /api/v1/segmented as f32 little-endian PCM, ~50 ms per binary frame, with interim results.
 // Shows voice activity, segments (the model's text, keyword detections or sample count) and errors
-// as they arrive, and model RTF and active streams read from /metrics every 2 s. Plain modern JS, served as is (no build step).
+// as they arrive, and model RTF and active streams read from /metrics every 2 s. Plain modern JS,
+// served as is (no build step).
 
 const CHUNK_SECONDS = 0.05;
 const STATS_INTERVAL_MS = 2000;
