@@ -65,7 +65,10 @@ export class KeywordsModel implements Model {
   async warmup(): Promise<void> {
     const runs = await Promise.all(Array.from({ length: this.pool.size }, () => this.run(new Float32Array(16_000), 0, null, false)));
     const failed = runs.map((r) => r.value).find((v) => !v.ok);
-    if (failed && !failed.ok) throw new Error(`keywords model cannot run: ${failed.error.replace(/\s*\n\s*/g, ' ')}`);
+    if (failed && !failed.ok) {
+      const why = failed.error.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+      throw new Error(`keywords model cannot run: ${why}; use openWakeWord's ONNX models as models/README.md ("Keyword spotting") describes them`);
+    }
   }
 
   close(): Promise<void> {
