@@ -8,6 +8,7 @@
 // lag < 0.5 s, every stream completed; baseline: the same N with the simulated model at zero cost.
 import { parseConfig, type KeywordsModelConfig } from '../src/config.ts';
 import { noopContext } from '../src/context.ts';
+import { log } from '../src/log.ts';
 import { KeywordsModel } from '../src/model/keywords/model.ts';
 import { keywordFixture } from '../test/helpers/keywords.ts';
 import { capacityRun, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
@@ -69,8 +70,11 @@ function loopedFixture(seconds: number): Float32Array {
 
 export async function keywordChunkRuns(opts: KeywordsOptions): Promise<Pick<KeywordsResults, 'labels' | 'loadSeconds' | 'chunks'>> {
   const config = parseConfig({ model: { backend: 'keywords', workers: 1 } }, 'keywords bench config');
+  // The backend's info logs would interleave with the tables.
+  const level = log.level;
+  if (process.env.LOG_LEVEL === undefined) log.level = 'warn';
   const t0 = performance.now();
-  const model = await KeywordsModel.load(config.model as KeywordsModelConfig, noopContext());
+  const model = await KeywordsModel.load(config.model as KeywordsModelConfig, noopContext()).finally(() => (log.level = level));
   const loadSeconds = (performance.now() - t0) / 1000;
   try {
     await model.warmup();
