@@ -7,6 +7,8 @@ ARG NODE_IMAGE=node:24-trixie-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# deps/: local stand-ins that package.json's overrides install instead of unused dependencies.
+COPY deps ./deps
 # onnxruntime-node's install script would download GPU libraries: its CPU build ships in the package.
 # (package.json's allowScripts denies that script to npm 11.19+; this covers any npm.)
 RUN --mount=type=cache,target=/root/.npm ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
@@ -19,10 +21,12 @@ WORKDIR /app
 # The container listens on every interface; the port is the one EXPOSEd below.
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
 COPY package.json package-lock.json ./
+COPY deps ./deps
 # npm's download cache stays in the build cache (the mount), out of the image.
 RUN --mount=type=cache,target=/root/.npm ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
-# Whisper models (model.backend "whisper") are not in the image: mount them at /app/models.
+# Whisper models (model.backend "whisper") are not in the image: mount them at /app/models. The
+# keywords backend's models come with its npm package.
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/api/v1/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -21,6 +21,10 @@ export interface CapacityRunOptions {
   renderSamplesLoaded: number;
   /** Read stage backlogs from /metrics this often during the load (0: never). Telemetry only. */
   backlogEveryMs: number;
+  /** Route the streams use (default segmented). */
+  route?: 'simple' | 'segmented';
+  /** The server's `model` config (default ZERO_MODEL). */
+  model?: Record<string, unknown>;
   onTick?: (label: string) => void;
 }
 
@@ -58,9 +62,9 @@ export interface CapacityRun {
   notes: string[];
 }
 
-export function capacityConfig(maxStreams: number, telemetry: boolean): Record<string, unknown> {
+export function capacityConfig(maxStreams: number, telemetry: boolean, model: Record<string, unknown> = ZERO_MODEL): Record<string, unknown> {
   return {
-    model: ZERO_MODEL,
+    model,
     limits: { max_streams: Math.max(600, maxStreams + 50) },
     shutdown: { drain_timeout_ms: 2000 },
     telemetry: { enabled: telemetry },
@@ -133,7 +137,7 @@ export function capacityHeadline(runs: CapacityRun[]): number | null {
 }
 
 export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun> {
-  const server = await startServer(capacityConfig(opts.streams, opts.telemetry));
+  const server = await startServer(capacityConfig(opts.streams, opts.telemetry, opts.model));
   try {
     const rssIdle = server.rssBytes();
     let rssPeak = rssIdle ?? 0;
@@ -180,7 +184,7 @@ export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun
           )
         : undefined;
 
-    const args = ['--url', server.ws('segmented'), '--streams', String(opts.streams), '--duration', String(opts.durationS)];
+    const args = ['--url', server.ws(opts.route ?? 'segmented'), '--streams', String(opts.streams), '--duration', String(opts.durationS)];
     args.push('--stagger-ms', String(opts.staggerMs), '--drain-timeout', String(opts.drainTimeoutS));
     let client: LoadReport;
     try {

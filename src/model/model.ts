@@ -1,5 +1,7 @@
 // The model stage's contract: 16 kHz mono samples in, output fields out (src/api puts them into
-// `segment` events, e.g. `count`, `text`).
+// `segment` events, e.g. `count`, `text`, `keywords`). A model runs either on self-contained audio
+// (`infer`: a speech segment) or on a channel's audio piece after piece (`openChannel`): a streaming
+// model keeps state between the pieces of a channel; a stateless one runs each piece on its own.
 
 /** A model's output fields. */
 export type ModelOutput = Record<string, unknown>;
@@ -11,14 +13,34 @@ export type ModelOutput = Record<string, unknown>;
  */
 export type InferenceResult = ({ ok: true; output: ModelOutput } | { ok: false; error: string }) & { computeSeconds?: number };
 
-export interface Model {
-  readonly name: string;
+export interface Inference {
   /**
-   * Runs inference. Resolves with the model's output or a reported failure; rejects with a
+   * Runs inference. `start`: the index of `samples[0]` in the stream's 16 kHz samples, for times
+   * in the output (default 0). Resolves with the model's output or a reported failure; rejects with a
    * TaskPanic when the backend crashed (counted by the task wrapper, worker replaced).
    */
-  infer(samples: Float32Array): Promise<InferenceResult>;
+  infer(samples: Float32Array, start?: number): Promise<InferenceResult>;
+}
+
+/**
+ * One channel's audio, in order: each `infer` takes the piece that follows the previous one (the
+ * caller may call again before the previous call resolved; a streaming model runs them in order).
+ */
+export interface ModelChannel extends Inference {
+  /** The channel's audio ended or was abandoned: its state can go (once pending pieces ran). */
+  close(): void;
+}
+
+export interface Model extends Inference {
+  readonly name: string;
+  /** A channel of a stream whose audio will be given piece after piece (simple mode). */
+  openChannel(): ModelChannel;
   /** Pays one-off start-up costs (the first inference of each instance) before the server is ready. */
   warmup(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The channel of a model without state between pieces: every piece is an independent `infer`. */
+export function statelessChannel(model: Inference): ModelChannel {
+  return { infer: (samples, start) => model.infer(samples, start), close: () => undefined };
 }

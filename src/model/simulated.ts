@@ -3,7 +3,7 @@ import type { SimulatedModelConfig } from '../config.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { ServiceContext } from '../context.ts';
 import { siblingModule, type WorkerPool } from '../task.ts';
-import type { InferenceResult, Model } from './model.ts';
+import { statelessChannel, type InferenceResult, type Model, type ModelChannel } from './model.ts';
 import type { SimulatedJob } from './simulated-worker.ts';
 
 export class SimulatedModel implements Model {
@@ -16,7 +16,11 @@ export class SimulatedModel implements Model {
     this.pool = service.tasks.createWorkerPool('inference', siblingModule('simulated-worker', import.meta.url), config.workers);
   }
 
-  infer(samples: Float32Array, warmup = false): Promise<InferenceResult> {
+  openChannel(): ModelChannel {
+    return statelessChannel(this);
+  }
+
+  infer(samples: Float32Array, _start = 0, warmup = false): Promise<InferenceResult> {
     const c = this.config;
     const job: SimulatedJob = {
       samples,
@@ -36,7 +40,7 @@ export class SimulatedModel implements Model {
 
   async warmup(): Promise<void> {
     // One job per worker, all at once: each worker (model instance) takes exactly one.
-    const jobs = Array.from({ length: this.pool.size }, () => this.infer(new Float32Array(MODEL_SAMPLE_RATE / 10), true));
+    const jobs = Array.from({ length: this.pool.size }, () => this.infer(new Float32Array(MODEL_SAMPLE_RATE / 10), 0, true));
     await Promise.all(jobs);
   }
 

@@ -1,7 +1,7 @@
 // Runs the model on one piece of a channel's audio and turns the outcome into the channel's event:
 // the model's output, its reported failure, or a crash (never the internals).
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import type { Model } from '../model/index.ts';
+import type { Inference } from '../model/index.ts';
 import { log } from '../log.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { startChildSpan } from '../telemetry/tracing.ts';
@@ -19,8 +19,11 @@ export interface SegmentSpan {
 
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
-/** `ctx.trace`: the channel's trace context; the inference gets its own span under it. */
-export async function inferSegment(model: Model, audio: Float32Array, span: SegmentSpan, ctx: StreamContext): Promise<ChannelEvent> {
+/**
+ * `model`: the model (a self-contained segment) or a channel of it (the channel's next piece).
+ * `ctx.trace`: the channel's trace context; the inference gets its own span under it.
+ */
+export async function inferSegment(model: Inference, audio: Float32Array, span: SegmentSpan, ctx: StreamContext): Promise<ChannelEvent> {
   const { metrics } = ctx.service.telemetry;
   const audioSeconds = seconds(audio.length);
   const { span: traceSpan } = startChildSpan('inference', ctx.trace, {
@@ -35,7 +38,7 @@ export async function inferSegment(model: Model, audio: Float32Array, span: Segm
   try {
     // Guarded: a throw on this thread (e.g. decoding the worker's tokens) is a panic like a
     // worker crash, counted and logged once.
-    const result = await ctx.service.tasks.guard('inference', () => model.infer(audio));
+    const result = await ctx.service.tasks.guard('inference', () => model.infer(audio, span.start));
     if (result.computeSeconds !== undefined) {
       stage.measured(result.computeSeconds);
       if (audioSeconds > 0) traceSpan.setAttribute('rtf', result.computeSeconds / audioSeconds);

@@ -1,8 +1,9 @@
-// Simple mode: every sample goes to the model, in consecutive chunks. Audio that queues while the
-// channel's inferences are in flight is batched into the next call, so the chunks tile the audio
-// exactly and grow when the model is slow. Results are sent in order.
+// Simple mode: every sample goes to the model, in consecutive chunks, through one model channel
+// (a streaming model keeps its state there and runs the chunks in order). Audio that queues while
+// the channel's inferences are in flight is batched into the next call, so the chunks tile the
+// audio exactly and grow when the model is slow. Results are sent in order.
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import type { Model } from '../model/index.ts';
+import type { Model, ModelChannel } from '../model/index.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
@@ -17,7 +18,7 @@ export class SimpleRunner implements ChannelRunner {
   private aborted = false;
 
   private readonly channel: number;
-  private readonly model: Model;
+  private readonly model: ModelChannel;
   private readonly out: OrderedOutput;
   private readonly maxInflight: number;
   private readonly ctx: StreamContext;
@@ -29,7 +30,7 @@ export class SimpleRunner implements ChannelRunner {
     ctx: StreamContext,
   ) {
     this.channel = channel;
-    this.model = model;
+    this.model = model.openChannel();
     this.out = out;
     this.maxInflight = maxInflight;
     this.ctx = ctx;
@@ -47,14 +48,16 @@ export class SimpleRunner implements ChannelRunner {
     return this.out.drained();
   }
 
-  end(at: number): Promise<void> {
+  async end(at: number): Promise<void> {
     this.dispatch({ endpoint: 'end_of_audio', at });
-    return this.out.drained();
+    await this.out.drained();
+    this.model.close();
   }
 
   abort(): void {
     this.aborted = true;
     this.out.abort();
+    this.model.close();
   }
 
   backlog(): ChannelBacklog {

@@ -3,10 +3,11 @@
 // must end the stream on the server. A screenshot is saved to test-artifacts/page.png.
 // Skips when Chromium is missing or the page is not mounted, except under CI (env CI), where it fails.
 import assert from 'node:assert/strict';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { findChromium, launchWithMicrophone } from '../helpers/chromium.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 
@@ -24,18 +25,6 @@ after(async () => {
   await browser?.close();
   await service.shutdown(0);
 });
-
-function findChromium(): string | undefined {
-  const onPath = (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => join(dir, 'chromium'));
-  return ['/usr/bin/chromium', ...onPath].find((file) => {
-    try {
-      accessSync(file, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Skips the test with a reason, or fails it under CI, where everything must run. */
 function unavailable(t: TestContext, reason: string): void {
@@ -100,24 +89,7 @@ test('in headless Chromium, the fake microphone\'s speech appears as segments wi
   if (!executablePath) return unavailable(t, 'Chromium not found (/usr/bin/chromium or chromium on PATH; Debian: apt-get install chromium)');
   if (!(await pageMounted(t))) return;
 
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    timeout: 30_000,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${fixture.path}`,
-    ],
-  });
+  browser = await launchWithMicrophone(executablePath, fixture.path);
   const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
   page.setDefaultTimeout(15_000);
   const pageErrors: string[] = [];

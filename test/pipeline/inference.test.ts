@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { test } from 'node:test';
 import { log } from '../../src/log.ts';
-import type { Model } from '../../src/model/index.ts';
+import type { Inference } from '../../src/model/index.ts';
 import { ArrivalClock } from '../../src/pipeline/arrival-clock.ts';
 import { inferSegment } from '../../src/pipeline/inference.ts';
 import type { StreamContext } from '../../src/pipeline/stream-context.ts';
@@ -17,7 +17,7 @@ function streamContext() {
   return { ctx, panics, health: () => t.telemetry.panics.recentCount() };
 }
 
-const modelThat = (infer: Model['infer']): Model => ({ name: 'test', infer, warmup: async () => undefined, close: async () => undefined });
+const modelThat = (infer: Inference['infer']): Inference => ({ infer });
 const span = { channel: 1, start: 0, end: 1600 };
 
 test('an error thrown on this thread after the model ran (e.g. decoding its tokens) is counted and logged once, and the client gets internal_error', async (t) => {

@@ -1,7 +1,8 @@
 // The live page: microphone → AudioWorklet (native-rate mono Float32) → websocket to
 // /api/v1/segmented as f32 little-endian PCM, ~50 ms per binary frame, with interim results.
-// Shows voice activity, segments and errors as they arrive, and model RTF and active streams
-// read from /metrics every 2 s. Plain modern JS, served as is (no build step).
+// Shows voice activity, segments (the model's text, keyword detections or sample count) and errors
+// as they arrive, and model RTF and active streams read from /metrics every 2 s. Plain modern JS,
+// served as is (no build step).
 
 const CHUNK_SECONDS = 0.05;
 const STATS_INTERVAL_MS = 2000;
@@ -232,6 +233,7 @@ function showSegment(ev) {
   const body = document.createElement('span');
   body.className = 'body';
   if (typeof ev.text === 'string') body.textContent = ev.text;
+  else if (Array.isArray(ev.keywords)) showKeywords(li, body, ev.keywords);
   else if (typeof ev.count === 'number') body.textContent = `${ev.count.toLocaleString('en')} samples`;
   li.append(time, body);
   if (!final) {
@@ -245,6 +247,21 @@ function showSegment(ev) {
   interim = final ? null : li;
   while (ui.segments.children.length > MAX_SEGMENTS) ui.segments.lastElementChild.remove();
   ui.empty.hidden = true;
+}
+
+/** The keywords backend's detections: each keyword, when it fired and its score; or that there was none. */
+function showKeywords(li, body, keywords) {
+  li.dataset.keywords = keywords.map((k) => k.keyword).join(' ');
+  if (keywords.length === 0) {
+    body.textContent = 'no keyword';
+    return;
+  }
+  for (const k of keywords) {
+    const mark = document.createElement('mark');
+    mark.className = 'keyword';
+    mark.textContent = `${k.keyword} at ${k.time.toFixed(2)} s (score ${k.score.toFixed(2)})`;
+    body.append(mark, ' ');
+  }
 }
 
 function clearSegments() {

@@ -9,7 +9,7 @@ import type { WhisperModelConfig } from '../../config.ts';
 import { log } from '../../log.ts';
 import type { ServiceContext } from '../../context.ts';
 import { siblingModule, type WorkerPool } from '../../task.ts';
-import type { InferenceResult, Model } from '../model.ts';
+import { statelessChannel, type InferenceResult, type Model, type ModelChannel } from '../model.ts';
 import { WhisperOnnx, type WhisperSpecialTokens } from './onnx-io.ts';
 import { loadTokens, type Tokenizer } from './tokens.ts';
 import type { WhisperJob, WhisperJobResult } from './worker.ts';
@@ -144,6 +144,10 @@ export class WhisperModel implements Model {
     // Transfer, not copy, to the worker; a view into a larger buffer is copied first.
     const owned = samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength ? samples : samples.slice();
     return this.pool.run({ ...this.job, samples: owned }, [owned.buffer as ArrayBuffer]);
+  }
+
+  openChannel(): ModelChannel {
+    return statelessChannel(this);
   }
 
   async infer(samples: Float32Array): Promise<InferenceResult> {

@@ -1,0 +1,38 @@
+// Headless Chromium for the live page's tests, its fake microphone playing a WAV file (looped).
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+
+export function findChromium(): string | undefined {
+  const onPath = (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => join(dir, 'chromium'));
+  return ['/usr/bin/chromium', ...onPath].find((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Launches Chromium at `executablePath` with `wav` as the microphone (granted without asking). */
+export function launchWithMicrophone(executablePath: string, wav: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    timeout: 30_000,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`,
+    ],
+  });
+}
