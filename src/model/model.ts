@@ -15,11 +15,12 @@ export type InferenceResult = ({ ok: true; output: ModelOutput } | { ok: false; 
 
 export interface Inference {
   /**
-   * Runs inference. `start`: the index of `samples[0]` in the stream's 16 kHz samples, for times
-   * in the output (default 0). Resolves with the model's output or a reported failure; rejects with a
-   * TaskPanic when the backend crashed (counted by the task wrapper, worker replaced).
+   * Runs inference. `start`: the index of `samples[0]` in the stream's 16 kHz samples (default 0);
+   * times in the output are `start`-based seconds plus `timeOffset` (the stream's time offset, so
+   * that they are on the client's timeline). Resolves with the model's output or a reported failure;
+   * rejects with a TaskPanic when the backend crashed (counted by the task wrapper, worker replaced).
    */
-  infer(samples: Float32Array, start?: number): Promise<InferenceResult>;
+  infer(samples: Float32Array, start?: number, timeOffset?: number): Promise<InferenceResult>;
 }
 
 /**
@@ -42,5 +43,5 @@ export interface Model extends Inference {
 
 /** The channel of a model without state between pieces: every piece is an independent `infer`. */
 export function statelessChannel(model: Inference): ModelChannel {
-  return { infer: (samples, start) => model.infer(samples, start), close: () => undefined };
+  return { infer: (samples, start, timeOffset) => model.infer(samples, start, timeOffset), close: () => undefined };
 }

@@ -20,7 +20,12 @@ export class SimulatedModel implements Model {
     return statelessChannel(this);
   }
 
-  infer(samples: Float32Array, _start = 0, warmup = false): Promise<InferenceResult> {
+  infer(samples: Float32Array): Promise<InferenceResult> {
+    return this.run(samples, false);
+  }
+
+  /** Warm-up runs never fail: faults are for streams. */
+  private run(samples: Float32Array, warmup: boolean): Promise<InferenceResult> {
     const c = this.config;
     const job: SimulatedJob = {
       samples,
@@ -40,7 +45,7 @@ export class SimulatedModel implements Model {
 
   async warmup(): Promise<void> {
     // One job per worker, all at once: each worker (model instance) takes exactly one.
-    const jobs = Array.from({ length: this.pool.size }, () => this.infer(new Float32Array(MODEL_SAMPLE_RATE / 10), 0, true));
+    const jobs = Array.from({ length: this.pool.size }, () => this.run(new Float32Array(MODEL_SAMPLE_RATE / 10), true));
     await Promise.all(jobs);
   }
 

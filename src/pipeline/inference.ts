@@ -38,7 +38,7 @@ export async function inferSegment(model: Inference, audio: Float32Array, span: 
   try {
     // Guarded: a throw on this thread (e.g. decoding the worker's tokens) is a panic like a
     // worker crash, counted and logged once.
-    const result = await ctx.service.tasks.guard('inference', () => model.infer(audio, span.start));
+    const result = await ctx.service.tasks.guard('inference', () => model.infer(audio, span.start, ctx.timeOffset));
     if (result.computeSeconds !== undefined) {
       stage.measured(result.computeSeconds);
       if (audioSeconds > 0) traceSpan.setAttribute('rtf', result.computeSeconds / audioSeconds);

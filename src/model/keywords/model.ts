@@ -52,9 +52,9 @@ export class KeywordsModel implements Model {
   }
 
   /** A self-contained piece of audio (a speech segment), from a fresh state. */
-  async infer(samples: Float32Array, start = 0): Promise<InferenceResult> {
+  async infer(samples: Float32Array, start = 0, timeOffset = 0): Promise<InferenceResult> {
     const { value, runSeconds } = await this.run(samples, start, null, false);
-    return toResult(value, runSeconds);
+    return toResult(value, runSeconds, timeOffset);
   }
 
   openChannel(): ModelChannel {
@@ -76,12 +76,14 @@ export class KeywordsModel implements Model {
   }
 }
 
-function toResult(value: KeywordsJobResult, runSeconds: number): InferenceResult {
+/** The worker's answer as the model's result; detection times moved onto the client's timeline. */
+function toResult(value: KeywordsJobResult, runSeconds: number, timeOffset: number): InferenceResult {
   if (!value.ok) {
     log.error({ error: value.error }, 'keywords inference failed');
     return { ok: false, error: 'inference failed', computeSeconds: runSeconds };
   }
-  return { ok: true, output: { keywords: value.detections }, computeSeconds: runSeconds };
+  const keywords = timeOffset === 0 ? value.detections : value.detections.map((d) => ({ ...d, time: d.time + timeOffset }));
+  return { ok: true, output: { keywords }, computeSeconds: runSeconds };
 }
 
 /** A channel's pieces, run one after the other with the state each one leaves. */
@@ -94,13 +96,13 @@ class KeywordsChannel implements ModelChannel {
     this.model = model;
   }
 
-  infer(samples: Float32Array, start = 0): Promise<InferenceResult> {
+  infer(samples: Float32Array, start = 0, timeOffset = 0): Promise<InferenceResult> {
     const result = this.last.then(async () => {
       try {
         const { value, runSeconds } = await this.model.run(samples, start, this.state, true);
         // A failed piece leaves no state: the channel's next piece starts afresh.
         this.state = value.ok ? value.state : null;
-        return toResult(value, runSeconds);
+        return toResult(value, runSeconds, timeOffset);
       } catch (err) {
         this.state = null;
         throw err;

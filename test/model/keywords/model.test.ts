@@ -15,9 +15,12 @@ const { service } = testContext();
 const config = (model: Record<string, unknown>) => parseConfig({ model: { backend: 'keywords', ...model } }).model as KeywordsModelConfig;
 
 let model: KeywordsModel;
+/** The whole fixture as one segment (tests run in any order: every test may compare with it). */
+let whole: InferenceResult;
 before(async () => {
   model = await KeywordsModel.load(config({ keywords: FIXTURE_KEYWORDS, workers: 2 }), service);
   await model.warmup();
+  whole = await model.infer(fixture.samples.slice(), 0);
 });
 after(() => model.close());
 
@@ -27,12 +30,9 @@ const detectionsOf = (results: InferenceResult[]) =>
     return (r.output as { keywords: Detection[] }).keywords;
   });
 
-let whole: Detection[];
-test('the whole fixture as one segment: each keyword once inside its utterance, nothing else; compute time reported', async () => {
-  const result = await model.infer(fixture.samples.slice(), 0);
-  whole = detectionsOf([result]);
-  assertDetections(whole, fixture.regions, 'one segment');
-  assert.ok(result.computeSeconds! > 0 && result.computeSeconds! < fixture.duration, `computed ${result.computeSeconds} s for ${fixture.duration} s of audio`);
+test('the whole fixture as one segment: each keyword once inside its utterance, nothing else; compute time reported', () => {
+  assertDetections(detectionsOf([whole]), fixture.regions, 'one segment');
+  assert.ok(whole.computeSeconds! > 0 && whole.computeSeconds! < fixture.duration, `computed ${whole.computeSeconds} s for ${fixture.duration} s of audio`);
 });
 
 test('a channel fed random pieces, all in flight at once on 2 workers, detects the same (scores within 1e-4)', async () => {
@@ -49,9 +49,10 @@ test('a channel fed random pieces, all in flight at once on 2 workers, detects t
   const pieces = detectionsOf(results);
   assert.deepEqual(
     pieces.map((d) => [d.keyword, d.time]),
-    whole.map((d) => [d.keyword, d.time]),
+    detectionsOf([whole]).map((d) => [d.keyword, d.time]),
   );
-  pieces.forEach((d, i) => assert.ok(Math.abs(d.score - whole[i].score) <= 1e-4, `${d.keyword}: ${d.score} vs ${whole[i].score}`));
+  const reference = detectionsOf([whole]);
+  pieces.forEach((d, i) => assert.ok(Math.abs(d.score - reference[i].score) <= 1e-4, `${d.keyword}: ${d.score} vs ${reference[i].score}`));
   assert.ok(results.length > 50, `${results.length} pieces`);
 });
 
@@ -76,6 +77,20 @@ test("a segment's detection times count from its start in the stream", async () 
   assert.deepEqual(more, []);
   assert.equal(detection.keyword, 'alexa');
   assert.ok(detection.time > r.start && detection.time < r.end + 0.5, `alexa at ${detection.time} s, said ${r.start}…${r.end} s`);
+});
+
+test("a stream's time offset moves detection times onto the client's timeline, for segments and channels alike", async () => {
+  const offset = 100.25;
+  const shifted = detectionsOf([await model.infer(fixture.samples.slice(), 0, offset)]);
+  const channel = model.openChannel();
+  const piece = 16_000;
+  const calls: Promise<InferenceResult>[] = [];
+  for (let from = 0; from < fixture.samples.length; from += piece) calls.push(channel.infer(fixture.samples.slice(from, from + piece), from, offset));
+  const streamed = detectionsOf(await Promise.all(calls));
+  channel.close();
+  const expected = detectionsOf([whole]).map((d) => [d.keyword, (d.time + offset).toFixed(6)]);
+  assert.deepEqual(shifted.map((d) => [d.keyword, d.time.toFixed(6)]), expected);
+  assert.deepEqual(streamed.map((d) => [d.keyword, d.time.toFixed(6)]), expected);
 });
 
 test('configuration: defaults, and unknown keyword names fail at load naming the available ones', async () => {
