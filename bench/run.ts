@@ -1,5 +1,5 @@
 // Benchmark entry: `npm run bench` (full, ~6 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
-// for CI). `--only vad,capacity,telemetry,metrics,simple,whisper` picks items. Prints the tables on stdout
+// for CI). `--only vad,capacity,telemetry,metrics,simple,whisper,offload` picks items. Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
 // bench/results/profiles/, summarise one with `node bench/profile.ts FILE`);
@@ -12,12 +12,13 @@ import { parseArgs } from 'node:util';
 import { capacityHeadline, capacityRun, telemetryComparison, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
 import { renderAtStreams, type MetricsPoint } from './render.ts';
 import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults } from './report.ts';
+import { runOffload, type OffloadOptions } from './offload.ts';
 import { REPO_ROOT, setServerNodeArgs, systemBusySeconds } from './server.ts';
 import { runSimple } from './simple.ts';
 import { runVad, type VadOptions } from './vad.ts';
 import { findBenchModels, runWhisper, type WhisperOptions } from './whisper.ts';
 
-const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple', 'whisper'] as const;
+const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple', 'whisper', 'offload'] as const;
 type Item = (typeof ITEMS)[number];
 
 interface Plan {
@@ -39,6 +40,8 @@ interface Plan {
   simple: { streams: number; perStreamS: number; warmUp: boolean };
   /** Item 6: only runs when a Whisper model is present (none in CI: skipped at once). */
   whisper: Omit<WhisperOptions, 'onStep'>;
+  /** Item 7: the event loop while work runs on workers vs here, and VAD workers' overlap. */
+  offload: Omit<OffloadOptions, 'onStep'>;
 }
 
 const FULL: Plan = {
@@ -56,6 +59,7 @@ const FULL: Plan = {
   renderSamples: 5,
   simple: { streams: 4, perStreamS: 60, warmUp: true },
   whisper: { reps: 3, threads: [1, 2], budgetSeconds: 120 },
+  offload: { reps: 3, vadChannels: 512, vadWindows: 40 },
 };
 
 const SMOKE: Plan = {
@@ -73,6 +77,7 @@ const SMOKE: Plan = {
   renderSamples: 1,
   simple: { streams: 2, perStreamS: 5, warmUp: false },
   whisper: { reps: 1, threads: [1, 2], budgetSeconds: 10 },
+  offload: { reps: 1, vadChannels: 64, vadWindows: 10 },
 };
 
 interface Flags {
@@ -133,6 +138,7 @@ function stepCount(plan: Plan, only: Item[], whisperModels: number): number {
   if (only.includes('metrics')) n += 1 + plan.metricsNs.length;
   if (only.includes('simple')) n += 3;
   if (only.includes('whisper')) n += whisperModels * plan.whisper.threads.length;
+  if (only.includes('offload')) n += 4;
   return n;
 }
 
@@ -238,6 +244,10 @@ async function main(): Promise<void> {
     results.whisper = await runWhisper({ ...plan.whisper, onStep: (label) => progress.step(label) }, whisperModels);
     const failed = results.whisper.models.filter((m) => m.error !== null);
     if (failed.length > 0) throw new Error(failed.map((m) => `${m.name} (${m.dir}): ${m.error}`).join('; '));
+  });
+
+  await attempt('offload', async () => {
+    results.offload = await runOffload({ ...plan.offload, onStep: (label) => progress.step(label) });
   });
 
   progress.stop();
