@@ -30,12 +30,36 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function query(promUrl: string, expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+type Sample = { metric: Record<string, string>; value: [number, string] };
+
+async function query(promUrl: string, expr: string): Promise<Sample[]> {
   const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+  const body = (await res.json()) as { status: string; data: { result: Sample[] } };
   assert.equal(body.status, 'success', expr);
   return body.data.result;
 }
+
+const UP = 'up{job="streamer"}';
+const STAGE_RTF = 'histogram_quantile(0.5, sum by (le, pipeline) (rate(rtf_bucket[1m])))';
+/** Fleet RTF per stage, as the dashboard computes it. */
+const FLEET_RTF = 'sum by (pipeline) (rate(processing_duration_seconds_sum[1m])) / sum by (pipeline) (rate(media_duration_seconds_sum[1m]))';
+const STAGES = ['vad', 'model', 'audio_decoding'];
+const MODEL_RTF = 0.5;
+
+/** What Prometheus answers now (null while it is not up yet). */
+async function answers(promUrl: string): Promise<{ up: Sample[]; byStage: Record<string, number>; fleet: Sample[] } | null> {
+  try {
+    const up = await query(promUrl, UP);
+    const byStage = Object.fromEntries((await query(promUrl, STAGE_RTF)).map((r) => [r.metric.pipeline, Number(r.value[1])]));
+    return { up, byStage, fleet: await query(promUrl, FLEET_RTF) };
+  } catch {
+    return null;
+  }
+}
+
+/** Rates need two scrapes that saw traffic: true once every stage has a finite RTF quantile and a fleet RTF. */
+const complete = (a: Awaited<ReturnType<typeof answers>>) =>
+  a !== null && a.up[0]?.value[1] === '1' && STAGES.every((s) => Number.isFinite(a.byStage[s]) && a.byStage[s] > 0) && a.fleet.length === 3;
 
 test('Prometheus scrapes /metrics: up is 1 and per-stage RTF quantiles come back for vad and model', { timeout: 90_000 }, async (t) => {
   if (!hasPrometheus()) {
@@ -43,7 +67,8 @@ test('Prometheus scrapes /metrics: up is 1 and per-stage RTF quantiles come back
     t.skip('prometheus not installed');
     return;
   }
-  const service = await startTestService();
+  // Each inference costs 0.5 × its audio: the model's RTF has a floor that no VAD job comes near.
+  const service = await startTestService({ model: { constant_factor: MODEL_RTF } });
   const dir = mkdtempSync(join(tmpdir(), 'streamer-prom-'));
   // The shipped config, with the scrape target moved to this service and a short interval.
   const shipped = readFileSync(join(root, 'otel/prometheus.yml'), 'utf8');
@@ -61,28 +86,28 @@ test('Prometheus scrapes /metrics: up is 1 and per-stage RTF quantiles come back
   );
   const promUrl = `http://127.0.0.1:${port}`;
   try {
-    // traffic on both routes for a few scrape intervals
+    // traffic on both routes until Prometheus has scraped enough of it (however long start-up and
+    // scrapes take on this machine)
     const fixture = speechFixture();
-    const deadline = Date.now() + 8_000;
-    while (Date.now() < deadline) {
+    const deadline = performance.now() + 60_000;
+    let seen = await answers(promUrl);
+    while (!complete(seen) && performance.now() < deadline) {
       await Promise.all([
         streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm, chunkBytes: 8000 }),
         streamAudio({ addr: service.ws('simple'), format: fixture.format, pcm: fixture.pcm, chunkBytes: 8000 }),
       ]);
+      seen = await answers(promUrl);
     }
-    await new Promise((r) => setTimeout(r, 2_500)); // a last scrape after the traffic
-
-    const up = await query(promUrl, 'up{job="streamer"}');
+    assert.ok(seen, 'Prometheus answers queries');
+    const { up, byStage, fleet } = seen;
     assert.equal(up.length, 1);
     assert.equal(up[0].value[1], '1');
-    const quantiles = await query(promUrl, 'histogram_quantile(0.5, sum by (le, pipeline) (rate(rtf_bucket[1m])))');
-    const byStage = Object.fromEntries(quantiles.map((r) => [r.metric.pipeline, Number(r.value[1])]));
-    for (const stage of ['vad', 'model', 'audio_decoding']) {
+    for (const stage of STAGES) {
       assert.ok(Number.isFinite(byStage[stage]) && byStage[stage] > 0, `${stage}: ${byStage[stage]}`);
     }
-    assert.ok(byStage.vad < 1 && byStage.model > byStage.vad, JSON.stringify(byStage));
-    // fleet RTF per stage, as the dashboard computes it
-    const fleet = await query(promUrl, 'sum by (pipeline) (rate(processing_duration_seconds_sum[1m])) / sum by (pipeline) (rate(media_duration_seconds_sum[1m]))');
+    // the model's series hold the model's inferences (each at RTF ≥ 0.5, whatever the load), not the
+    // VAD's; the VAD's own speed depends on the machine's load (the benchmark measures it)
+    assert.ok(byStage.model >= MODEL_RTF, JSON.stringify(byStage));
     assert.equal(fleet.length, 3);
   } finally {
     prometheus.kill('SIGTERM');
