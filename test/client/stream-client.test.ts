@@ -121,6 +121,9 @@ void test('disconnect false: resolves after stream_end and the client closes wit
   assert.equal((await conn.closed).code, 1000, 'the server saw the client close with 1000');
 });
 
+/** How early a Node timer may end: its delay is truncated to whole ms, and its clock read in whole ms. */
+const TIMER_SLACK_MS = 3;
+
 /** A virtual pacing clock whose every sleep ends `lateMs` late, as timers do on a busy machine. */
 function lateClock(lateMs: number) {
   const clock = {
@@ -167,9 +170,10 @@ void test('real-time pacing on the real clock: no frame arrives before its due t
   // `at` counts from the server's connection, which precedes the client's t0 (taken after start was sent)
   const arrivals = conn.messages.filter((m) => m.kind === 'binary').map((m) => m.at);
   assert.equal(arrivals.length, 10);
-  // (1 ms for timer granularity; how late frames may come depends on the machine's load: not checked)
-  arrivals.forEach((at, i) => assert.ok(at >= i * 30 - 1, `frame ${i} arrived ${at.toFixed(1)} ms after the connection, due at ${i * 30} ms`));
-  assert.ok(performance.now() - startedAt >= 270 - 1);
+  // Node truncates a timer's delay and reads its clock in whole ms: a timer may end up to 2 ms early.
+  // How late frames may come depends on the machine's load: not checked.
+  arrivals.forEach((at, i) => assert.ok(at >= i * 30 - TIMER_SLACK_MS, `frame ${i} arrived ${at.toFixed(1)} ms after the connection, due at ${i * 30} ms`));
+  assert.ok(performance.now() - startedAt >= 270 - TIMER_SLACK_MS);
   assert.equal(result.closeCode, 1000);
 });
 
