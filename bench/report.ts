@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { EVENT_LOOP_TARGET_S, LAG_TARGET_S, type CapacityRun, type TelemetryComparison } from './capacity.ts';
+import { SIMULATED_COST_S, type OffloadResults } from './offload.ts';
 import type { MetricsPoint } from './render.ts';
 import type { KeywordsResults } from './keywords.ts';
 import type { SimpleResults } from './simple.ts';
@@ -38,6 +39,7 @@ export interface BenchResults {
   simple?: SimpleResults;
   whisper?: WhisperResults;
   keywords?: KeywordsResults;
+  offload?: OffloadResults;
   targets: Target[];
   errors: { item: string; message: string }[];
 }
@@ -336,6 +338,45 @@ function keywordsTables(k: KeywordsResults): string[] {
   return [chunks, capacity];
 }
 
+function offloadTables(o: OffloadResults): string[] {
+  const rows: string[][] = [];
+  for (const p of o.pairs) {
+    for (const [where, r] of [['worker', p.worker], ['this thread (baseline)', p.thisThread]] as const) {
+      const base = where === 'worker';
+      rows.push([
+        `${p.name}: ${p.work}`,
+        where,
+        num(r.wallSeconds, 3),
+        num(r.longestGapMs, 1),
+        num(r.tickShare * 100, 0),
+        num(r.elu, 2),
+        base ? ratio(p.worker.longestGapMs / p.thisThread.longestGapMs) : '1.00x',
+        base ? ratio(p.worker.elu / p.thisThread.elu) : '1.00x',
+        num(r.otherCores, 2),
+      ]);
+    }
+  }
+  const pairs = table(
+    '8a. Work off the event loop: this thread\'s event loop while the work runs on its worker vs on this thread, median of reps',
+    ['work', 'runs on', 'wall s', 'longest gap ms', 'ticks %', 'ELU', 'gap vs here', 'ELU vs here', 'other cores'],
+    rows,
+    [
+      'longest gap: between ticks of a 5 ms interval timer on this thread; ticks %: ticks that came / wall ÷ 5 ms; ELU: event-loop utilization.',
+      `simulated: the model's ${SIMULATED_COST_S} s busy-wait, on its worker or here; whisper: here = the log-mel of the 30 s windows alone`,
+      `(a lower bound of inference here: ${num(o.logMelWindowSeconds * 1000, 0)} ms per 30 s window); vad: here = inlineMaxWindows Infinity.`,
+      'The tests only check which thread runs the work and the CPU this thread spends: these need idle cores.',
+    ],
+  );
+  const one = o.overlap.find((r) => r.workers === 1);
+  const overlap = table(
+    '8b. VAD workers: 128 channels × 40 windows in jobs of ≤ 32, every job on the pool; Σ job run time / wall time',
+    ['workers', 'wall s', 'Σ run s', 'run/wall', 'vs 1 worker', 'other cores'],
+    o.overlap.map((r) => [String(r.workers), num(r.wallSeconds, 3), num(r.runSeconds, 3), num(r.ratio, 2), one ? ratio(r.ratio / one.ratio) : '–', num(r.otherCores, 2)]),
+    ['run/wall above 1: jobs of disjoint channels ran at the same time (needs a free core per worker).'],
+  );
+  return [pairs, overlap];
+}
+
 function targetsTable(targets: Target[]): string {
   return table(
     'Targets (reported, not asserted)',
@@ -359,6 +400,7 @@ export function renderReport(r: BenchResults): string {
   if (r.simple) parts.push(simpleTable(r.simple));
   if (r.whisper) parts.push(whisperTable(r.whisper));
   if (r.keywords) parts.push(...keywordsTables(r.keywords));
+  if (r.offload) parts.push(...offloadTables(r.offload));
   parts.push(targetsTable(r.targets));
   if (r.errors.length > 0) parts.push(['ERRORS', ...r.errors.map((e) => `  ${e.item}: ${e.message}`)].join('\n'));
   return `${parts.join('\n\n')}\n`;
@@ -438,6 +480,47 @@ export function evaluateTargets(r: BenchResults): Target[] {
         target: `fox WER < ${WHISPER_WER_TARGET}`,
         measured: best ? num(best.foxWer, 2) : 'not measured',
         met: best ? best.foxWer < WHISPER_WER_TARGET : null,
+      });
+    }
+  }
+  if (r.offload) {
+    const o = r.offload;
+    const pair = (name: string) => o.pairs.find((p) => p.name === name);
+    const sim = pair('simulated');
+    if (sim) {
+      out.push({
+        item: 'offload simulated',
+        target: `wall < ${2 * SIMULATED_COST_S} s for a ${SIMULATED_COST_S} s inference, loop ticks ≥ 50 %`,
+        measured: `${num(sim.worker.wallSeconds, 3)} s, ticks ${num(sim.worker.tickShare * 100, 0)} %`,
+        met: sim.worker.wallSeconds < 2 * SIMULATED_COST_S && sim.worker.tickShare >= 0.5,
+      });
+    }
+    const wh = pair('whisper');
+    if (wh) {
+      out.push({
+        item: 'offload whisper',
+        target: 'longest loop gap < 60 ms during a 65 s inference, loop ticks ≥ 33 %',
+        measured: `${num(wh.worker.longestGapMs, 1)} ms, ticks ${num(wh.worker.tickShare * 100, 0)} %`,
+        met: wh.worker.longestGapMs < 60 && wh.worker.tickShare >= 1 / 3,
+      });
+    }
+    out.push({ item: 'log-mel', target: '30 s window < 1 s', measured: `${num(o.logMelWindowSeconds * 1000, 0)} ms`, met: o.logMelWindowSeconds < 1 });
+    const vad = pair('vad');
+    if (vad) {
+      out.push({
+        item: 'offload VAD',
+        target: 'ELU with the worker < 0.75 and < inline − 0.2',
+        measured: `${num(vad.worker.elu, 2)} (inline ${num(vad.thisThread.elu, 2)})`,
+        met: vad.worker.elu < 0.75 && vad.worker.elu < vad.thisThread.elu - 0.2,
+      });
+    }
+    const [one, two] = [1, 2].map((w) => o.overlap.find((x) => x.workers === w));
+    if (one && two) {
+      out.push({
+        item: 'VAD workers',
+        target: 'run/wall ≤ 1.02 with 1 worker, > 1.3 with 2',
+        measured: `${num(one.ratio, 2)} / ${num(two.ratio, 2)}`,
+        met: one.ratio <= 1.02 && two.ratio > 1.3,
       });
     }
   }

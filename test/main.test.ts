@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { newTraceparent, streamAudio } from '../src/client/stream-client.ts';
 import { launch, writeConfig } from './helpers/launch.ts';
 import { FAST_MODEL, speechFixture } from './helpers/service.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const fixture = speechFixture();
@@ -41,11 +42,11 @@ test('npm start path: structured logs, the CLI client prints one JSON line per e
     const live = Array.from({ length: 10 }, () =>
       streamAudio({ addr: `ws://127.0.0.1:${port}/api/v1/segmented`, format: fixture.format, pcm: threeSeconds, realTime: true, chunkBytes: 3200 }),
     );
-    await new Promise((r) => setTimeout(r, 800));
+    const ready = () => fetch(`http://127.0.0.1:${port}/api/v1/ready`);
+    // real-time streams of 3 s: all 10 counted at once means all 10 are live
+    await waitFor('the 10 streams to be live', async () => ((await (await ready()).json()) as { active_streams: number }).active_streams === 10);
     child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    const during = await fetch(`http://127.0.0.1:${port}/api/v1/ready`);
-    assert.equal(during.status, 503, 'readiness answers 503 while draining');
+    await waitFor('readiness to answer 503 while draining', async () => (await ready()).status === 503);
     for (const result of await Promise.all(live)) {
       // Each was running when draining began: told once (default 30 s drain), then finished normally.
       assert.deepEqual(
@@ -99,7 +100,7 @@ test('OTLP env on: spans reach the collector in the client trace, and log lines 
   const traceId = traceparent.split('-')[1];
   try {
     await streamAudio({ addr: `ws://127.0.0.1:${server.port}/api/v1/segmented`, format: fixture.format, pcm: fixture.pcm, traceId: traceparent });
-    for (let i = 0; i < 60 && !bodies.some((b) => b.includes(traceId)); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor('spans of the client trace at the collector', () => bodies.some((b) => b.includes(traceId)));
     process.kill(server.child.pid!, 'SIGTERM');
     await server.exitCode;
   } finally {

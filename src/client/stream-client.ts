@@ -295,6 +295,8 @@ export interface StreamOptions {
   chunkBytes?: number | (() => number);
   /** Pace frames at the audio's real-time rate. */
   realTime?: boolean;
+  /** The pacing's clock (default: performance.now and a timer); tests pass a virtual one. */
+  clock?: PacingClock;
   interimResults?: boolean;
   /** Optional `start.vad` tuning. */
   vad?: Record<string, number>;
@@ -309,6 +311,14 @@ export interface StreamOptions {
   /** Reject when the whole exchange takes longer (default 120000 ms). */
   timeoutMs?: number;
 }
+
+/** What real-time pacing reads and waits on: `now()` in ms, and a sleep that `signal` cuts short. */
+export interface PacingClock {
+  now(): number;
+  sleep(ms: number, signal: AbortSignal): Promise<unknown>;
+}
+
+const REAL_CLOCK: PacingClock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
 
 export interface StreamResult {
   events: ServerEvent[];
@@ -340,7 +350,7 @@ export async function streamAudio(opts: StreamOptions): Promise<StreamResult> {
 }
 
 async function runStream(opts: StreamOptions, signal: AbortSignal): Promise<StreamResult> {
-  const { format, pcm, disconnect = true } = opts;
+  const { format, pcm, disconnect = true, clock = REAL_CLOCK } = opts;
   const bps = bytesPerSample(format);
   const bytesPerSecond = format.sample_rate * format.channels * bps;
   const totalSeconds = pcm.byteLength / bytesPerSecond;
@@ -355,13 +365,13 @@ async function runStream(opts: StreamOptions, signal: AbortSignal): Promise<Stre
 
   try {
     await conn.send(start);
-    const t0 = performance.now();
+    const t0 = clock.now();
     let sent = 0;
     while (sent < pcm.byteLength && conn.isOpen && !signal.aborted) {
       if (opts.realTime) {
         // Frame i is due at t0 + (bytes before it) / rate: timers only, and no drift accumulates.
-        const wait = t0 + (sent / bytesPerSecond) * 1000 - performance.now();
-        if (wait > 0) await sleep(wait, undefined, { signal });
+        const wait = t0 + (sent / bytesPerSecond) * 1000 - clock.now();
+        if (wait > 0) await clock.sleep(wait, signal);
       }
       const size = Math.min(pcm.byteLength - sent, Math.max(1, Math.floor(nextSize())));
       await conn.send(pcm.subarray(sent, sent + size));

@@ -20,7 +20,6 @@
 // Imports nothing from the app.
 
 import { performance } from 'node:perf_hooks';
-import { clearTimeout, setTimeout } from 'node:timers';
 import type { Meter, MeterProvider } from '@opentelemetry/api';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { AggregationType, type ViewOptions } from '@opentelemetry/sdk-metrics';
@@ -130,6 +129,7 @@ export function startRuntimeMetrics(
 // so the interval itself is not in the reading) into a cumulative histogram. Recording is pure
 // accumulation: collecting reads the histogram and changes nothing. One blocked stretch of the loop
 // gives one sample of about its length. The timer is unref()'d: it never keeps the process alive.
+// The global setTimeout, not node:timers' binding, so that tests can mock it (t.mock.timers).
 function startDelayProbe(meter: Meter, intervalMs: number): () => void {
   const histogram = meter.createHistogram(EVENTLOOP_DELAY_METRIC, {
     description: 'How late a timer due every few ms fired: event-loop delay, sampled continuously.',

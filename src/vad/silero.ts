@@ -60,6 +60,8 @@ export interface VadOptions {
    * a job to the worker and back costs ~0.7 ms of CPU here, more than running a small one.
    */
   inlineMaxWindows?: number;
+  /** The clock of the batching wait, in ms (default performance.now; tests use a mocked one). */
+  now?: () => number;
 }
 
 interface Pending {
@@ -77,6 +79,7 @@ export class SileroVad {
   private readonly maxBatch: number;
   private readonly maxWaitMs: number;
   private readonly inlineMaxWindows: number;
+  private readonly now: () => number;
   private queue: Pending[] = [];
   /**
    * Jobs started and not yet answered: one more than there are workers, so that a worker starts
@@ -107,6 +110,7 @@ export class SileroVad {
     this.maxBatch = options.maxBatch ?? 256;
     this.maxWaitMs = options.maxWaitMs ?? 10;
     this.inlineMaxWindows = options.inlineMaxWindows ?? 8;
+    this.now = options.now ?? (() => performance.now());
     this.maxInFlight = (options.workers ?? 1) + 1;
   }
 
@@ -137,7 +141,7 @@ export class SileroVad {
       return Promise.reject(new RangeError(`VAD request of ${samples.length} samples: want 1..${MAX_WINDOWS_PER_REQUEST} windows of ${VAD_WINDOW}`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ channel, samples, seconds, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ channel, samples, seconds, queuedAt: this.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -191,7 +195,7 @@ export class SileroVad {
   private schedule(): void {
     if (this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
     const everyone = this.queue.length >= this.openChannels;
-    const waited = performance.now() - this.queue[0].queuedAt;
+    const waited = this.now() - this.queue[0].queuedAt;
     const delay = everyone || this.queue.length >= this.maxBatch ? 0 : Math.max(0, this.maxWaitMs - waited);
     if (this.cancelStart) {
       if (delay > 0) return; // already waiting for this batch
@@ -223,7 +227,7 @@ export class SileroVad {
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
-    const started = performance.now();
+    const started = this.now();
     const oldestQueuedAt = batch[0].queuedAt; // the queue is in arrival order
     // Most windows first: model run j then takes the first channels with more than j windows.
     batch.sort((a, b) => b.samples.length - a.samples.length);

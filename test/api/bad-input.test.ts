@@ -8,9 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import type { ErrorCode, ServerEvent } from '../../src/api/protocol.ts';
 import { connect, streamAudio, type Connection, type StreamResult } from '../../src/client/stream-client.ts';
+import { log } from '../../src/log.ts';
 import { scrape, type Exposition } from '../helpers/prometheus.ts';
 import { activeStreams, assertCleanError, assertFreshStreamWorks, eventually, health, isError } from '../helpers/robustness.ts';
 import { S16_MONO_16K, seeded, speechFixture, startTestService, type TestService } from '../helpers/service.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const MAX_FRAME = 4096;
 const MAX_TEXT = 1024;
@@ -480,13 +482,14 @@ test(`${CASES.length} bad clients, while the well-behaved stream runs again and 
 test('poisoned f32 audio (NaN, ±Infinity, 3.4e38) in concurrent streams does not change another stream (shared, batched VAD)', async () => {
   const poison = f32Bytes(Array.from({ length: 1024 }, (_, i) => [NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-45][i % 6]));
   let goodDone = false;
+  let underway = 0;
   const poisoner = async (sampleRate: number) => {
     const conn = await connect(service.ws('segmented'));
     await conn.send(start({ channels: 1, sample_rate: sampleRate, bit_depth: 32, is_float: true }, { interim_results: true }));
     let frames = 0;
     while (!goodDone && conn.isOpen) {
       await conn.send(poison);
-      frames++;
+      if (frames++ === 0) underway++;
       await sleep(1);
     }
     await conn.send({ request: 'stop', disconnect: true });
@@ -497,7 +500,7 @@ test('poisoned f32 audio (NaN, ±Infinity, 3.4e38) in concurrent streams does no
   };
   const poisoners = [16_000, 16_000, 48_000, 44_100].map(poisoner);
   try {
-    await sleep(50); // the poisoned streams are under way first
+    await waitFor('the poisoned streams to be under way first', () => underway === poisoners.length);
     const run = await goodStream();
     assert.equal(run.closeCode, 1000);
     assert.deepEqual(run.events, reference.events, 'the well-behaved stream is unaffected');
@@ -514,11 +517,19 @@ test('websocket transport errors (invalid UTF-8, over-cap frames) reach the app 
   const printed: unknown[][] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => void printed.push(args);
+  const warned: unknown[][] = [];
+  const warn = log.warn;
+  log.warn = (...args: Parameters<typeof warn>) => {
+    warned.push(args);
+    warn.apply(log, args);
+  };
   try {
     await invalidUtf8();
-    await sleep(100);
+    // the app's onError logs it; a websocket layer that cannot build its error event prints instead
+    await waitFor("the websocket error to reach the app's log", () => warned.some((args) => args.includes('websocket error')));
   } finally {
     console.error = original;
+    log.warn = warn;
   }
   const text = printed.map((args) => args.map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : String(a))).join(' '));
   assert.deepEqual(text, [], 'nothing printed to stderr by the websocket layer');

@@ -5,23 +5,32 @@ import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { S16_MONO_16K, speechFixture, startTestService } from '../helpers/service.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const fixture = speechFixture();
 const seconds = (n: number) => fixture.pcm.subarray(0, n * 32000);
 type Seg = Extract<ServerEvent, { type: 'segment' }>;
 
+// The timer itself is tested on a mocked clock (flow-control.test.ts); here, its wiring. The client
+// that keeps talking sends its next keepalive as soon as the last one is acked, so its longest silence
+// is one round trip, never a guessed sleep that a loaded machine could stretch past the timeout.
 test('idle timeout: no message for idle_timeout_ms → idle_timeout error and close 1008; messages keep it alive', async () => {
-  const service = await startTestService({ limits: { idle_timeout_ms: 400 } });
+  const service = await startTestService({ limits: { idle_timeout_ms: 1000 } });
   try {
     const alive = await connect(service.ws('simple'));
     const idle = await connect(service.ws('simple'));
-    for (let i = 0; i < 6; i++) {
+    let idleClosed = false;
+    const closed = idle.closed.finally(() => (idleClosed = true));
+    let keepalives = 0;
+    while (!idleClosed) {
       await alive.send({ request: 'keepalive' });
-      await new Promise((r) => setTimeout(r, 150));
+      await alive.next((e) => e.type === 'ack' && e.request === 'keepalive');
+      keepalives++;
     }
     assert.equal((await idle.next('error')).code, 'idle_timeout');
-    assert.equal((await idle.closed).code, 1008);
-    assert.ok(alive.isOpen, 'a client that keeps talking is not timed out');
+    assert.equal((await closed).code, 1008);
+    // alive connected first: it outlived the idle one's timeout
+    assert.ok(alive.isOpen, `a client that keeps talking is not timed out (${keepalives} keepalives)`);
     await alive.close();
   } finally {
     await service.shutdown(0);
@@ -105,13 +114,13 @@ test('a slow reader with a fast writer is ended with slow_consumer; memory stays
 });
 
 test('draining: new streams are refused with shutting_down (close 1013), running ones finish with stream_end and close 1001', async () => {
-  const service = await startTestService({ shutdown: { drain_timeout_ms: 300 } });
+  // The checks below run before the drain deadline: 2 s leaves a loaded machine room for them.
+  const service = await startTestService({ shutdown: { drain_timeout_ms: 2000 } });
   const running = await connect(service.ws('simple'));
   await running.send({ request: 'start', format: S16_MONO_16K });
   await running.send(seconds(1));
   const idle = await connect(service.ws('simple'));
-  const stopping = service.shutdown();
-  await new Promise((r) => setTimeout(r, 50));
+  const stopping = service.shutdown(); // draining from this call on
   const ready = await fetch(`${service.url}/api/v1/ready`);
   assert.equal(ready.status, 503, 'readiness answers 503 while draining');
   assert.equal(((await ready.json()) as { draining: boolean }).draining, true);
@@ -136,13 +145,10 @@ test('readiness is 503 while measured saturation (stage backlog per stream) is o
     const conn = await connect(service.ws('simple'));
     await conn.send({ request: 'start', format: S16_MONO_16K });
     await conn.send(seconds(3)); // 3 s at once: the model (0.3 s per call, one in flight) falls behind
-    let sawSaturated = false;
-    for (let i = 0; i < 40 && !sawSaturated; i++) {
+    await waitFor('readiness to report saturation', async () => {
       const r = await readiness();
-      sawSaturated = r.status === 503 && r.body.saturated;
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    assert.ok(sawSaturated, 'readiness reported saturation');
+      return r.status === 503 && r.body.saturated;
+    });
     await conn.send({ request: 'stop', disconnect: true });
     await conn.next('stream_end');
     const after = await readiness();

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
 import { S16_MONO_16K, speechFixture, startTestService, type TestService } from '../helpers/service.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let service: TestService;
 before(async () => {
@@ -104,8 +105,7 @@ test('a client that closes mid-stream does not disturb the server or other clien
   const result = await other;
   assert.equal(segmentsOf(result.events).length, 2);
   assert.equal(result.events.at(-1)?.type, 'stream_end');
-  for (let i = 0; i < 50 && (await ready()).active_streams !== 0; i++) await new Promise((r) => setTimeout(r, 20));
-  assert.equal((await ready()).active_streams, 0);
+  await waitFor('active_streams back to 0', async () => (await ready()).active_streams === 0);
 });
 
 // Bad input, answered as the protocol says.
@@ -159,13 +159,13 @@ test('invalid JSON between audio frames leaves the stream running', async () => 
 test('beyond max_streams a new stream gets too_many_streams and close 1013; readiness says 503 while full', async () => {
   const open = await Promise.all(Array.from({ length: 4 }, () => connect(service.ws('simple'))));
   for (const c of open) await c.send({ request: 'start', format: S16_MONO_16K });
-  for (let i = 0; i < 50 && (await ready()).active_streams < 4; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('the 4 streams to be counted', async () => (await ready()).active_streams === 4);
   assert.equal((await fetch(`${service.url}/api/v1/ready`)).status, 503);
   const extra = await connect(service.ws('simple'));
   await extra.send({ request: 'start', format: S16_MONO_16K });
   assert.equal((await extra.next('error')).code, 'too_many_streams');
   assert.equal((await extra.closed).code, 1013);
   await Promise.all(open.map((c) => c.close()));
-  for (let i = 0; i < 50 && (await ready()).active_streams !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('active_streams back to 0', async () => (await ready()).active_streams === 0);
   assert.equal((await fetch(`${service.url}/api/v1/ready`)).status, 200);
 });

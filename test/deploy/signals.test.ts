@@ -10,6 +10,7 @@ import { before, test } from 'node:test';
 import { streamAudio } from '../../src/client/stream-client.ts';
 import { groupGone, launch, type Launched } from '../helpers/launch.ts';
 import { FAST_MODEL, speechFixture } from '../helpers/service.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const fixture = speechFixture();
@@ -81,14 +82,26 @@ for (const [name, command] of Object.entries(LAUNCHERS)) {
   }
 }
 
+/** A signal within this long of the first is the same operator action (SAME_ACTION_MS in src/main.ts). */
+const SAME_ACTION_MS = 1000;
+
 test('a deliberate second signal, a second after the first, exits at once with 1', async () => {
   const server = await launch(LAUNCHERS['node dist/main.js'], config);
   try {
     // The whole 8 s fixture: the stream is still running when the second signal comes.
+    let firstSent!: () => void;
+    const sent = new Promise<void>((resolve) => (firstSent = resolve));
     const result = liveStream(server, 8, () => {
       process.kill(server.child.pid!, 'SIGTERM');
-      setTimeout(() => process.kill(server.child.pid!, 'SIGTERM'), 1500);
+      firstSent();
     });
+    await sent;
+    // Over SAME_ACTION_MS after the server took the first one (its log line's time, not when it was
+    // sent: a loaded machine may take the first one late)
+    await waitFor('the server to take the first signal', () => server.entries().some((e) => e.msg === 'shutting down'));
+    const took = server.entries().find((e) => e.msg === 'shutting down')!.time as number;
+    await new Promise((r) => setTimeout(r, Math.max(0, took + SAME_ACTION_MS + 250 - Date.now())));
+    process.kill(server.child.pid!, 'SIGTERM');
     assert.equal(await server.exitCode, 1);
     assert.ok(server.entries().some((e) => e.msg === 'second signal: exiting now'));
     const { events } = await result;

@@ -1,11 +1,12 @@
 // Shared checks for the robustness suites (bad input, fuzz, fault soak): error hygiene, server
 // health, process-level faults and a quick "a fresh stream still works" probe.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ERROR_CODES, type ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio } from '../../src/client/stream-client.ts';
 import { scrape } from './prometheus.ts';
 import { S16_MONO_16K, speechFixture, type TestService } from './service.ts';
+
+export { eventually } from './wait.ts';
 
 export type ServerError = Extract<ServerEvent, { type: 'error' }>;
 export const isError = (e: ServerEvent): e is ServerError => e.type === 'error';
@@ -29,16 +30,6 @@ export async function health(service: TestService): Promise<{ status: number; bo
 /** Sum of active_streams over routes, from /metrics. */
 export async function activeStreams(service: TestService): Promise<number> {
   return (await scrape(service.url)).sum('active_streams');
-}
-
-/** Polls until `cond` holds or `timeoutMs` passes; returns whether it held. */
-export async function eventually(cond: () => Promise<boolean> | boolean, timeoutMs = 5000, everyMs = 25): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return true;
-    if (performance.now() > deadline) return false;
-    await sleep(everyMs);
-  }
 }
 
 const fixture = speechFixture();

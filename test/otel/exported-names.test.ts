@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
+import { eventually } from '../helpers/wait.ts';
 import { allExprs } from './artifacts.ts';
 import { metricNamesIn } from './promql.ts';
 
@@ -65,15 +66,14 @@ test('the series names used by otel/alerts.yml and otel/dashboard.json are all o
   }
   assert.ok(wanted.size >= 25, `${wanted.size} names referenced`);
 
-  // Metrics recorded when a stream ends may land just after the socket closes: retry briefly.
+  // Metrics recorded when a stream ends may land just after the socket closes: scrape until none is missing.
   let names = new Set<string>();
   let missing: string[] = [];
-  for (let attempt = 0; attempt < 20; attempt++) {
+  await eventually(async () => {
     names = seriesNames(await scrape());
     missing = [...wanted.keys()].filter((n) => !names.has(n));
-    if (missing.length === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return missing.length === 0;
+  });
   t.diagnostic(`${wanted.size} referenced names, ${names.size} series names on /metrics`);
   assert.deepEqual(
     missing.map((n) => `${n} (used by ${wanted.get(n)!.join('; ')})`),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -9,6 +9,7 @@ import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporte
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { EVENTLOOP_DELAY_BUCKETS, RUNTIME_VIEWS, startRuntimeMetrics } from '../../src/telemetry/runtime.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const runtimeModule = join(root, 'src', 'telemetry', 'runtime.ts');
@@ -88,12 +89,32 @@ function typeLines(text: string): string[] {
   return text.split('\n').filter((l) => l.startsWith('# TYPE '));
 }
 
+/** Advances mocked setTimeout by `ms` in steps of `stepMs`, so that a timer re-armed when it fires fires again. */
+function advance(t: { mock: { timers: { tick(ms: number): void } } }, ms: number, stepMs: number): void {
+  for (let done = 0; done < ms; done += stepMs) t.mock.timers.tick(Math.min(stepMs, ms - done));
+}
+
+/**
+ * Resolves once the library's own 10 ms event-loop sampler (monitorEventLoopDelay, monitoringPrecision
+ * 10) has had time for the 5 samples it needs before it reports its delay gauges: a sampler like it,
+ * started after it, has 10. Collecting is not involved (a collect resets the library's sampler).
+ */
+async function libraryHasSamples(): Promise<void> {
+  const like = monitorEventLoopDelay({ resolution: 10 });
+  like.enable();
+  try {
+    await waitFor('10 samples of a 10 ms event-loop delay sampler', () => like.count >= 10);
+  } finally {
+    like.disable();
+  }
+}
+
 test('a 200 ms block shows up in eventloop_delay_seconds above 0.1 s', async (t) => {
   const { provider, scrapers } = setup();
   const runtime = startRuntimeMetrics(provider, { sampleIntervalMs: 20 });
   t.after(() => runtime.stop()); // also when an assertion fails: stop() is idempotent
   busyWait(200); // the probe's first timer is due in 20 ms: it fires ~180 ms late
-  await sleep(60);
+  await waitFor('the probe to record its late timer', async () => histogram(await scrapers[0].scrape()).count > 0);
   runtime.stop();
 
   const text = await scrapers[0].scrape();
@@ -106,15 +127,15 @@ test('a 200 ms block shows up in eventloop_delay_seconds above 0.1 s', async (t)
   assert.ok(h.sum >= 0.15, `sum ${h.sum}`);
 });
 
-test('the probe samples every sampleIntervalMs', async (t) => {
+test('the probe samples every sampleIntervalMs (mocked timers)', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const { provider, scrapers } = setup();
   const runtime = startRuntimeMetrics(provider, { sampleIntervalMs: 50 });
   t.after(() => runtime.stop()); // also when an assertion fails: stop() is idempotent
-  await sleep(420);
+  advance(t, 420, 10);
   runtime.stop();
   const h = histogram(await scrapers[0].scrape());
-  // ~8 samples; loose bounds for a loaded machine
-  assert.ok(h.count >= 3 && h.count <= 9, `count ${h.count}`);
+  assert.equal(h.count, 8, 'one sample per 50 ms in 420 ms');
   assert.throws(() => startRuntimeMetrics(provider, { sampleIntervalMs: 0 }), RangeError);
 });
 
@@ -125,9 +146,8 @@ test('scraping does not change the histogram: two scrapers, one scraping 20× as
   t.after(() => runtime.stop()); // also when an assertion fails: stop() is idempotent
 
   let previous: Hist = { count: 0, sum: 0, buckets: new Map() }; // nothing recorded yet
-  for (let i = 0; i < 10; i++) {
-    await sleep(15);
-    if (i % 3 === 0) busyWait(30);
+  /** Two collects in a row: each sees the histogram only grow. */
+  const scrapeTwice = async () => {
     for (const text of [await busy.scrape(), await busy.scrape()]) {
       const h = histogram(text);
       assert.ok(h.count >= previous.count, `count went from ${previous.count} to ${h.count}`);
@@ -135,7 +155,16 @@ test('scraping does not change the histogram: two scrapers, one scraping 20× as
       for (const [le, n] of h.buckets) assert.ok(n >= (previous.buckets.get(le) ?? 0), `bucket le="${le}" decreased`);
       previous = h;
     }
+  };
+  for (let i = 0; i < 10; i++) {
+    await sleep(15);
+    if (i % 3 === 0) busyWait(30);
+    await scrapeTwice();
   }
+  await waitFor('more than 10 probe samples', async () => {
+    await scrapeTwice();
+    return previous.count > 10;
+  });
   runtime.stop();
 
   // Stopped: no sample can land between these collects.
@@ -146,7 +175,8 @@ test('scraping does not change the histogram: two scrapers, one scraping 20× as
   assert.ok(histogram(first.join('\n')).count > 10, 'the probe did not run');
   // The scraper that collected only once sees exactly the same cumulative histogram.
   assert.deepEqual(delayLines(await rare.scrape()), first);
-  // And nothing is recorded after stop().
+  // And nothing is recorded after stop(): a probe timer left armed (due within 5 ms) would fire
+  // before this 50 ms one, however loaded the machine.
   await sleep(50);
   assert.deepEqual(delayLines(await busy.scrape()), first);
 });
@@ -160,7 +190,7 @@ test('the runtime library metrics are exported, its resetting gauges are not', a
   for (let i = 0; i < 200_000; i++) junk.push([i, i, i, i]); // some garbage, for a GC sample
   junk.length = 0;
   busyWait(30);
-  await sleep(150);
+  await libraryHasSamples();
   const text = await scrapers[0].scrape();
   const again = await scrapers[0].scrape();
   runtime.stop();
@@ -187,14 +217,14 @@ test('the runtime library metrics are exported, its resetting gauges are not', a
 });
 
 test('control: without the views the library does export the resetting gauges', async (t) => {
-  // Same timing as above: proves that their absence there is the views' doing.
+  // Same wait as above: proves that their absence there is the views' doing.
   const { provider, scrapers } = setup(1, []);
   const instrumentation = new RuntimeNodeInstrumentation({ enabled: false });
   instrumentation.setMeterProvider(provider);
   instrumentation.enable();
   t.after(() => instrumentation.disable());
   busyWait(30);
-  await sleep(150);
+  await libraryHasSamples();
   const text = await scrapers[0].scrape();
   instrumentation.disable();
   for (const name of WINDOWED) {
@@ -205,43 +235,43 @@ test('control: without the views the library does export the resetting gauges', 
 });
 
 test('the probe timer never holds the event loop', async (t) => {
-  const { provider } = setup();
+  const { provider, scrapers } = setup();
   const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   const runtime = startRuntimeMetrics(provider, { sampleIntervalMs: 5 });
   t.after(() => runtime.stop()); // also when an assertion fails: stop() is idempotent
   assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before);
-  await sleep(20);
+  await waitFor('the probe to re-arm its timer', async () => histogram(await scrapers[0].scrape()).count >= 2);
   runtime.stop();
   assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before);
   runtime.stop(); // idempotent
 });
 
-test('starts on one provider share one probe; it stops with the last handle', async (t) => {
+test('starts on one provider share one probe; it stops with the last handle (mocked timers)', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const { provider, scrapers } = setup();
+  const count = async () => histogram(await scrapers[0].scrape()).count;
   const a = startRuntimeMetrics(provider, { sampleIntervalMs: 10 });
   const b = startRuntimeMetrics(provider, { sampleIntervalMs: 10 });
   t.after(() => {
     a.stop();
     b.stop();
   });
-  await sleep(200);
+  advance(t, 200, 10);
+  assert.equal(await count(), 20, 'one probe at 10 ms over 200 ms (two would record 40)');
   a.stop();
   a.stop(); // idempotent: does not stop b's share
-  const count = histogram(await scrapers[0].scrape()).count;
-  assert.ok(count >= 5 && count <= 21, `one probe at 10 ms over 200 ms, got ${count} samples`);
-  await sleep(60);
-  const stillRunning = histogram(await scrapers[0].scrape()).count;
-  assert.ok(stillRunning > count, 'the probe stopped with the first handle');
+  advance(t, 60, 10);
+  assert.equal(await count(), 26, 'the probe stopped with the first handle');
   b.stop();
   const final = delayLines(await scrapers[0].scrape());
-  await sleep(40);
+  advance(t, 40, 10);
   assert.deepEqual(delayLines(await scrapers[0].scrape()), final, 'the probe runs after the last stop()');
   // stopped: starting again works and samples again
   const c = startRuntimeMetrics(provider, { sampleIntervalMs: 10 });
   t.after(() => c.stop());
-  await sleep(40);
+  advance(t, 40, 10);
   c.stop();
-  assert.ok(histogram(await scrapers[0].scrape()).count > histogram(final.join('\n')).count);
+  assert.equal(await count(), 30);
 });
 
 /** A child process that starts runtime metrics and returns: it must exit by itself. */

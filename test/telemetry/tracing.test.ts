@@ -8,6 +8,7 @@ import { newTraceparent, streamAudio } from '../../src/client/stream-client.ts';
 import { parseConfig } from '../../src/config.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { FAST_MODEL, speechFixture } from '../helpers/service.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const exporter = new InMemorySpanExporter();
 let service: Service;
@@ -20,13 +21,19 @@ after(() => service.shutdown(0));
 const fixture = speechFixture();
 const ws = (route: string) => `${service.url.replace('http', 'ws')}/api/v1/${route}`;
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
+/** The stream's span and its channel spans end just after stream_end is sent. */
+const streamSpansEnded = (traceId?: string) =>
+  waitFor('the stream and channel spans to end', () => {
+    const spans = exporter.getFinishedSpans().filter((s) => traceId === undefined || s.spanContext().traceId === traceId);
+    return spans.some((s) => s.name === 'stream') && spans.some((s) => s.name === 'channel');
+  });
 
 test("the client's traceparent is the parent of the stream span; channels, inferences and VAD batches follow", async () => {
   exporter.reset();
   const traceparent = newTraceparent();
   const [, traceId, clientSpanId] = traceparent.split('-');
   const { events } = await streamAudio({ addr: ws('segmented'), format: fixture.format, pcm: fixture.pcm, traceId: traceparent, interimResults: true });
-  await new Promise((r) => setTimeout(r, 50)); // the last spans end just after stream_end is sent
+  await streamSpansEnded(traceId);
   const spans = exporter.getFinishedSpans();
   const ofTrace = spans.filter((s) => s.spanContext().traceId === traceId);
 
@@ -66,7 +73,7 @@ test("the client's traceparent is the parent of the stream span; channels, infer
 test('without a traceparent the stream starts its own trace', async () => {
   exporter.reset();
   await streamAudio({ addr: ws('simple'), format: fixture.format, pcm: fixture.pcm.subarray(0, 32000) });
-  await new Promise((r) => setTimeout(r, 50));
+  await streamSpansEnded();
   const stream = exporter.getFinishedSpans().find((s) => s.name === 'stream');
   assert.ok(stream);
   assert.equal(parentOf(stream), undefined);

@@ -182,11 +182,5 @@ test('matches a numpy implementation of whisper.log_mel_spectrogram (data/featur
   }
 });
 
-test('30 s of audio takes well under a second', () => {
-  const x = referenceSignal();
-  logMel(x); // warm up
-  const t0 = performance.now();
-  logMel(tone(440, 30));
-  const ms = performance.now() - t0;
-  assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
-});
+// The log-mel's speed (a 30 s window well under a second) needs an idle core: bench item 7 (npm run bench --
+// --only offload) reports it as a target.
