@@ -1,10 +1,10 @@
 // Programmatic websocket client for the streaming protocol (docs/protocol.md):
-// `connect` gives a scriptable connection, `streamAudio` runs one whole start → audio → stop exchange.
+// `connect` gives a scriptable connection, `streamAudio` runs one whole start → audio → stop exchange
+// (moving to a new connection when the server goes away).
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AudioFormat, ServerEvent } from '../api/protocol.ts';
-import { connect, redactAddr } from './connection.ts';
-import { bytesPerSample } from './wav.ts';
+import { redactAddr } from './connection.ts';
+import { MovingStream } from './moving-stream.ts';
 
 export * from './connection.ts';
 
@@ -24,25 +24,90 @@ export interface StreamOptions {
   traceId?: string;
   /** `start.time_offset`: seconds added to every time the server reports (a stream that moved). */
   timeOffset?: number;
-  /** `stop.disconnect` (default true). */
+  /** `stop.disconnect` (default true) of the last connection; a connection the stream moved away from always disconnects. */
   disconnect?: boolean;
+  /**
+   * On `going_away`, move the stream to a new connection to `addr` (docs/protocol.md, "Moving a stream
+   * to another instance"); default true. When no new connection takes it (retried with backoff until the
+   * notice's deadline), the stream stays where it is until the server closes it (`moveFailure`).
+   */
+  reconnect?: boolean;
+  /**
+   * Every server event of the stream, connection after connection: the events of a connection the stream
+   * moved to wait until the previous connection's `stream_end` (or close), so the calls follow one timeline.
+   */
   onEvent?: (e: ServerEvent) => void;
   onProgress?: (sentSeconds: number, totalSeconds: number) => void;
+  /** The stream moved to a new connection. */
+  onMove?: (move: Move) => void;
+  /** A `going_away` could not be followed by a move; the stream goes on where it is until the server closes it. */
+  onMoveFailed?: (failure: MoveFailure) => void;
   headers?: Record<string, string>;
   /** Reject when the whole exchange takes longer (default 120000 ms). */
   timeoutMs?: number;
 }
 
-export interface StreamResult {
+/** A move to a new connection after a `going_away`. */
+export interface Move {
+  /** Where on the stream's timeline the new connection took over: its `time_offset` (includes `timeOffset`). */
+  atSeconds: number;
+  /** Indexes into `StreamResult.connections`. */
+  from: number;
+  to: number;
+  /** The notice's `deadline_ms`. */
+  deadlineMs: number;
+  /** Connections tried, the one that took the stream included. */
+  attempts: number;
+}
+
+/** A `going_away` after which no new connection took the stream. */
+export interface MoveFailure {
+  /** Timeline seconds of audio sent when the notice came. */
+  noticeAtSeconds: number;
+  deadlineMs: number;
+  attempts: number;
+  /** Why moving stopped, with the last attempt's error. */
+  reason: string;
+}
+
+/** One connection that carried part of the stream. */
+export interface StreamConnection {
+  /** The `time_offset` its stream was started with. */
+  timeOffset: number;
+  /** Seconds of audio sent on it. */
+  sentSeconds: number;
   events: ServerEvent[];
+  /** Its `stream_end.channel_durations`, when that came. */
+  channelDurations?: number[];
+  closeCode: number;
+  closeReason: string;
+}
+
+/**
+ * A stream that never moved has one connection and one `stream_end`, last in `events`. A stream that moved
+ * has one connection per move plus one, each with its own `stream_end` (in `connections`, and in `events`
+ * where each connection's events follow the previous connection's): the sum of their `channel_durations`
+ * is the audio sent.
+ */
+export interface StreamResult {
+  /** Every server event, connection after connection (the ack that confirms a moved stream is left out). */
+  events: ServerEvent[];
+  /** How the last connection closed. */
   closeCode: number | null;
   closeReason: string;
+  /** Seconds of audio sent, over every connection. */
+  sentSeconds: number;
+  connections: StreamConnection[];
+  moves: Move[];
+  /** Set when a `going_away` could not be followed by a move. */
+  moveFailure?: MoveFailure;
 }
 
 /**
  * Stream `pcm` as one stream: start, binary frames, stop. With `disconnect` (default) resolves when the server
  * closes the socket; without, after `stream_end`, closing the socket with 1000. If the server closes early
- * (e.g. after a protocol error) the result is returned as well. Rejects on connection failure or timeout.
+ * (e.g. after a protocol error) the result is returned as well. On `going_away` the stream moves to a new
+ * connection (see `reconnect`) and resolves once every connection closed. Rejects on connection failure or timeout.
  */
 export async function streamAudio(opts: StreamOptions): Promise<StreamResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
@@ -55,58 +120,11 @@ export async function streamAudio(opts: StreamOptions): Promise<StreamResult> {
     }, timeoutMs);
   });
   try {
-    return await Promise.race([runStream(opts, abort.signal), timeout]);
+    return await Promise.race([new MovingStream(opts, abort.signal).run(), timeout]);
   } finally {
     clearTimeout(timer);
     abort.abort(); // stops the sender loop if it is still going
   }
-}
-
-async function runStream(opts: StreamOptions, signal: AbortSignal): Promise<StreamResult> {
-  const { format, pcm, disconnect = true } = opts;
-  const bps = bytesPerSample(format);
-  const bytesPerSecond = format.sample_rate * format.channels * bps;
-  const totalSeconds = pcm.byteLength / bytesPerSecond;
-  const chunk = opts.chunkBytes ?? 256 * format.channels * bps;
-  const nextSize = typeof chunk === 'function' ? chunk : () => chunk;
-
-  const conn = await connect(opts.addr, opts.headers, { signal, onEvent: opts.onEvent });
-  const start: Record<string, unknown> = { request: 'start', format, interim_results: opts.interimResults ?? false };
-  if (opts.vad) start.vad = opts.vad;
-  if (opts.traceId) start.trace_id = opts.traceId;
-  if (opts.timeOffset) start.time_offset = opts.timeOffset;
-
-  try {
-    await conn.send(start);
-    const t0 = performance.now();
-    let sent = 0;
-    while (sent < pcm.byteLength && conn.isOpen && !signal.aborted) {
-      if (opts.realTime) {
-        // Frame i is due at t0 + (bytes before it) / rate: timers only, and no drift accumulates.
-        const wait = t0 + (sent / bytesPerSecond) * 1000 - performance.now();
-        if (wait > 0) await sleep(wait, undefined, { signal });
-      }
-      const size = Math.min(pcm.byteLength - sent, Math.max(1, Math.floor(nextSize())));
-      await conn.send(pcm.subarray(sent, sent + size));
-      sent += size;
-      opts.onProgress?.(sent / bytesPerSecond, totalSeconds);
-    }
-    if (conn.isOpen && !signal.aborted) {
-      await conn.send({ request: 'stop', disconnect });
-      if (!disconnect) {
-        await Promise.race([conn.next('stream_end', 2 ** 31 - 1), conn.closed]);
-        await conn.close(1000);
-      }
-    }
-  } catch (err) {
-    // A send failing or the server closing while we wait is a normal outcome, reported by the close code.
-    if (signal.aborted || conn.isOpen) {
-      conn.terminate();
-      throw err;
-    }
-  }
-  const { code, reason } = await conn.closed;
-  return { events: conn.events, closeCode: code, closeReason: reason };
 }
 
 /** A W3C traceparent that starts a new trace: version 00, random trace and span ids, sampled. */
