@@ -3,18 +3,13 @@
 // fixture is streamed in real time; the drain begins once a given amount of audio reached instance A.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { connect, type Connection } from '../../src/client/connection.ts';
 import { streamAudio, type StreamOptions, type StreamResult } from '../../src/client/stream-client.ts';
-import { scrape } from '../helpers/prometheus.ts';
-import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
-import { startSwitchProxy, type SwitchProxy } from '../helpers/switch-proxy.ts';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import { audioReceived as received, drain, type DrainingPair, fixture, startDrainingPair } from './draining-pair.ts';
 import { assertOneTimeline, finals, type Segment } from './timeline.ts';
 
-const fixture = speechFixture();
-const BYTES_PER_SECOND = 32_000;
 /** Odd, so frames split samples: the move must still happen on a whole sample (on the VAD's 32 ms grid, in fact). */
 const CHUNK = 3201;
-const received = async (s: TestService) => (await scrape(s.url)).sum('audio_received_seconds_total');
 
 let b: TestService;
 let reference: Segment[];
@@ -25,46 +20,24 @@ before(async () => {
 });
 after(() => b.shutdown(0));
 
-interface Setup {
-  a: TestService;
-  proxy: SwitchProxy;
-  /** A stream held open on A without audio, so that A keeps draining (and answering /metrics) until it closes. */
-  keeper?: Connection;
-  addr: string;
-}
-
-async function setUp(options: { drainMs?: number; keeper?: boolean } = {}): Promise<Setup> {
-  const a = await startTestService();
-  const proxy = await startSwitchProxy(a.port);
-  let keeper: Connection | undefined;
-  if (options.keeper !== false) {
-    keeper = await connect(a.ws('segmented'));
-    await keeper.send({ request: 'start', format: fixture.format });
-    await keeper.send({ request: 'keepalive' });
-    await keeper.next('ack'); // handled in order: the stream is open
-  }
-  return { a, proxy, keeper, addr: `ws://127.0.0.1:${proxy.port}/api/v1/segmented` };
-}
-
-async function tearDown({ a, proxy, keeper }: Setup): Promise<void> {
-  await keeper?.close();
-  await a.shutdown(0);
-  await proxy.close();
-}
-
-/** Streams the fixture in real time through the proxy; A starts draining once `drainAtSeconds` of audio reached it. */
-async function streamWithDrain(s: Setup, drainAtSeconds: number, drainMs: number, extra: Partial<StreamOptions> = {}, beforeDrain = () => {}): Promise<{ result: StreamResult; seen: unknown[] }> {
+/** Streams the fixture in real time through the forwarder; A starts draining once `drainAtSeconds` of audio reached it. */
+async function streamWithDrain(
+  s: DrainingPair,
+  drainAtSeconds: number,
+  drainMs: number,
+  extra: Partial<StreamOptions> = {},
+  beforeDrain = () => {},
+): Promise<{ result: StreamResult; seen: unknown[] }> {
   const seen: unknown[] = [];
   const run = streamAudio({ addr: s.addr, format: fixture.format, pcm: fixture.pcm, chunkBytes: CHUNK, realTime: true, onEvent: (e) => seen.push(e), timeoutMs: 60_000, ...extra });
-  await s.proxy.until(() => s.proxy.bytesTo(s.a.port) >= drainAtSeconds * BYTES_PER_SECOND, `${drainAtSeconds} s of audio to A`);
+  await s.audioToA(drainAtSeconds);
   beforeDrain();
-  const draining = s.a.shutdown(drainMs);
-  draining.catch(() => {});
+  drain(s, drainMs);
   return { result: await run, seen };
 }
 
 test('a draining server: the stream moves to a new connection on the VAD window grid, on one timeline, every sample sent once', { timeout: 60_000 }, async () => {
-  const s = await setUp();
+  const s = await startDrainingPair();
   try {
     const bBefore = await received(b);
     const moves: unknown[] = [];
@@ -104,12 +77,12 @@ test('a draining server: the stream moves to a new connection on the VAD window 
     );
     assert.deepEqual(seen, result.events, 'onEvent got the events connection after connection');
   } finally {
-    await tearDown(s);
+    await s.close();
   }
 });
 
 test('no instance ready at first: the move is retried with backoff and succeeds once one is', { timeout: 60_000 }, async () => {
-  const s = await setUp();
+  const s = await startDrainingPair();
   try {
     // The proxy keeps sending new connections to A, which refuses new streams while draining.
     const run = streamWithDrain(s, 4.2, 30_000);
@@ -127,12 +100,12 @@ test('no instance ready at first: the move is retried with backoff and succeeds 
     assertOneTimeline(finals(result.events), reference, [result.moves[0].atSeconds]);
     assert.equal(result.events.filter((e) => e.type === 'error').length, 0, 'the refusals of the failed attempts are not the stream’s events');
   } finally {
-    await tearDown(s);
+    await s.close();
   }
 });
 
 test('no instance ready before the deadline: the stream stays where it is until the server closes it, and says why', { timeout: 60_000 }, async () => {
-  const s = await setUp({ keeper: false });
+  const s = await startDrainingPair({ keeper: false });
   try {
     const failures: unknown[] = [];
     const { result } = await streamWithDrain(s, 2, 1500, { onMoveFailed: (f) => failures.push(f) });
@@ -155,6 +128,6 @@ test('no instance ready before the deadline: the stream stays where it is until 
     assert.equal(result.events.at(-1)?.type, 'stream_end');
     assert.ok(result.sentSeconds > noticeAtSeconds + 1 && result.sentSeconds < fixture.duration, `sent ${result.sentSeconds} s`);
   } finally {
-    await tearDown(s);
+    await s.close();
   }
 });
