@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio } from '../../src/client/stream-client.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import { audioReceived, drain, fixture, startDrainingPair } from './draining-pair.ts';
+import { audioReceived, drain, fixture, startDrainingPair } from '../helpers/draining-pair.ts';
 import { runCli } from './run-cli.ts';
 import { assertOneTimeline, finals, type Segment } from './timeline.ts';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { streamAudio, type StreamOptions, type StreamResult } from '../../src/client/stream-client.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import { audioReceived as received, drain, type DrainingPair, fixture, startDrainingPair } from './draining-pair.ts';
+import { audioReceived as received, drain, type DrainingPair, fixture, startDrainingPair } from '../helpers/draining-pair.ts';
 import { assertOneTimeline, finals, type Segment } from './timeline.ts';
 
 /** Odd, so frames split samples: the move must still happen on a whole sample (on the VAD's 32 ms grid, in fact). */

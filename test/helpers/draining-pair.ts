@@ -2,9 +2,9 @@
 // points new connections at A or at another instance). A stream held open on A without audio (the
 // keeper) keeps A draining, and answering /metrics, until the test ends.
 import { connect, type Connection } from '../../src/client/connection.ts';
-import { scrape } from '../helpers/prometheus.ts';
-import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
-import { startSwitchProxy, type SwitchProxy } from '../helpers/switch-proxy.ts';
+import { scrape } from './prometheus.ts';
+import { speechFixture, startTestService, type TestService } from './service.ts';
+import { startSwitchProxy, type SwitchProxy } from './switch-proxy.ts';
 
 export const fixture = speechFixture();
 export const BYTES_PER_SECOND = 32_000; // the fixture: s16 mono 16 kHz
