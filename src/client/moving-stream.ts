@@ -300,6 +300,7 @@ export class MovingStream {
       onEvent: (e) => this.receive(next, e),
     });
     const at = await this.hold();
+    const heldAt = performance.now();
     if (at === null || at >= this.opts.pcm.byteLength) {
       if (at !== null) this.release();
       void next.conn.close(1000, 'not needed');
@@ -321,7 +322,8 @@ export class MovingStream {
       throw err;
     }
     this.attempt = undefined; // the connection now belongs to the stream: finishing must not abort it
-    const move: Move = { atSeconds: next.timeOffset, from: this.legs.indexOf(from), to: this.legs.length, deadlineMs, attempts };
+    const heldMs = performance.now() - heldAt;
+    const move: Move = { atSeconds: next.timeOffset, from: this.legs.indexOf(from), to: this.legs.length, deadlineMs, attempts, heldMs };
     this.commit(next);
     this.moves.push(move);
     this.release();

@@ -58,6 +58,8 @@ export interface Move {
   deadlineMs: number;
   /** Connections tried, the one that took the stream included. */
   attempts: number;
+  /** How long the audio waited for the new stream's confirmation (then it went out at once, the pacing unchanged). */
+  heldMs: number;
 }
 
 /** A `going_away` after which no new connection took the stream. */

@@ -47,7 +47,9 @@ test('a draining server: the stream moves to a new connection on the VAD window 
     assert.equal(result.moves.length, 1, JSON.stringify(result.moves));
     const [move] = result.moves;
     assert.deepEqual(moves, result.moves, 'onMove saw the move');
-    assert.deepEqual({ ...move, atSeconds: 0 }, { atSeconds: 0, from: 0, to: 1, deadlineMs: 30_000, attempts: 1 });
+    assert.deepEqual({ ...move, atSeconds: 0, heldMs: 0 }, { atSeconds: 0, from: 0, to: 1, deadlineMs: 30_000, attempts: 1, heldMs: 0 });
+    assert.ok(move.heldMs >= 0 && move.heldMs < 2000, `audio held ${move.heldMs} ms`);
+    process.stdout.write(`# audio held ${move.heldMs.toFixed(1)} ms for the move\n`);
     assert.ok(move.atSeconds >= 2 && move.atSeconds < 3.28, `moved at ${move.atSeconds} s`);
     assert.equal((move.atSeconds * 16000) % 512, 0, `${move.atSeconds} s is a whole number of 32 ms VAD windows`);
     assert.equal(result.moveFailure, undefined);
