@@ -1,7 +1,7 @@
 // Command-line client: streams a WAV file to the service and prints every server event as a JSON line.
 import cliProgress from 'cli-progress';
 import { parseFlags, runCli, UsageError } from '../cli.ts';
-import { ConnectError, describeError, describeRefusal, newTraceparent, redactAddr, streamAudio } from './stream-client.ts';
+import { ConnectError, describeError, describeRefusal, newTraceparent, redactAddr, streamAudio, type StreamResult } from './stream-client.ts';
 import { bytesPerSample, readWav } from './wav.ts';
 
 const DEFAULT_ADDR = 'ws://127.0.0.1:8080/api/v1/segmented';
@@ -23,7 +23,18 @@ Options:
       --real-time          pace the audio at its real-time rate
       --interim-results    ask for interim segments (segmented mode)
       --chunk-size <n>     samples per channel in each binary frame (default ${DEFAULT_CHUNK})
+      --no-reconnect       stay on a server that goes away (see below) until it closes the stream
   -h, --help               show this help
+
+Server going away: a server that drains (a rolling restart, a scale-down) tells its streams
+with a going_away event. The client then moves the stream to a new connection to the same
+address (the load balancer picks a ready instance): the new stream starts where the old one
+stopped (time_offset), the old one still sends all its results and its stream_end, and no
+sample is sent twice or lost. It prints one line on stderr:
+  streamer-client: server going away (deadline 30000 ms): moved the stream at 12.34 s to a new connection
+Printed events stay on one timeline, connection after connection; a stream that moved prints
+one stream_end per connection. When no new connection takes the stream before the deadline,
+the stream stays where it is until the server closes it (1001), and the client says so (exit 1).
 
 Auth: when the service's operator configured tokens (auth.tokens in its config or STREAMER_TOKENS
 in its environment), every stream needs one of them. Ask the operator for one and give it with
@@ -32,9 +43,11 @@ in its environment), every stream needs one of them. Ask the operator for one an
 network. Without a valid token the server refuses the connection with HTTP 401 (unauthorized).
 
 Exit status:
-  ${EXIT.ok}  the server closed the connection normally (1000)
-  ${EXIT.failed}  the file could not be read, the server could not be reached, or the connection
-     closed abnormally (the code and reason are printed)
+  ${EXIT.ok}  the server closed the connection normally (1000); for a stream that moved, every
+     connection also sent its stream_end
+  ${EXIT.failed}  the file could not be read, the server could not be reached, the connection closed
+     abnormally (the code and reason are printed), or the stream could not move when its
+     server went away
   ${EXIT.usage}  usage error
   ${EXIT.refused}  the server refused the connection with an HTTP status instead of a websocket, e.g.
      401: a missing or wrong token; 503: the service is not ready (the status and the
@@ -47,6 +60,7 @@ interface CliArgs {
   realTime: boolean;
   interimResults: boolean;
   chunkSize: number;
+  reconnect: boolean;
   token?: string;
 }
 
@@ -55,6 +69,7 @@ function parse(argv: string[]): CliArgs | 'help' {
     args: argv,
     strict: true,
     allowPositionals: false,
+    allowNegative: true,
     options: {
       input: { type: 'string', short: 'i' },
       addr: { type: 'string', short: 'a', default: DEFAULT_ADDR },
@@ -62,6 +77,7 @@ function parse(argv: string[]): CliArgs | 'help' {
       'real-time': { type: 'boolean', default: false },
       'interim-results': { type: 'boolean', default: false },
       'chunk-size': { type: 'string', default: String(DEFAULT_CHUNK) },
+      reconnect: { type: 'boolean', default: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -81,6 +97,7 @@ function parse(argv: string[]): CliArgs | 'help' {
     realTime: values['real-time'],
     interimResults: values['interim-results'],
     chunkSize,
+    reconnect: values.reconnect,
   };
 }
 
@@ -122,6 +139,15 @@ async function main(args: CliArgs): Promise<number> {
       process.stdout.write(line);
     }
   };
+  // A note on stderr while streaming: above the bar when there is one.
+  const note = (message: string) => {
+    if (bars?.isActive) {
+      bars.log(`streamer-client: ${message}\n`);
+      bars.update();
+    } else {
+      fail(message);
+    }
+  };
 
   // The client starts the trace: the server's stream span becomes a child of this traceparent.
   const traceparent = newTraceparent();
@@ -136,15 +162,17 @@ async function main(args: CliArgs): Promise<number> {
       chunkBytes: frameBytes,
       realTime: args.realTime,
       interimResults: args.interimResults,
+      reconnect: args.reconnect,
       onEvent: (e) => printLine(`${JSON.stringify(e)}\n`),
       onProgress: (sent) => bar?.update(round1(sent)),
+      onMove: (m) => note(`server going away (deadline ${m.deadlineMs} ms): moved the stream at ${m.atSeconds.toFixed(2)} s to a new connection`),
       // A real-time stream takes as long as the audio; leave room for processing on top.
       timeoutMs: Math.max(120_000, (args.realTime ? durationSeconds * 1000 : 0) + 120_000),
     });
     bars?.stop();
-    if (result.closeCode === 1000) return EXIT.ok;
-    const reason = result.closeReason ? `: ${result.closeReason}` : '';
-    fail(`connection to ${redactAddr(args.addr)} closed with code ${result.closeCode}${reason}`);
+    const problem = streamProblem(result, args.addr, durationSeconds);
+    if (!problem) return EXIT.ok;
+    fail(problem);
     return EXIT.failed;
   } catch (err) {
     bars?.stop();
@@ -155,6 +183,25 @@ async function main(args: CliArgs): Promise<number> {
     fail(describeError(err));
     return EXIT.failed;
   }
+}
+
+/** Why a finished stream is not a success, in one line, or nothing when it is one. */
+function streamProblem(result: StreamResult, addr: string, totalSeconds: number): string | undefined {
+  const failure = result.moveFailure;
+  const reason = result.closeReason ? `: ${result.closeReason}` : '';
+  if (result.closeCode !== 1000 && failure) {
+    return (
+      `server going away (deadline ${failure.deadlineMs} ms): could not move the stream: ${failure.reason}; ` +
+      `the server closed it with code ${result.closeCode}${reason} after ${result.sentSeconds.toFixed(2)} of ${totalSeconds.toFixed(2)} s of audio`
+    );
+  }
+  if (result.closeCode !== 1000) return `connection to ${redactAddr(addr)} closed with code ${result.closeCode}${reason}`;
+  const cut = result.connections.findIndex((c) => c.channelDurations === undefined);
+  if (cut >= 0) {
+    const c = result.connections[cut];
+    return `connection ${cut + 1} of ${result.connections.length} to ${redactAddr(addr)} closed with code ${c.closeCode} before its stream_end: its last results are missing`;
+  }
+  return undefined;
 }
 
 /** What to do about a refusal, when the status says it. */

@@ -1,289 +1,12 @@
-import { randomBytes } from 'node:crypto';
 // Programmatic websocket client for the streaming protocol (docs/protocol.md):
-// `connect` gives a scriptable connection, `streamAudio` runs one whole start → audio → stop exchange.
-import { setTimeout as sleep } from 'node:timers/promises';
-import WebSocket from 'ws';
+// `connect` gives a scriptable connection, `streamAudio` runs one whole start → audio → stop exchange
+// (moving to a new connection when the server goes away).
+import { randomBytes } from 'node:crypto';
 import type { AudioFormat, ServerEvent } from '../api/protocol.ts';
-import { bytesPerSample } from './wav.ts';
+import { redactAddr } from './connection.ts';
+import { MovingStream } from './moving-stream.ts';
 
-export type EventType = ServerEvent['type'];
-export type EventOf<T extends EventType> = Extract<ServerEvent, { type: T }>;
-export type EventPredicate = (e: ServerEvent) => boolean;
-
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
-
-/** What the server answered when it refused the websocket upgrade with a plain HTTP response. */
-export interface Refusal {
-  status: number;
-  statusText: string;
-  /** `code` of the server's JSON error body, when it has one (e.g. `unauthorized`). */
-  code?: string;
-  /** `message` (or `error`) of the server's JSON error body, when it has one. */
-  message?: string;
-}
-
-/** Error for a connection that could not be established; `refusal` is set when the server refused the upgrade. */
-export class ConnectError extends Error {
-  readonly refusal?: Refusal;
-  constructor(message: string, refusal?: Refusal, options?: ErrorOptions) {
-    super(message, options);
-    this.refusal = refusal;
-    this.name = 'ConnectError';
-  }
-
-  /** The HTTP status when the upgrade was refused. */
-  get status(): number | undefined {
-    return this.refusal?.status;
-  }
-}
-
-/** `401 unauthorized: a valid bearer token is required`: the status, the server's error code (else the status text) and message. */
-export function describeRefusal(r: Refusal): string {
-  const head = `${r.status} ${r.code ?? r.statusText}`.trimEnd();
-  return r.message ? `${head}: ${r.message}` : head;
-}
-
-/** The address with a `token` query parameter masked, for messages. */
-export function redactAddr(addr: string): string {
-  return addr.replace(/([?&]token=)[^&#]*/g, '$1***');
-}
-
-export interface ConnectOptions {
-  /** Handshake timeout (default 10000 ms). */
-  timeoutMs?: number;
-  /** Aborting closes the socket (or the handshake in progress). */
-  signal?: AbortSignal;
-  /** Called for every server event as it arrives, before `next` waiters are served. */
-  onEvent?: (e: ServerEvent) => void;
-}
-
-export interface Connection {
-  /** Every server event received so far, in order. */
-  readonly events: ServerEvent[];
-  /** Text frames from the server that were not JSON objects (should stay empty). */
-  readonly invalidFrames: string[];
-  /** Resolves once the socket is closed (never rejects); code 1006 when it dropped without a close frame. */
-  readonly closed: Promise<CloseInfo>;
-  readonly isOpen: boolean;
-  /**
-   * Send a request: an object is sent as JSON text, a string as a text frame verbatim (for malformed input),
-   * bytes as one binary frame. Resolves once written to the socket; a failure only rejects if awaited.
-   */
-  send(data: object | string | Uint8Array): Promise<void>;
-  /**
-   * The next event (after the one the previous `next` returned) matching `predicate` or of the given type.
-   * Events already received count, so there is no race between sending and waiting. Rejects on timeout
-   * (default 30000 ms) or when the socket closes first.
-   */
-  next<T extends EventType>(type: T, timeoutMs?: number): Promise<EventOf<T>>;
-  next(predicate?: EventPredicate, timeoutMs?: number): Promise<ServerEvent>;
-  /** Close with a close frame (default 1000) and wait until the socket is closed. */
-  close(code?: number, reason?: string): Promise<CloseInfo>;
-  /** Drop the TCP connection without a close handshake. */
-  terminate(): void;
-}
-
-/** A readable message for connection errors (Node's multi-address connect gives an AggregateError with no message). */
-export function describeError(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) {
-    const parts = [...new Set(err.errors.map((e) => describeError(e)))];
-    return parts.join('; ');
-  }
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return err.message || code || err.name;
-  }
-  return String(err);
-}
-
-/** Enough for any JSON error body; a longer body (an HTML page from a proxy) is not read further. */
-const MAX_ERROR_BODY = 16 * 1024;
-
-/** `code` and `message` of a JSON error body (`{"code", "message"}` or `{"error"}`), else nothing. */
-function errorBody(body: Buffer): { code?: string; message?: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    return {};
-  }
-  if (typeof json !== 'object' || json === null) return {};
-  const { code, message, error } = json as Record<string, unknown>;
-  const text = typeof message === 'string' ? message : typeof error === 'string' ? error : undefined;
-  return { ...(typeof code === 'string' && { code: oneLine(code) }), ...(text !== undefined && { message: oneLine(text) }) };
-}
-
-/** Server text fit for a one-line report: whitespace runs (newlines included) collapsed, at most 300 characters. */
-function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 300 ? `${flat.slice(0, 299)}…` : flat;
-}
-
-/** Open a websocket to `addr` and start collecting server events. */
-export function connect(addr: string, headers?: Record<string, string>, options: ConnectOptions = {}): Promise<Connection> {
-  const { timeoutMs = 10_000, signal, onEvent } = options;
-  const shown = redactAddr(addr);
-  return new Promise<Connection>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new ConnectError(`cannot connect to ${shown}: aborted`));
-      return;
-    }
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(addr, { headers, handshakeTimeout: timeoutMs });
-    } catch (err) {
-      reject(new ConnectError(`cannot connect to ${shown}: ${describeError(err)}`, undefined, { cause: err }));
-      return;
-    }
-
-    const events: ServerEvent[] = [];
-    const invalidFrames: string[] = [];
-    let cursor = 0;
-    let closeInfo: CloseInfo | undefined;
-    let lastError: Error | undefined;
-    interface Waiter {
-      matches: EventPredicate;
-      resolve: (e: ServerEvent) => void;
-      reject: (err: Error) => void;
-      timer: NodeJS.Timeout;
-    }
-    const waiters: Waiter[] = [];
-
-    const serveWaiters = () => {
-      for (const w of [...waiters]) {
-        let idx = -1;
-        for (let i = cursor; i < events.length; i++) {
-          if (w.matches(events[i])) {
-            idx = i;
-            break;
-          }
-        }
-        if (idx < 0) continue;
-        cursor = idx + 1;
-        waiters.splice(waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(events[idx]);
-      }
-    };
-    const pending = () => JSON.stringify(events.slice(cursor));
-
-    function next<T extends EventType>(type: T, waitMs?: number): Promise<EventOf<T>>;
-    function next(predicate?: EventPredicate, waitMs?: number): Promise<ServerEvent>;
-    function next(predicate?: EventPredicate | EventType, waitMs = 30_000): Promise<ServerEvent> {
-      const matches: EventPredicate = typeof predicate === 'string' ? (e) => e.type === predicate : (predicate ?? (() => true));
-      return new Promise<ServerEvent>((res, rej) => {
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          rej(new Error(`no matching event within ${waitMs} ms; unmatched events: ${pending()}`));
-        }, waitMs);
-        const waiter: Waiter = { matches, resolve: res, reject: rej, timer };
-        waiters.push(waiter);
-        serveWaiters();
-        if (waiters.includes(waiter) && closeInfo) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          clearTimeout(timer);
-          rej(new Error(`connection closed (${closeInfo.code} ${closeInfo.reason}) before a matching event; unmatched events: ${pending()}`));
-        }
-      });
-    }
-
-    let resolveClosed!: (c: CloseInfo) => void;
-    const closed = new Promise<CloseInfo>((r) => (resolveClosed = r));
-    let opened = false;
-
-    const onAbort = () => ws.terminate();
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    // The server answered the upgrade with a plain HTTP response (e.g. 401, 503): read its (JSON) error
-    // body so that the caller can say why. `refused` keeps the socket's own error/close from answering first.
-    let refused = false;
-    ws.on('unexpected-response', (req, res) => {
-      refused = true;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        const refusal: Refusal = { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', ...errorBody(Buffer.concat(chunks)) };
-        reject(new ConnectError(`cannot connect to ${shown}: HTTP ${describeRefusal(refusal)}`, refusal));
-        req.destroy();
-      };
-      res.on('data', (chunk: Buffer) => {
-        if (size < MAX_ERROR_BODY) chunks.push(chunk);
-        size += chunk.length;
-      });
-      res.on('end', finish);
-      res.on('close', finish); // also when the body is cut off (the handshake timeout or an abort destroys it)
-      res.on('error', () => {});
-    });
-    ws.on('error', (err) => {
-      lastError = err;
-      if (!opened && !refused) reject(new ConnectError(`cannot connect to ${shown}: ${describeError(err)}`, undefined, { cause: err }));
-    });
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) return; // the protocol has no binary server frames
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      const text = buf.toString('utf8');
-      let event: unknown;
-      try {
-        event = JSON.parse(text);
-      } catch {
-        invalidFrames.push(text);
-        return;
-      }
-      if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-        invalidFrames.push(text);
-        return;
-      }
-      events.push(event as ServerEvent);
-      onEvent?.(event as ServerEvent);
-      serveWaiters();
-    });
-    ws.on('close', (code, reason) => {
-      signal?.removeEventListener('abort', onAbort);
-      closeInfo = { code, reason: reason.toString('utf8') };
-      if (!opened && !refused) reject(new ConnectError(`cannot connect to ${shown}: ${lastError ? describeError(lastError) : `closed (${code})`}`));
-      for (const w of waiters.splice(0)) {
-        clearTimeout(w.timer);
-        w.reject(new Error(`connection closed (${code} ${closeInfo.reason}) before a matching event; unmatched events: ${pending()}`));
-      }
-      resolveClosed(closeInfo);
-    });
-
-    ws.on('open', () => {
-      opened = true;
-      const conn: Connection = {
-        events,
-        invalidFrames,
-        closed,
-        get isOpen() {
-          return ws.readyState === WebSocket.OPEN;
-        },
-        send(data) {
-          const payload = data instanceof Uint8Array ? data : typeof data === 'string' ? data : JSON.stringify(data);
-          const p = new Promise<void>((res, rej) => {
-            ws.send(payload, { binary: data instanceof Uint8Array }, (err) => (err ? rej(err) : res()));
-          });
-          p.catch(() => {}); // fire-and-forget callers must not cause an unhandled rejection
-          return p;
-        },
-        next,
-        close(code = 1000, reason) {
-          if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(code, reason);
-          return closed;
-        },
-        terminate() {
-          ws.terminate();
-        },
-      };
-      resolve(conn);
-    });
-  });
-}
+export * from './connection.ts';
 
 export interface StreamOptions {
   /** e.g. ws://127.0.0.1:8080/api/v1/segmented */
@@ -303,10 +26,24 @@ export interface StreamOptions {
   traceId?: string;
   /** `start.time_offset`: seconds added to every time the server reports (a stream that moved). */
   timeOffset?: number;
-  /** `stop.disconnect` (default true). */
+  /** `stop.disconnect` (default true) of the last connection; a connection the stream moved away from always disconnects. */
   disconnect?: boolean;
+  /**
+   * On `going_away`, move the stream to a new connection to `addr` (docs/protocol.md, "Moving a stream
+   * to another instance"); default true. When no new connection takes it (retried with backoff until the
+   * notice's deadline), the stream stays where it is until the server closes it (`moveFailure`).
+   */
+  reconnect?: boolean;
+  /**
+   * Every server event of the stream, connection after connection: the events of a connection the stream
+   * moved to wait until the previous connection's `stream_end` (or close), so the calls follow one timeline.
+   */
   onEvent?: (e: ServerEvent) => void;
   onProgress?: (sentSeconds: number, totalSeconds: number) => void;
+  /** The stream moved to a new connection. */
+  onMove?: (move: Move) => void;
+  /** A `going_away` could not be followed by a move; the stream goes on where it is until the server closes it. */
+  onMoveFailed?: (failure: MoveFailure) => void;
   headers?: Record<string, string>;
   /** Reject when the whole exchange takes longer (default 120000 ms). */
   timeoutMs?: number;
@@ -318,18 +55,69 @@ export interface PacingClock {
   sleep(ms: number, signal: AbortSignal): Promise<unknown>;
 }
 
-const REAL_CLOCK: PacingClock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
+/** A move to a new connection after a `going_away`. */
+export interface Move {
+  /** Where on the stream's timeline the new connection took over: its `time_offset` (includes `timeOffset`). */
+  atSeconds: number;
+  /** Indexes into `StreamResult.connections`. */
+  from: number;
+  to: number;
+  /** The notice's `deadline_ms`. */
+  deadlineMs: number;
+  /** Connections tried, the one that took the stream included. */
+  attempts: number;
+  /** How long the audio waited for the new stream's confirmation (then it went out at once, the pacing unchanged). */
+  heldMs: number;
+}
 
-export interface StreamResult {
+/** A `going_away` after which no new connection took the stream. */
+export interface MoveFailure {
+  /** Timeline seconds of audio sent when the notice came. */
+  noticeAtSeconds: number;
+  deadlineMs: number;
+  attempts: number;
+  /** Why moving stopped, with the last attempt's error. */
+  reason: string;
+}
+
+/** One connection that carried part of the stream. */
+export interface StreamConnection {
+  /** The `time_offset` its stream was started with. */
+  timeOffset: number;
+  /** Seconds of audio sent on it. */
+  sentSeconds: number;
   events: ServerEvent[];
+  /** Its `stream_end.channel_durations`, when that came. */
+  channelDurations?: number[];
+  closeCode: number;
+  closeReason: string;
+}
+
+/**
+ * A stream that never moved has one connection and one `stream_end`, last in `events`. A stream that moved
+ * has one connection per move plus one, each with its own `stream_end` (in `connections`, and in `events`
+ * where each connection's events follow the previous connection's): the sum of their `channel_durations`
+ * is the audio sent.
+ */
+export interface StreamResult {
+  /** Every server event, connection after connection (the ack that confirms a moved stream is left out). */
+  events: ServerEvent[];
+  /** How the last connection closed. */
   closeCode: number | null;
   closeReason: string;
+  /** Seconds of audio sent, over every connection. */
+  sentSeconds: number;
+  connections: StreamConnection[];
+  moves: Move[];
+  /** Set when a `going_away` could not be followed by a move. */
+  moveFailure?: MoveFailure;
 }
 
 /**
  * Stream `pcm` as one stream: start, binary frames, stop. With `disconnect` (default) resolves when the server
  * closes the socket; without, after `stream_end`, closing the socket with 1000. If the server closes early
- * (e.g. after a protocol error) the result is returned as well. Rejects on connection failure or timeout.
+ * (e.g. after a protocol error) the result is returned as well. On `going_away` the stream moves to a new
+ * connection (see `reconnect`) and resolves once every connection closed. Rejects on connection failure or timeout.
  */
 export async function streamAudio(opts: StreamOptions): Promise<StreamResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
@@ -342,58 +130,11 @@ export async function streamAudio(opts: StreamOptions): Promise<StreamResult> {
     }, timeoutMs);
   });
   try {
-    return await Promise.race([runStream(opts, abort.signal), timeout]);
+    return await Promise.race([new MovingStream(opts, abort.signal).run(), timeout]);
   } finally {
     clearTimeout(timer);
     abort.abort(); // stops the sender loop if it is still going
   }
-}
-
-async function runStream(opts: StreamOptions, signal: AbortSignal): Promise<StreamResult> {
-  const { format, pcm, disconnect = true, clock = REAL_CLOCK } = opts;
-  const bps = bytesPerSample(format);
-  const bytesPerSecond = format.sample_rate * format.channels * bps;
-  const totalSeconds = pcm.byteLength / bytesPerSecond;
-  const chunk = opts.chunkBytes ?? 256 * format.channels * bps;
-  const nextSize = typeof chunk === 'function' ? chunk : () => chunk;
-
-  const conn = await connect(opts.addr, opts.headers, { signal, onEvent: opts.onEvent });
-  const start: Record<string, unknown> = { request: 'start', format, interim_results: opts.interimResults ?? false };
-  if (opts.vad) start.vad = opts.vad;
-  if (opts.traceId) start.trace_id = opts.traceId;
-  if (opts.timeOffset) start.time_offset = opts.timeOffset;
-
-  try {
-    await conn.send(start);
-    const t0 = clock.now();
-    let sent = 0;
-    while (sent < pcm.byteLength && conn.isOpen && !signal.aborted) {
-      if (opts.realTime) {
-        // Frame i is due at t0 + (bytes before it) / rate: timers only, and no drift accumulates.
-        const wait = t0 + (sent / bytesPerSecond) * 1000 - clock.now();
-        if (wait > 0) await clock.sleep(wait, signal);
-      }
-      const size = Math.min(pcm.byteLength - sent, Math.max(1, Math.floor(nextSize())));
-      await conn.send(pcm.subarray(sent, sent + size));
-      sent += size;
-      opts.onProgress?.(sent / bytesPerSecond, totalSeconds);
-    }
-    if (conn.isOpen && !signal.aborted) {
-      await conn.send({ request: 'stop', disconnect });
-      if (!disconnect) {
-        await Promise.race([conn.next('stream_end', 2 ** 31 - 1), conn.closed]);
-        await conn.close(1000);
-      }
-    }
-  } catch (err) {
-    // A send failing or the server closing while we wait is a normal outcome, reported by the close code.
-    if (signal.aborted || conn.isOpen) {
-      conn.terminate();
-      throw err;
-    }
-  }
-  const { code, reason } = await conn.closed;
-  return { events: conn.events, closeCode: code, closeReason: reason };
 }
 
 /** A W3C traceparent that starts a new trace: version 00, random trace and span ids, sampled. */

@@ -1,6 +1,7 @@
 // The live microphone page (GET /), driven in real headless Chromium whose fake microphone plays the
 // speech fixture (looped): its segments must show up on the page, with the service's stats, and Stop
-// must end the stream on the server. A screenshot is saved to test-artifacts/page.png.
+// must end the stream on the server; when its server drains, the page moves the stream to another
+// instance. A screenshot is saved to test-artifacts/page.png.
 // Skips when Chromium is missing or the page is not mounted, except under CI (env CI), where it fails.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { findChromium, launchWithMicrophone } from '../helpers/chromium.ts';
+import { audioReceived, drain, startDrainingPair } from '../helpers/draining-pair.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 
@@ -175,4 +177,87 @@ test('in headless Chromium, the fake microphone\'s speech appears as segments wi
   assert.equal((await shownSegments(page)).filter((s) => !s.final).length, 0);
   assert.equal(await page.locator('#errors').innerText(), '');
   assert.deepEqual(pageErrors, []);
+});
+
+test('when its server drains, the page moves the microphone stream to a new connection: one timeline, every sample once, shown in its log', { timeout: 90_000 }, async (t) => {
+  const executablePath = findChromium();
+  if (!executablePath) return unavailable(t, 'Chromium not found (/usr/bin/chromium or chromium on PATH; Debian: apt-get install chromium)');
+  if (!(await pageMounted(t))) return;
+  browser ??= await launchWithMicrophone(executablePath, fixture.path);
+
+  // Instance A serves the page and the stream through a forwarder (the load balancer); `service` is B.
+  const pair = await startDrainingPair();
+  const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+  page.setDefaultTimeout(15_000);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
+  });
+  const pageText = () => page.locator('main').innerText().catch(() => '(page text unavailable)');
+  try {
+    const onB = await audioReceived(service);
+    const completed = async (s: TestService) => (await scrape(s.url)).value('streams_total', { route: 'segmented', outcome: 'completed' });
+    const completedBefore = [await completed(pair.a), await completed(service)];
+    await page.goto(`http://127.0.0.1:${pair.proxy.port}/`);
+    await page.getByRole('button', { name: 'Start' }).click();
+    const sentSeconds = () => page.$eval('#sent', (el) => Number((el as HTMLElement).dataset.samples) / Number((el as HTMLElement).dataset.rate));
+    await page.waitForFunction(() => {
+      const d = document.getElementById('sent')?.dataset;
+      return Number(d?.samples) / Number(d?.rate) >= 3;
+    }, undefined, { timeout: 20_000, polling: 50 });
+
+    pair.proxy.switchTo(service.port);
+    drain(pair, 30_000);
+    try {
+      await page.waitForFunction(() => /moved the stream/.test(document.getElementById('log')?.textContent ?? ''), undefined, { timeout: 10_000, polling: 50 });
+    } catch (err) {
+      throw new Error(`no move shown within 10 s. Page errors: ${JSON.stringify(pageErrors)}\nPage:\n${await pageText()}`, { cause: err });
+    }
+    const log = await page.$$eval('#log li', (items) => items.map((li) => li.textContent ?? ''));
+    assert.equal(log.length, 1, JSON.stringify(log));
+    const m = /^Server going away \(deadline 30000 ms\): moved the stream at (\d+\.\d\d) s to a new connection\.$/.exec(log[0]);
+    assert.ok(m, log[0]);
+    const at = Number(m[1]);
+    assert.ok(at >= 3, `moved at ${at} s`);
+
+    // The microphone goes on through the new connection: speech after the move is found and shown.
+    await page.waitForFunction(
+      (x) => Array.from(document.querySelectorAll('#segments li[data-final="true"]')).some((li) => Number(li.getAttribute('data-start')) > x + 0.5),
+      at,
+      { timeout: 25_000, polling: 100 },
+    );
+    assert.equal((await scrape(service.url)).sum('active_streams'), 1, 'B carries the stream now');
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.waitForFunction(() => /Stream ended after/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    const sent = await sentSeconds();
+    assert.match(await page.locator('#status').innerText(), new RegExp(`^Stream ended after ${sent.toFixed(2)} s of audio$`), 'the status counts the whole stream');
+
+    // Each connection's stream completed; every sample reached one instance exactly once.
+    const deadline = Date.now() + 10_000;
+    while ((await completed(service)) < completedBefore[1] + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual([await completed(pair.a), await completed(service)], [completedBefore[0] + 1, completedBefore[1] + 1]);
+    const received = [await audioReceived(pair.a), (await audioReceived(service)) - onB];
+    assert.ok(Math.abs(received[0] + received[1] - sent) < 1e-6, `instances received ${received.join(' + ')} s, the page sent ${sent} s`);
+    assert.ok(Math.abs(received[0] - at) < 0.005, `A got the audio before the move: ${received[0]} s, moved at ${at} s`);
+
+    // One timeline: consecutive final segments are separated by the fixture's silences, except the pieces
+    // of a segment split at the move, which meet there.
+    const finals = (await shownSegments(page)).filter((s) => s.final).reverse();
+    const detail = JSON.stringify(finals.map((s) => [s.start, s.end]));
+    assert.ok(finals.some((s) => s.start > at) && finals.some((s) => s.end <= at + 1e-6), `segments on both sides of the move at ${at} s (A got ${received[0]} s): ${detail}`);
+    for (let i = 1; i < finals.length; i++) {
+      const [prev, next] = [finals[i - 1], finals[i]];
+      const split = Math.abs(prev.end - received[0]) < 1e-6 && Math.abs(next.start - received[0]) <= 512 / 16000 + 1e-6;
+      const gap = next.start - prev.end;
+      assert.ok(split || (gap >= 1.0 && gap <= 2.6), `between ${prev.end} and ${next.start} s: ${detail}`);
+    }
+    assert.ok(finals.at(-1)!.end <= sent + 1e-6, `nothing after the audio sent: ${detail}`);
+    assert.equal(await page.locator('#errors').innerText(), '');
+    assert.deepEqual(pageErrors, []);
+    await page.screenshot({ path: join(ARTIFACTS, 'page-moved.png'), fullPage: true });
+  } finally {
+    await page.close();
+    await pair.close();
+  }
 });

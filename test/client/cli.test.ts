@@ -95,6 +95,7 @@ void test('--help prints the usage on stdout and exits 0', async () => {
   assert.equal(run.code, 0);
   assert.match(run.stdout, /--input <path>/);
   assert.match(run.stdout, /--chunk-size <n>/);
+  assert.match(run.stdout, /--no-reconnect/);
 });
 
 void test('connection refused: exit 1 with "cannot connect to <addr>"', async () => {

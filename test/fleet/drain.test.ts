@@ -19,10 +19,16 @@ before(async () => {
 after(() => fleet?.stop());
 
 test('draining: after SIGTERM, HAProxy takes the instance out within about a second and new streams land on the other two', { skip, timeout: 60_000 }, async () => {
-  // A long stream (the fixture four times over, 32 s in real time), live before the signal.
+  // A long stream (the fixture four times over, 32 s in real time), live before the signal; it does not
+  // move on going_away (the client's default), so that it shows what the draining instance does.
   let live!: () => void;
   const isLive = new Promise<void>((resolve) => (live = resolve));
-  const long = stream(fleet.ws('segmented'), { realTime: true, pcm: Buffer.concat(Array(4).fill(fixture.pcm) as Buffer[]), onEvent: (e) => e.type === 'active' && live() });
+  const long = stream(fleet.ws('segmented'), {
+    realTime: true,
+    pcm: Buffer.concat(Array(4).fill(fixture.pcm) as Buffer[]),
+    onEvent: (e) => e.type === 'active' && live(),
+    reconnect: false,
+  });
   await isLive;
   const active = await Promise.all(fleet.instances.map(activeStreams));
   assert.deepEqual([...active].sort(), [0, 0, 1], `one instance has the long stream: ${active.join(', ')}`);

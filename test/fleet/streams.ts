@@ -16,10 +16,22 @@ export interface Streamed extends StreamResult {
   sentSeconds: number;
 }
 
-/** Streams `pcm` (the whole fixture by default) with `stop`, 100 ms per frame. */
-export async function stream(addr: string, options: { realTime?: boolean; pcm?: Uint8Array; onEvent?: (e: ServerEvent) => void } = {}): Promise<Streamed> {
+/** Streams `pcm` (the whole fixture by default) with `stop`, 100 ms per frame; `reconnect: false` stays on a draining instance. */
+export async function stream(
+  addr: string,
+  options: { realTime?: boolean; pcm?: Uint8Array; onEvent?: (e: ServerEvent) => void; reconnect?: boolean } = {},
+): Promise<Streamed> {
   const pcm = options.pcm ?? fixture.pcm;
-  const result = await streamAudio({ addr, format: fixture.format, pcm, realTime: options.realTime, chunkBytes: BYTES_PER_SECOND / 10, onEvent: options.onEvent, timeoutMs: 60_000 });
+  const result = await streamAudio({
+    addr,
+    format: fixture.format,
+    pcm,
+    realTime: options.realTime,
+    chunkBytes: BYTES_PER_SECOND / 10,
+    onEvent: options.onEvent,
+    reconnect: options.reconnect,
+    timeoutMs: 60_000,
+  });
   return { ...result, sentSeconds: pcm.byteLength / BYTES_PER_SECOND };
 }
 

@@ -1,0 +1,398 @@
+// One stream of audio, carried by one connection or, when servers go away, by several in turn: on
+// `going_away` it moves to a new connection to the same address as docs/protocol.md's recipe says
+// ("Moving a stream to another instance"), so that no sample is sent twice or lost and every
+// reported time stays on one timeline.
+import type { ServerEvent } from '../api/protocol.ts';
+import { type CloseInfo, type Connection, connect, describeError } from './connection.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Move, MoveFailure, PacingClock, StreamConnection, StreamOptions, StreamResult } from './stream-client.ts';
+import { bytesPerSample } from './wav.ts';
+
+/** Real-time pacing on the real clock (tests pass a virtual one as `StreamOptions.clock`). */
+const REAL_CLOCK: PacingClock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
+
+/** Waits between attempts to open the new connection: doubling from 100 ms up to 2 s (with jitter, so that a fleet's clients spread out), never past the deadline. */
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 2000;
+/** How long a new connection gets to confirm its stream; the audio waits meanwhile (one round trip, normally). */
+const CONFIRM_TIMEOUT_MS = 2000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** One connection of the stream and what it carried. */
+interface Leg {
+  conn: Connection;
+  timeOffset: number;
+  sentBytes: number;
+  /** The events reported for it (the ack that confirmed a moved stream is not one). */
+  events: ServerEvent[];
+  /** How many of `events` went to `onEvent`. */
+  emitted: number;
+  channelDurations?: number[];
+  /** Its stream_end came or its socket closed: the next connection's events may be reported. */
+  ended: boolean;
+  notice?: { deadlineMs: number; receivedAt: number; atSeconds: number };
+  /** A move away from it was tried (once per notice). */
+  moveTried: boolean;
+  /** The ack of the keepalive that confirms a new stream is still expected. */
+  awaitingConfirm: boolean;
+}
+
+export class MovingStream {
+  private readonly opts: StreamOptions;
+  private readonly signal: AbortSignal;
+  private readonly frameBytes: number;
+  private readonly bytesPerSecond: number;
+  private readonly moveStepBytes: number;
+  private readonly baseOffset: number;
+  private readonly start: Record<string, unknown>;
+
+  private readonly legs: Leg[] = [];
+  private current!: Leg;
+  /** Index of the leg whose events go to `onEvent` as they arrive; later legs' wait until it ended. */
+  private reporting = 0;
+  private readonly moves: Move[] = [];
+  private failure?: MoveFailure;
+
+  /** Bytes of the PCM sent, over every leg. */
+  private sent = 0;
+  /** Set when all audio went out or the stream cannot go on: nothing to move any more. */
+  private finished = false;
+  private moving?: Promise<void>;
+  /** Cancels the attempt in progress (its connect, its backoff) once the sender finished. */
+  private attempt?: AbortController;
+  private holdRequest?: (at: number | null) => void;
+  private holdRelease?: () => void;
+  private wake?: () => void;
+
+  constructor(opts: StreamOptions, signal: AbortSignal) {
+    this.opts = opts;
+    this.signal = signal;
+    const { format } = opts;
+    this.frameBytes = format.channels * bytesPerSample(format);
+    this.bytesPerSecond = format.sample_rate * this.frameBytes;
+    this.moveStepBytes = moveStepFrames(format.sample_rate) * this.frameBytes;
+    this.baseOffset = opts.timeOffset ?? 0;
+    this.start = { request: 'start', format, interim_results: opts.interimResults ?? false };
+    if (opts.vad) this.start.vad = opts.vad;
+    if (opts.traceId) this.start.trace_id = opts.traceId;
+  }
+
+  async run(): Promise<StreamResult> {
+    const first = this.newLeg(this.baseOffset);
+    first.conn = await connect(this.opts.addr, this.opts.headers, { signal: this.signal, onEvent: (e) => this.receive(first, e) });
+    this.commit(first);
+    const { disconnect = true } = this.opts;
+    try {
+      await first.conn.send(this.baseOffset ? { ...this.start, time_offset: this.baseOffset } : this.start);
+      await this.sendAudio();
+      await this.moving; // a move cut short by the end of the audio leaves `current` as it is
+      const last = this.current;
+      if (last.conn.isOpen && !this.signal.aborted) {
+        await last.conn.send({ request: 'stop', disconnect });
+        if (!disconnect) {
+          await Promise.race([last.conn.next('stream_end', 2 ** 31 - 1), last.conn.closed]);
+          await last.conn.close(1000);
+        }
+      }
+    } catch (err) {
+      // A send failing or the server closing while we wait is a normal outcome, reported by the close code.
+      if (this.signal.aborted || this.current.conn.isOpen) {
+        for (const leg of this.legs) leg.conn.terminate();
+        throw err;
+      }
+    } finally {
+      this.finish();
+      await this.moving; // no move may complete after this point
+    }
+    const closes = await Promise.all(this.legs.map((leg) => leg.conn.closed));
+    return this.result(closes);
+  }
+
+  // ---- audio ----
+
+  private async sendAudio(): Promise<void> {
+    const { pcm, realTime, clock = REAL_CLOCK } = this.opts;
+    const chunk = this.opts.chunkBytes ?? 256 * this.frameBytes;
+    const nextSize = typeof chunk === 'function' ? chunk : () => chunk;
+    const t0 = clock.now();
+    while (this.sent < pcm.byteLength && this.current.conn.isOpen && !this.signal.aborted) {
+      // A move waits for the next move point; audio goes on until then.
+      const limit = this.holdRequest ? this.nextMovePoint() : pcm.byteLength;
+      if (this.sent === limit) {
+        await this.holdHere();
+        continue;
+      }
+      if (realTime) {
+        // Frame i is due at t0 + (bytes before it) / rate, on every connection alike: timers only, no
+        // drift accumulates, and audio held back during a move goes out at once after it.
+        const wait = t0 + (this.sent / this.bytesPerSecond) * 1000 - clock.now();
+        if (wait > 0) {
+          await this.pace(clock, wait);
+          continue; // a move may have asked to hold meanwhile
+        }
+      }
+      await this.sendBytes(Math.min(Math.max(1, Math.floor(nextSize())), limit - this.sent));
+    }
+    this.finish();
+  }
+
+  private async sendBytes(size: number): Promise<void> {
+    const { pcm } = this.opts;
+    const leg = this.current;
+    const end = Math.min(pcm.byteLength, this.sent + size);
+    await leg.conn.send(pcm.subarray(this.sent, end));
+    leg.sentBytes += end - this.sent;
+    this.sent = end;
+    this.opts.onProgress?.(this.sent / this.bytesPerSecond, pcm.byteLength / this.bytesPerSecond);
+  }
+
+  /** Waits `ms`, or less when a move wants the audio held or the stream is aborted. */
+  /** Waits `ms` on the pacing clock, or less when the stream is aborted or a move asks to hold. */
+  private async pace(clock: PacingClock, ms: number): Promise<void> {
+    const woken = new AbortController();
+    this.wake = () => woken.abort();
+    try {
+      await clock.sleep(ms, AbortSignal.any([this.signal, woken.signal]));
+    } catch {
+      // cut short: the caller looks again at what to do
+    } finally {
+      this.wake = undefined;
+    }
+  }
+
+  /**
+   * Where a move may happen next: a whole frame, and where the rate allows a multiple of 32 ms, so that the
+   * new stream's VAD windows (512 samples at 16 kHz) fall where the old stream's would have.
+   */
+  private nextMovePoint(): number {
+    return Math.min(this.opts.pcm.byteLength, Math.ceil(this.sent / this.moveStepBytes) * this.moveStepBytes);
+  }
+
+  /** The sender's side of a hold, at a move point: waits until the move is done (or given up). */
+  private async holdHere(): Promise<void> {
+    const request = this.holdRequest!;
+    this.holdRequest = undefined;
+    const released = new Promise<void>((resolve) => (this.holdRelease = resolve));
+    request(this.sent);
+    await released;
+  }
+
+  /** The mover's side: resolves with the bytes sent once the sender holds at a move point, or null when it is done. */
+  private hold(): Promise<number | null> {
+    if (this.finished) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.holdRequest = resolve;
+      this.wake?.();
+    });
+  }
+
+  private release(): void {
+    const release = this.holdRelease;
+    this.holdRelease = undefined;
+    release?.();
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.holdRequest?.(null);
+    this.holdRequest = undefined;
+    this.attempt?.abort();
+  }
+
+  // ---- events ----
+
+  private newLeg(timeOffset: number): Leg {
+    return { conn: undefined as unknown as Connection, timeOffset, sentBytes: 0, events: [], emitted: 0, ended: false, moveTried: false, awaitingConfirm: false };
+  }
+
+  private receive(leg: Leg, e: ServerEvent): void {
+    if (leg.awaitingConfirm && e.type === 'ack' && e.request === 'keepalive') {
+      leg.awaitingConfirm = false; // our own probe's answer, not the user's
+      return;
+    }
+    leg.events.push(e);
+    if (e.type === 'stream_end') {
+      leg.channelDurations = e.channel_durations;
+      leg.ended = true;
+    }
+    if (e.type === 'going_away' && !leg.notice) {
+      leg.notice = { deadlineMs: e.deadline_ms, receivedAt: performance.now(), atSeconds: this.timeline(this.sent) };
+      this.maybeMove();
+    }
+    this.report();
+  }
+
+  /** Hands events to `onEvent` connection after connection, so that the calls follow one timeline. */
+  private report(): void {
+    for (;;) {
+      const leg = this.legs[this.reporting];
+      if (!leg) return;
+      while (leg.emitted < leg.events.length) {
+        const e = leg.events[leg.emitted++]; // not inside `onEvent?.()`: its arguments are skipped when it is absent
+        this.opts.onEvent?.(e);
+      }
+      if (!leg.ended || this.reporting === this.legs.length - 1) return;
+      this.reporting++;
+    }
+  }
+
+  private commit(leg: Leg): void {
+    this.legs.push(leg);
+    this.current = leg;
+    leg.conn.closed.then(
+      () => {
+        leg.ended = true;
+        this.report();
+      },
+      () => {},
+    );
+    this.report();
+  }
+
+  // ---- moving ----
+
+  private timeline(bytes: number): number {
+    return this.baseOffset + bytes / this.bytesPerSecond;
+  }
+
+  private maybeMove(): void {
+    const leg = this.current;
+    if (this.opts.reconnect === false || this.finished || this.moving || !leg?.notice || leg.moveTried) return;
+    leg.moveTried = true;
+    this.moving = this.move(leg, leg.notice).finally(() => {
+      this.moving = undefined;
+      this.maybeMove(); // the new connection may have had its own notice already
+    });
+  }
+
+  /** Tries new connections until one takes the stream or the deadline passes; never rejects. */
+  private async move(from: Leg, notice: NonNullable<Leg['notice']>): Promise<void> {
+    const deadline = notice.receivedAt + notice.deadlineMs;
+    let attempts = 0;
+    let last = 'no attempt';
+    for (let k = 0; ; k++) {
+      if (this.finished || !from.conn.isOpen) {
+        if (this.sent < this.opts.pcm.byteLength && !this.signal.aborted) this.fail(notice, attempts, `no new connection took the stream before the server closed it (last attempt: ${last})`);
+        return;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return this.fail(notice, attempts, `no new connection took the stream before the deadline (last attempt: ${last})`);
+      const attempt = new AbortController();
+      this.attempt = attempt;
+      try {
+        await this.tryMove(from, left, attempt.signal, notice.deadlineMs, attempts + 1);
+        return; // moved, or no audio was left to move
+      } catch (err) {
+        // An attempt cut short because the stream ended is not one that failed; one cut short by the
+        // deadline counts, but the error before it says more about why no instance took the stream.
+        if (!attempt.signal.aborted) {
+          attempts++;
+          if (attempts === 1 || performance.now() < deadline) last = describeError(err);
+        }
+      }
+      const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** k) * (0.5 + Math.random() / 2);
+      await abortableSleep(Math.min(backoff, Math.max(0, deadline - performance.now())), attempt.signal);
+    }
+  }
+
+  private async tryMove(from: Leg, left: number, cancel: AbortSignal, deadlineMs: number, attempts: number): Promise<void> {
+    const next = this.newLeg(0);
+    next.conn = await connect(this.opts.addr, this.opts.headers, {
+      timeoutMs: Math.min(HANDSHAKE_TIMEOUT_MS, left),
+      signal: AbortSignal.any([this.signal, cancel]),
+      onEvent: (e) => this.receive(next, e),
+    });
+    const at = await this.hold();
+    const heldAt = performance.now();
+    if (at === null || at >= this.opts.pcm.byteLength) {
+      if (at !== null) this.release();
+      void next.conn.close(1000, 'not needed');
+      return;
+    }
+    try {
+      if (!from.conn.isOpen) throw new Error('the server closed the stream before it could move');
+      next.timeOffset = this.timeline(at);
+      next.awaitingConfirm = true;
+      await next.conn.send({ ...this.start, time_offset: next.timeOffset });
+      await next.conn.send({ request: 'keepalive' });
+      await this.confirmed(next.conn, Math.min(CONFIRM_TIMEOUT_MS, Math.max(1, left)));
+      // The old stream answers everything it got, then its stream_end; a failure here means it closed
+      // meanwhile, and the new connection is then the only way on.
+      await from.conn.send({ request: 'stop', disconnect: true }).catch(() => {});
+    } catch (err) {
+      void next.conn.close(1000, 'not used');
+      this.release();
+      throw err;
+    }
+    this.attempt = undefined; // the connection now belongs to the stream: finishing must not abort it
+    const heldMs = performance.now() - heldAt;
+    const move: Move = { atSeconds: next.timeOffset, from: this.legs.indexOf(from), to: this.legs.length, deadlineMs, attempts, heldMs };
+    this.commit(next);
+    this.moves.push(move);
+    this.release();
+    this.opts.onMove?.(move);
+  }
+
+  /** The keepalive after `start` is answered only once the start was taken (messages are handled in order). */
+  private async confirmed(conn: Connection, timeoutMs: number): Promise<void> {
+    try {
+      await conn.next((e) => e.type === 'ack' && e.request === 'keepalive', timeoutMs);
+    } catch {
+      const error = conn.events.find((e) => e.type === 'error');
+      if (error) throw new Error(`the new connection refused the stream: ${error.message} (${error.code})`);
+      if (!conn.isOpen) throw new Error(`the new connection closed (${(await conn.closed).code}) before taking the stream`);
+      throw new Error(`the new connection did not confirm the stream within ${Math.round(timeoutMs)} ms`);
+    }
+  }
+
+  private fail(notice: NonNullable<Leg['notice']>, attempts: number, reason: string): void {
+    if (this.failure) return;
+    this.failure = { noticeAtSeconds: notice.atSeconds, deadlineMs: notice.deadlineMs, attempts, reason };
+    this.opts.onMoveFailed?.(this.failure);
+  }
+
+  // ---- result ----
+
+  private result(closes: CloseInfo[]): StreamResult {
+    const connections: StreamConnection[] = this.legs.map((leg, i) => ({
+      timeOffset: leg.timeOffset,
+      sentSeconds: leg.sentBytes / this.bytesPerSecond,
+      events: leg.events,
+      channelDurations: leg.channelDurations,
+      closeCode: closes[i].code,
+      closeReason: closes[i].reason,
+    }));
+    const last = connections.at(-1)!;
+    return {
+      events: connections.flatMap((c) => c.events),
+      closeCode: last.closeCode,
+      closeReason: last.closeReason,
+      sentSeconds: this.sent / this.bytesPerSecond,
+      connections,
+      moves: this.moves,
+      ...(this.failure && { moveFailure: this.failure }),
+    };
+  }
+}
+
+/** The fewest frames that make a whole number of 32 ms VAD windows at this rate (1 window at 16 or 48 kHz, 5 at 44.1 kHz), else 1. */
+export function moveStepFrames(sampleRate: number): number {
+  for (let windows = 1; windows <= 5; windows++) {
+    const frames = (sampleRate * windows * 512) / 16000;
+    if (Number.isInteger(frames)) return frames;
+  }
+  return 1;
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
