@@ -3,18 +3,14 @@
 // detects each keyword once inside its utterance and nothing in the negatives; chunking changes
 // nothing; the model stage's metrics are the real model's and /metrics passes promtool.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import type { AudioFormat, ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio } from '../../src/client/stream-client.ts';
 import { parseConfig } from '../../src/config.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { assertDetections, F32_STEREO_48K, FIXTURE_KEYWORDS, fixtureAs48kStereo, keywordFixture, type Detection } from '../helpers/keywords.ts';
 import { scrape, type Exposition } from '../helpers/prometheus.ts';
+import { promtoolCheckMetrics, requirePromtool } from '../helpers/promtool.ts';
 import { S16_MONO_16K, seeded } from '../helpers/service.ts';
 
 type Seg = Extract<ServerEvent, { type: 'segment' }>;
@@ -98,19 +94,8 @@ test('simple: random frame sizes give the same detections (scores within 1e-4) a
 });
 
 test('promtool check metrics accepts /metrics after keyword streams', async (t) => {
-  const promtool = await promisify(execFile)('promtool', ['--version']).then(
-    () => true,
-    () => false,
-  );
-  if (!promtool) {
-    if (process.env.CI) assert.fail('promtool must be installed in CI (.ci/run installs the prometheus package)');
-    t.skip('promtool not installed');
-    return;
-  }
+  if (!(await requirePromtool(t))) return;
   const text = (await scrape(service.url)).text;
   assert.match(text, /^rtf_count\{[^}]*pipeline="model"[^}]*\} [1-9]/m, 'model-stage RTF recorded');
-  const file = join(tmpdir(), `streamer-keywords-metrics-${process.pid}.txt`);
-  writeFileSync(file, text);
-  const { stdout, stderr } = await promisify(execFile)('sh', ['-c', `promtool check metrics < ${file}`]).catch((e: { stdout: string; stderr: string }) => e);
-  assert.equal(`${stdout}${stderr}`.trim(), '', 'promtool reports nothing');
+  assert.equal(await promtoolCheckMetrics(text), '', 'promtool reports nothing');
 });

@@ -1,16 +1,12 @@
 // /metrics compared with ground truth: real server, real client, real audio.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio, type StreamResult } from '../../src/client/stream-client.ts';
 import { TASK_NAMES } from '../../src/task.ts';
 import { STAGE_BUCKETS } from '../../src/telemetry/stages.ts';
 import { scrape, type Exposition } from '../helpers/prometheus.ts';
+import { promtoolCheckMetrics, requirePromtool } from '../helpers/promtool.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 
 const fixture = speechFixture();
@@ -153,20 +149,9 @@ test('rtf buckets are chosen per stage, in one family', async () => {
 });
 
 test('promtool check metrics accepts the exposition after traffic on both routes', async (t) => {
-  const promtool = await promisify(execFile)('promtool', ['--version']).then(
-    () => true,
-    () => false,
-  );
-  if (!promtool) {
-    if (process.env.CI) assert.fail('promtool must be installed in CI (.ci/run installs the prometheus package)');
-    t.skip('promtool not installed');
-    return;
-  }
+  if (!(await requirePromtool(t))) return;
   await stream('segmented', true);
   await stream('simple');
   const text = (await scrape(service.url)).text;
-  const file = join(tmpdir(), `streamer-metrics-${process.pid}.txt`);
-  writeFileSync(file, text);
-  const { stdout, stderr } = await promisify(execFile)('sh', ['-c', `promtool check metrics < ${file}`]).catch((e: { stdout: string; stderr: string }) => e);
-  assert.equal(`${stdout}${stderr}`.trim(), '', 'promtool reports nothing');
+  assert.equal(await promtoolCheckMetrics(text), '', 'promtool reports nothing');
 });
