@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { EVENT_LOOP_TARGET_S, LAG_TARGET_S, type CapacityRun, type TelemetryComparison } from './capacity.ts';
+import type { FleetResults } from './fleet.ts';
 import { SIMULATED_COST_S, type OffloadResults } from './offload.ts';
 import type { MetricsPoint } from './render.ts';
 import type { KeywordsResults } from './keywords.ts';
@@ -40,6 +41,7 @@ export interface BenchResults {
   whisper?: WhisperResults;
   keywords?: KeywordsResults;
   offload?: OffloadResults;
+  fleet?: FleetResults;
   targets: Target[];
   errors: { item: string; message: string }[];
 }
@@ -377,6 +379,41 @@ function offloadTables(o: OffloadResults): string[] {
   return [pairs, overlap];
 }
 
+function fleetTables(f: FleetResults): string[] {
+  const title = `9. Rolling restart: ${f.streams} real-time streams of ${f.audioSeconds} s (interim results) through HAProxy, three instances, restarted one at a time`;
+  if (f.skipped !== null) return [[title, `  skipped: ${f.skipped}`].join('\n')];
+  const restarts = table(
+    title,
+    ['instance', 'told to go', 'moved', 'out of rotation ms', 'exited s', 'back UP s'],
+    f.restarts.map((r) => [r.name, String(r.notified), String(r.moved), num(r.outOfRotationMs, 0), num(r.drainedMs / 1000, 1), num(r.backUpMs / 1000, 1)]),
+    [
+      'After SIGTERM: told to go = streams that got going_away; moved = moves to a new connection; out of rotation = DOWN on the stats',
+      'socket; exited = the drained instance\'s process ended; back UP = the new one (same port) UP again. Streams never moved count too.',
+      `${f.moves} moves in all; ${f.lost} stream(s) lost (a connection without stream_end, a move that failed, or an error).`,
+    ],
+  );
+  const gaps = table(
+    '9b. Results of a moved stream: longest gap between consecutive results (segment events) around its move, and elsewhere',
+    ['gap', 'moves', 'p50 s', 'max s', 'vs baseline'],
+    [
+      ['around a move', String(f.gaps.length), num(f.aroundMoveMedianS, 2), num(f.aroundMoveMaxS, 2), f.aroundMoveMaxS !== null && f.baselineMaxS ? ratio(f.aroundMoveMaxS / f.baselineMaxS) : '–'],
+      ['same streams, without a move (baseline)', String(f.gaps.length), num(f.baselineMedianS, 2), num(f.baselineMaxS, 2), '1.00x'],
+      ['lag of interim results around a move', String(f.gaps.filter((g) => g.aroundMoveLagS !== null).length), '', num(f.lagAroundMoveMaxS, 3), f.lagAroundMoveMaxS !== null && f.lagBaselineMaxS ? ratio(f.lagAroundMoveMaxS / f.lagBaselineMaxS) : '–'],
+      ['lag of interims, same streams, elsewhere (baseline)', String(f.gaps.length), '', num(f.lagBaselineMaxS, 3), '1.00x'],
+    ],
+    [
+      'Around a move: from the last result before going_away to the first result of the new connection (its events reach the',
+      'caller after the old connection\'s stream_end). Baseline: the longest gap outside its moves, silences between sentences included.',
+      'A move near a sentence\'s end finalizes it early (at the move, not 0.3 s of silence later), which lengthens the gap to the next',
+      'sentence without making any result late; the lag of interim results (arrival − when the audio up to their end was sent) shows',
+      'lateness (finals wait for 0.3 s of silence, or come at once when a move ends their segment: their lag says nothing of a move).',
+      `Audio held for the new connection's confirmation: p50 ${num(f.heldMedianMs, 1)} ms, max ${num(f.heldMaxMs, 1)} ms.` +
+        (f.movesWithoutResultAfter > 0 ? ` ${f.movesWithoutResultAfter} move(s) had no result after them (silence to the end).` : ''),
+    ],
+  );
+  return [restarts, gaps];
+}
+
 function targetsTable(targets: Target[]): string {
   return table(
     'Targets (reported, not asserted)',
@@ -401,6 +438,7 @@ export function renderReport(r: BenchResults): string {
   if (r.whisper) parts.push(whisperTable(r.whisper));
   if (r.keywords) parts.push(...keywordsTables(r.keywords));
   if (r.offload) parts.push(...offloadTables(r.offload));
+  if (r.fleet) parts.push(...fleetTables(r.fleet));
   parts.push(targetsTable(r.targets));
   if (r.errors.length > 0) parts.push(['ERRORS', ...r.errors.map((e) => `  ${e.item}: ${e.message}`)].join('\n'));
   return `${parts.join('\n\n')}\n`;
@@ -523,6 +561,16 @@ export function evaluateTargets(r: BenchResults): Target[] {
         met: one.ratio <= 1.02 && two.ratio > 1.3,
       });
     }
+  }
+  if (r.fleet) {
+    const f = r.fleet;
+    const lagOk = f.lagAroundMoveMaxS !== null && f.lagBaselineMaxS !== null ? f.lagAroundMoveMaxS <= f.lagBaselineMaxS + 0.1 : null;
+    out.push({
+      item: 'fleet',
+      target: 'rolling restart: no stream lost; interim lag around a move ≤ elsewhere + 0.1 s',
+      measured: f.skipped !== null ? 'skipped' : `${f.lost} lost; lag ${num(f.lagAroundMoveMaxS, 3)} s vs ${num(f.lagBaselineMaxS, 3)} s`,
+      met: f.skipped !== null || lagOk === null ? null : f.lost === 0 && lagOk,
+    });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // Benchmark entry: `npm run bench` (full, ~14 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
-// for CI). `--only vad,capacity,telemetry,metrics,simple,whisper,keywords,offload` picks items. Prints the tables on stdout
+// for CI). `--only vad,capacity,telemetry,metrics,simple,whisper,keywords,offload,fleet` picks items. Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
 // bench/results/profiles/, summarise one with `node bench/profile.ts FILE`);
@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { capacityHeadline, capacityRun, telemetryComparison, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
 import { renderAtStreams, type MetricsPoint } from './render.ts';
 import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults } from './report.ts';
+import { runFleet, type FleetOptions } from './fleet.ts';
 import { runOffload, type OffloadOptions } from './offload.ts';
 import { REPO_ROOT, setServerNodeArgs, systemBusySeconds } from './server.ts';
 import { runKeywords, type KeywordsOptions } from './keywords.ts';
@@ -19,7 +20,7 @@ import { runSimple } from './simple.ts';
 import { runVad, type VadOptions } from './vad.ts';
 import { findBenchModels, runWhisper, type WhisperOptions } from './whisper.ts';
 
-const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple', 'whisper', 'keywords', 'offload'] as const;
+const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple', 'whisper', 'keywords', 'offload', 'fleet'] as const;
 type Item = (typeof ITEMS)[number];
 
 interface Plan {
@@ -45,6 +46,8 @@ interface Plan {
   keywords: Omit<KeywordsOptions, 'onStep'>;
   /** Item 8: the event loop while work runs on workers vs here, and VAD workers' overlap. */
   offload: Omit<OffloadOptions, 'onStep'>;
+  /** Item 9: a rolling restart of three instances behind HAProxy (skipped without haproxy or prometheus). */
+  fleet: Omit<FleetOptions, 'onStep'>;
 }
 
 const FULL: Plan = {
@@ -64,6 +67,7 @@ const FULL: Plan = {
   whisper: { reps: 3, threads: [1, 2], budgetSeconds: 120 },
   keywords: { audioSeconds: 60, chunkSeconds: [0.02, 0.1, 0.5, 2], capacityNs: [10, 20, 40, 60, 80], capacityDurationS: 20, staggerMs: 1000, drainTimeoutS: 15 },
   offload: { reps: 3, vadChannels: 512, vadWindows: 40 },
+  fleet: { streams: 12, audioSeconds: 40, restartAtS: [8, 18, 28], drainMs: 10_000 },
 };
 
 const SMOKE: Plan = {
@@ -83,6 +87,7 @@ const SMOKE: Plan = {
   whisper: { reps: 1, threads: [1, 2], budgetSeconds: 10 },
   keywords: { audioSeconds: 3, chunkSeconds: [0.1], capacityNs: [2], capacityDurationS: 3, staggerMs: 200, drainTimeoutS: 10 },
   offload: { reps: 1, vadChannels: 64, vadWindows: 10 },
+  fleet: { streams: 3, audioSeconds: 10, restartAtS: [3], drainMs: 10_000 },
 };
 
 interface Flags {
@@ -145,6 +150,7 @@ function stepCount(plan: Plan, only: Item[], whisperModels: number): number {
   if (only.includes('whisper')) n += whisperModels * plan.whisper.threads.length;
   if (only.includes('keywords')) n += 2 + plan.keywords.chunkSeconds.length + 2 * plan.keywords.capacityNs.length;
   if (only.includes('offload')) n += 4;
+  if (only.includes('fleet')) n += 1 + plan.fleet.restartAtS.length;
   return n;
 }
 
@@ -258,6 +264,10 @@ async function main(): Promise<void> {
 
   await attempt('offload', async () => {
     results.offload = await runOffload({ ...plan.offload, onStep: (label) => progress.step(label) });
+  });
+
+  await attempt('fleet', async () => {
+    results.fleet = await runFleet({ ...plan.fleet, onStep: (label) => progress.step(label) });
   });
 
   progress.stop();

@@ -8,7 +8,7 @@ import { streamAudio } from '../../src/client/stream-client.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { audioReceived, drain, fixture, startDrainingPair } from '../helpers/draining-pair.ts';
 import { runCli } from './run-cli.ts';
-import { assertOneTimeline, finals, type Segment } from './timeline.ts';
+import { assertOneTimeline, finals, type Segment } from '../helpers/timeline.ts';
 
 let b: TestService;
 let reference: Segment[];

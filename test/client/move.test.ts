@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { streamAudio, type StreamOptions, type StreamResult } from '../../src/client/stream-client.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { audioReceived as received, drain, type DrainingPair, fixture, startDrainingPair } from '../helpers/draining-pair.ts';
-import { assertOneTimeline, finals, type Segment } from './timeline.ts';
+import { assertOneTimeline, finals, type Segment } from '../helpers/timeline.ts';
 
 /** Odd, so frames split samples: the move must still happen on a whole sample (on the VAD's 32 ms grid, in fact). */
 const CHUNK = 3201;

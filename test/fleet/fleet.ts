@@ -23,6 +23,11 @@ export interface Fleet {
   readonly prometheus: PrometheusServer;
   /** A websocket route through HAProxy. */
   ws(route: 'simple' | 'segmented'): string;
+  /**
+   * Starts instance `index` again on its port (HAProxy's server line finds it there) once its process
+   * exited, and puts the new one in `instances`; resolves when it reports ready. stop() stops it too.
+   */
+  relaunch(index: number): Promise<Instance>;
   /** Stops every process it started (safe to call twice, and after a failed start). */
   stop(): Promise<void>;
 }
@@ -86,11 +91,21 @@ export async function startFleet(config: object): Promise<Fleet> {
       instances.map((i) => ({ targets: [`127.0.0.1:${i.launched.port}`], labels: targetLabels(i.name) })),
     );
     await haproxy.waitFor('every server UP after its health checks', allUp);
+    const relaunch = async (index: number) => {
+      const old = instances[index];
+      if (stopped) throw new Error(`the fleet was stopped: ${old.name} is not relaunched`);
+      if (old.launched.child.exitCode === null && old.launched.child.signalCode === null) throw new Error(`${old.name} is still running: stop it before relaunching it`);
+      const l = await launch(PRODUCTION, config, { env: { PORT: String(old.launched.port) } });
+      launched.push(l);
+      instances[index] = { name: old.name, launched: l, url: old.url };
+      return instances[index];
+    };
     return {
       instances,
       haproxy,
       prometheus,
       ws: (route) => `ws://127.0.0.1:${lbPort}/api/v1/${route}`,
+      relaunch,
       stop,
     };
   } catch (err) {
