@@ -77,7 +77,14 @@ export async function launch(command: (configFile: string) => [string, string[]]
       }
     },
   };
-  await waitReady(port);
+  try {
+    await waitReady(port);
+  } catch (err) {
+    // Never leave a process behind: the caller gets no handle to stop it.
+    launched.kill();
+    await groupGone(child.pid!).catch(() => undefined);
+    throw new Error(`${(err as Error).message}:\n${logs.join('\n')}`, { cause: err });
+  }
   return launched;
 }
 
