@@ -22,6 +22,10 @@ export interface LatencyBreakdown {
   vadBatchWait: HistogramStats;
   /** processing_duration_seconds{pipeline="vad"}: per VAD job, its run time. */
   vadJobRun: HistogramStats;
+  /** vad_batch_size: windows per VAD model run (absent in results written before it was read). */
+  vadBatchSize?: HistogramStats;
+  /** v8js_gc_duration{v8js_gc_type="major"}: mark-compact collections of the main thread (count, and mean pause as `mean`). */
+  majorGc?: HistogramStats;
   /** task_scheduling_delay_seconds_total / task_scheduled_total {task="inference"}: mean wait of a model job for a worker. */
   inferenceWaitMean: number | null;
   /** The same for VAD jobs sent to the VAD worker. */
@@ -84,6 +88,8 @@ export function latencyBreakdown(before: Sample[], after: Sample[]): LatencyBrea
     >,
     vadBatchWait: histogramStats(before, after, 'vad_batch_wait_seconds'),
     vadJobRun: histogramStats(before, after, 'processing_duration_seconds', { pipeline: 'vad' }),
+    vadBatchSize: histogramStats(before, after, 'vad_batch_size'),
+    majorGc: histogramStats(before, after, 'v8js_gc_duration', { v8js_gc_type: 'major' }),
     inferenceWaitMean: meanWait(before, after, 'inference'),
     vadWorkerWaitMean: meanWait(before, after, 'vad'),
   };

@@ -60,12 +60,14 @@ const ms = (s: number | null | undefined, digits = 0) => (s === null || s === un
 const num = (x: number | null | undefined, digits: number) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 const meanP99 = (h: HistogramStats | undefined) => (h && h.count > 0 ? `${ms(h.mean, 1)} / ${ms(h.p99, 1)}` : '–');
 
-export function burstTable(b: BurstResults): string {
+/** `spread`: item 2's runs of the same benchmark, the baseline of the ratio (same N, streams spread). */
+export function burstTable(b: BurstResults, spread: CapacityRun[] = []): string {
   const base = b.runs[0];
+  const spreadP99 = (n: number) => spread.find((r) => r.streams === n)?.client.lagP99InclMissing ?? null;
   const notes = b.runs.filter((r) => r.notes.length > 0).map((r) => `N=${r.streams}: ${r.notes.join('; ')}`);
   return table(
     `2b. Bursts: N real-time segmented streams in phase (all started within ${b.staggerMs} ms, same audio), ${base?.durationS ?? 0} s each; lag in ms`,
-    ['N', 'done', 'finals', 'lag p50', 'lag p99', 'lag max', `p99−${MIN_SILENCE_S}s`, 'endp p50', 'endp p99', 'loop p99', 'ELU', 'srv cores', 'CPU-s/audio-s', 'client cores', 'other cores', `p99<${BURST_LAG_TARGET_S}s`],
+    ['N', 'done', 'finals', 'lag p50', 'lag p99', 'lag max', `p99−${MIN_SILENCE_S}s`, 'endp p50', 'endp p99', 'loop p99', 'ELU', 'srv cores', 'CPU-s/audio-s', 'client cores', 'other cores', 'p99 vs spread', `p99<${BURST_LAG_TARGET_S}s`],
     b.runs.map((r) => {
       const c = r.client;
       return [
@@ -84,6 +86,7 @@ export function burstTable(b: BurstResults): string {
         num(r.server.cpuPerAudioSecond, 4),
         num(c.clientCpuSeconds / c.wallSeconds, 2),
         num(r.server.otherCores, 2),
+        ((s, p) => (s === null || p === null ? '–' : `${(p / s).toFixed(2)}x`))(spreadP99(r.streams), c.lagP99InclMissing),
         r.ok ? 'yes' : 'NO',
       ];
     }),
@@ -93,6 +96,7 @@ export function burstTable(b: BurstResults): string {
       'the model jobs and the sends of every stream come at once. The framing is the same for every stream: the floor of the lag',
       `is 0.29–0.34 s per utterance (the ${MIN_SILENCE_S} s min-silence less its 30 ms pad, plus the framing), not a range as in item 2.`,
       'endp: arrival − when the frame holding the VAD endpoint was sent: what the service and the network add (the floor taken out).',
+      'p99 vs spread: p99 lag / that of item 2\'s first run at the same N in this benchmark (– when item 2 did not run that N).',
       ...notes,
     ],
   );
@@ -118,9 +122,11 @@ export function breakdownTable(title: string, runs: CapacityRun[]): string | nul
       row('finals measured', (b) => String(b.latency.count)),
       row('vad_batch_wait per job', (b) => meanP99(b.vadBatchWait)),
       row('VAD job run', (b) => meanP99(b.vadJobRun)),
+      row('VAD windows per model run (mean)', (b) => num(b.vadBatchSize?.mean, 1)),
       row('VAD worker wait (mean)', (b) => ms(b.vadWorkerWaitMean, 2)),
       row('model worker wait (mean)', (b) => ms(b.inferenceWaitMean, 2)),
       row('event loop p99 (bucket)', (_, r) => loop(r)),
+      row('major GCs (count, mean pause ms)', (b) => (b.majorGc ? `${b.majorGc.count}, ${ms(b.majorGc.mean, 1)}` : '–')),
       row('other cores', (_, r) => num(r.server.otherCores, 2)),
     ],
     [

@@ -397,7 +397,7 @@ export function renderReport(r: BenchResults): string {
   );
   if (r.vad) parts.push(...vadTables(r.vad));
   if (r.capacity) parts.push(capacityTable(r.capacity.runs, r.capacity.headlineStreams));
-  if (r.burst) parts.push(burstTable(r.burst));
+  if (r.burst) parts.push(burstTable(r.burst, r.capacity?.runs));
   for (const [item, runs] of [['2', r.capacity?.runs], ['2b', r.burst?.runs]] as const) {
     const t = runs ? breakdownTable(`${item}. Where a final result's latency goes (${item === '2' ? 'spread' : 'bursts'}), from the server's /metrics`, runs) : null;
     if (t) parts.push(t);

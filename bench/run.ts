@@ -1,4 +1,4 @@
-// Benchmark entry: `npm run bench` (full, ~14 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
+// Benchmark entry: `npm run bench` (full, ~18 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
 // for CI). `--only vad,capacity,burst,telemetry,metrics,simple,whisper,keywords,offload` picks items. Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
