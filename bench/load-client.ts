@@ -3,7 +3,7 @@
 // and prints one JSON report (LoadReport) on stdout.
 //
 //   node bench/load-client.ts --url ws://127.0.0.1:PORT/api/v1/segmented \
-//     --streams 100 --duration 20 [--frame-ms 100] [--stagger-ms 1000] [--drain-timeout 20] [--fast]
+//     --streams 100 --duration 20 [--frame-ms 100] [--stagger-ms 1000] [--drain-timeout 20] [--fast] [--in-phase]
 //
 // Real time (default): stream i starts at i·stagger/N and hears the looped fixture from its own
 // phase (spread over the fixture's silences, so that streams are not in step); its audio clock
@@ -15,6 +15,13 @@
 // the raw lag is what users see and is the headline. Finals that end at the end of the audio
 // (forced by `stop`) are counted apart and left out of the lag.
 //
+// --in-phase: every stream hears the fixture from the same point, IN_PHASE_S (a burst: with a short
+// stagger, every stream ends its utterances within the same stagger window).
+// `lagAfterEndpoint` = arrival − when the frame holding the VAD's endpoint was sent: what the
+// service and the network add, without the min-silence wait and the framing. The endpoint is where
+// the service's segmenter confirms the silence with its default settings: the first 512-sample
+// window ending min_silence (rounded up to whole windows) after the silence start, which is
+// end_time − the 30 ms pad.
 // --fast: no pacing, every frame is written at once (throughput runs); no lag is measured.
 // --hold: once its audio is sent a stream stays open (a keepalive every 5 s) until stdin ends; the
 // line `holding <n>` on stderr says that every stream got there (for /metrics at N open streams).
@@ -50,6 +57,8 @@ export interface LoadReport {
   /** Seconds. */
   lag: Distribution;
   lagAfterSilence: Distribution;
+  /** Absent in results written before it existed. */
+  lagAfterEndpoint?: Distribution;
   /** p99 over expected finals counting missing ones as infinitely late; null if that is where it lands. */
   lagP99InclMissing: number | null;
   sendLatenessMs: Distribution;
@@ -70,6 +79,7 @@ interface Options {
   minSilenceS: number;
   fast: boolean;
   hold: boolean;
+  inPhase: boolean;
 }
 
 function parseOptions(): Options {
@@ -84,6 +94,7 @@ function parseOptions(): Options {
       'min-silence-ms': { type: 'string', default: '300' },
       fast: { type: 'boolean', default: false },
       hold: { type: 'boolean', default: false },
+      'in-phase': { type: 'boolean', default: false },
     },
   });
   if (!values.url) throw new Error('--url is required');
@@ -97,7 +108,25 @@ function parseOptions(): Options {
     minSilenceS: Number(values['min-silence-ms']) / 1000,
     fast: values.fast,
     hold: values.hold,
+    inPhase: values['in-phase'],
   };
+}
+
+/**
+ * Where --in-phase streams start hearing the fixture (in its first silence). From this point the
+ * frame holding each endpoint is sent 0.29–0.34 s after the segment's end_time (from its start:
+ * 0.33–0.37 s), so the floor of the lag is near the min-silence, as an operator's clients would
+ * mostly see it.
+ */
+const IN_PHASE_S = 0.08;
+const VAD_WINDOW = 512;
+const SPEECH_PAD_S = 0.03;
+
+/** Index of the frame holding the last sample of the window where the VAD confirmed the silence before `endTime`. */
+function endpointFrame(endTime: number, opts: Options): number {
+  const silenceStart = Math.round((endTime - SPEECH_PAD_S) * SAMPLE_RATE);
+  const endpoint = silenceStart + Math.ceil((opts.minSilenceS * SAMPLE_RATE) / VAD_WINDOW) * VAD_WINDOW;
+  return Math.floor((endpoint - 1) / Math.round((opts.frameMs / 1000) * SAMPLE_RATE));
 }
 
 interface ServerMessage {
@@ -141,6 +170,7 @@ class Totals {
   errors: Record<string, number> = {};
   closeCodes: Record<string, number> = {};
   lags: number[] = [];
+  afterEndpoint: number[] = [];
   lateness: number[] = [];
 }
 
@@ -184,6 +214,8 @@ function runStream(
     const frameBytes = Math.round((opts.frameMs / 1000) * SAMPLE_RATE) * 2;
     const frames = Math.ceil(pcm.byteLength / frameBytes);
     let t0 = 0;
+    /** performance.now() when each frame was sent. */
+    const sentAt: number[] = [];
     let opened = false;
     let completed = false;
     let finals = 0;
@@ -200,6 +232,7 @@ function runStream(
       if (ws.readyState !== WebSocket.OPEN) return;
       const chunk = pcm.subarray(k * frameBytes, Math.min(pcm.byteLength, (k + 1) * frameBytes));
       ws.send(chunk);
+      sentAt[k] = performance.now();
       totals.audioBytesSent += chunk.byteLength;
     };
     const stop = () => {
@@ -266,6 +299,8 @@ function runStream(
             finals++;
             totals.finals++;
             totals.lags.push((now - t0) / 1000 - msg.end_time);
+            const sent = sentAt[endpointFrame(msg.end_time, opts)];
+            if (sent !== undefined) totals.afterEndpoint.push((now - sent) / 1000);
           }
         }
       } else if (msg.type === 'stream_end') {
@@ -296,7 +331,7 @@ async function main(): Promise<void> {
   // One loop a fixture longer than needed; stream i hears it from its own phase (silentPhases).
   const looped = loopPcm(fixture, opts.duration + fixture.durationSeconds);
   const bytes = Math.round(opts.duration * SAMPLE_RATE) * 2;
-  const phases = silentPhases(fixture, opts.streams);
+  const phases = opts.inPhase ? new Array<number>(opts.streams).fill(IN_PHASE_S) : silentPhases(fixture, opts.streams);
   const pcmOf = (i: number) => {
     const at = Math.round(phases[i] * SAMPLE_RATE) * 2;
     return looped.subarray(at, at + bytes);
@@ -357,6 +392,7 @@ async function main(): Promise<void> {
     missingFinals: totals.missingFinals,
     lag: distribution(totals.lags),
     lagAfterSilence: distribution(totals.lags.map((l) => l - opts.minSilenceS)),
+    lagAfterEndpoint: distribution(totals.afterEndpoint),
     lagP99InclMissing: p99All === null || Number.isFinite(p99All) ? p99All : null,
     sendLatenessMs: distribution(totals.lateness),
     clientEventLoopDelayMs: distribution(probe.stop()),

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { EVENT_LOOP_TARGET_S, LAG_TARGET_S, type CapacityRun, type TelemetryComparison } from './capacity.ts';
 import type { FleetResults } from './fleet.ts';
+import { BURST_LAG_TARGET_S, breakdownTable, burstTable, MIN_SILENCE_S, type BurstResults } from './burst.ts';
 import { SIMULATED_COST_S, type OffloadResults } from './offload.ts';
 import type { MetricsPoint } from './render.ts';
 import type { KeywordsResults } from './keywords.ts';
@@ -35,6 +36,7 @@ export interface BenchResults {
   };
   vad?: VadResults;
   capacity?: { runs: CapacityRun[]; headlineStreams: number | null };
+  burst?: BurstResults;
   telemetry?: TelemetryComparison;
   metrics?: { points: MetricsPoint[] };
   simple?: SimpleResults;
@@ -432,6 +434,11 @@ export function renderReport(r: BenchResults): string {
   );
   if (r.vad) parts.push(...vadTables(r.vad));
   if (r.capacity) parts.push(capacityTable(r.capacity.runs, r.capacity.headlineStreams));
+  if (r.burst) parts.push(burstTable(r.burst, r.capacity?.runs));
+  for (const [item, runs] of [['2', r.capacity?.runs], ['2b', r.burst?.runs]] as const) {
+    const t = runs ? breakdownTable(`${item}. Where a final result's latency goes (${item === '2' ? 'spread' : 'bursts'}), from the server's /metrics`, runs) : null;
+    if (t) parts.push(t);
+  }
   if (r.telemetry) parts.push(telemetryTable(r.telemetry));
   if (r.metrics) parts.push(metricsTable(r.metrics.points));
   if (r.simple) parts.push(simpleTable(r.simple));
@@ -460,6 +467,7 @@ export function evaluateTargets(r: BenchResults): Target[] {
       met: headline !== null && headline >= 500 && loop !== null && loop <= EVENT_LOOP_TARGET_S,
     });
   }
+  if (r.burst) out.push(...burstTargets(r.burst));
   if (r.vad) {
     const c128 = r.vad.concurrent.find((c) => c.streams === 128) ?? r.vad.concurrent.at(-1);
     if (c128) {
@@ -572,6 +580,37 @@ export function evaluateTargets(r: BenchResults): Target[] {
       met: f.skipped !== null || lagOk === null ? null : f.lost === 0 && lagOk,
     });
   }
+  return out;
+}
+
+/** Issue 17's targets for the burst scenario (service-added = p99 lag − the min-silence). */
+function burstTargets(b: BurstResults): Target[] {
+  const out: Target[] = [];
+  const worst = (n: number) => {
+    const runs = b.runs.filter((x) => x.streams === n);
+    if (runs.length === 0) return null;
+    return Math.max(...runs.map((x) => (x.client.lagP99InclMissing === null ? Infinity : x.client.lagP99InclMissing)));
+  };
+  for (const [n, bound] of [
+    [300, 0.1],
+    [500, 0.25],
+  ] as const) {
+    const p99 = worst(n);
+    out.push({
+      item: `burst ${n}`,
+      target: `p99 lag − ${MIN_SILENCE_S} s ≤ ${bound * 1000} ms`,
+      measured: p99 === null ? 'not run' : `${p99 === Infinity ? '>drain' : `${((p99 - MIN_SILENCE_S) * 1000).toFixed(0)} ms`} (worst run)`,
+      met: p99 === null ? null : p99 - MIN_SILENCE_S <= bound,
+    });
+  }
+  const ten = worst(10);
+  out.push({ item: 'burst 10', target: 'p99 lag ≤ 350 ms', measured: ten === null ? 'not run' : `${(ten * 1000).toFixed(0)} ms (worst run)`, met: ten === null ? null : ten <= 0.35 });
+  out.push({
+    item: 'burst capacity',
+    target: `≥ 600 streams, p99 lag < ${BURST_LAG_TARGET_S} s`,
+    measured: b.headlineStreams === null ? 'no N passed' : `${b.headlineStreams} streams`,
+    met: b.headlineStreams !== null && b.headlineStreams >= 600,
+  });
   return out;
 }
 

@@ -1,5 +1,5 @@
-// Benchmark entry: `npm run bench` (full, ~14 min on 2 cores) or `npm run bench -- --smoke` (< 1 min,
-// for CI). `--only vad,capacity,telemetry,metrics,simple,whisper,keywords,offload,fleet` picks items. Prints the tables on stdout
+// Benchmark entry: `npm run bench` (full, ~19 min on 2 cores) or `npm run bench -- --smoke` (about a minute,
+// for CI). `--only vad,capacity,burst,telemetry,metrics,simple,whisper,keywords,offload,fleet` picks items. Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
 // bench/results/profiles/, summarise one with `node bench/profile.ts FILE`);
@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runBurst, type BurstOptions } from './burst.ts';
 import { capacityHeadline, capacityRun, telemetryComparison, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
 import { renderAtStreams, type MetricsPoint } from './render.ts';
 import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults } from './report.ts';
@@ -20,7 +21,7 @@ import { runSimple } from './simple.ts';
 import { runVad, type VadOptions } from './vad.ts';
 import { findBenchModels, runWhisper, type WhisperOptions } from './whisper.ts';
 
-const ITEMS = ['vad', 'capacity', 'telemetry', 'metrics', 'simple', 'whisper', 'keywords', 'offload', 'fleet'] as const;
+const ITEMS = ['vad', 'capacity', 'burst', 'telemetry', 'metrics', 'simple', 'whisper', 'keywords', 'offload', 'fleet'] as const;
 type Item = (typeof ITEMS)[number];
 
 interface Plan {
@@ -30,6 +31,8 @@ interface Plan {
   capacityRepeats: number;
   capacityDurationS: number;
   staggerMs: number;
+  /** Item 2b: the capacity run with every stream in phase (bursts of endpoints). */
+  burst: Omit<BurstOptions, 'onStep' | 'onTick'>;
   drainTimeoutS: number;
   telemetryN: number;
   telemetryDurationS: number;
@@ -56,6 +59,7 @@ const FULL: Plan = {
   capacityRepeats: 2,
   capacityDurationS: 20,
   staggerMs: 1000,
+  burst: { streams: [10, 300, 500, 600], repeats: 2, durationS: 20, drainTimeoutS: 15 },
   drainTimeoutS: 15,
   telemetryN: 100,
   telemetryDurationS: 15,
@@ -76,6 +80,7 @@ const SMOKE: Plan = {
   capacityRepeats: 1,
   capacityDurationS: 5,
   staggerMs: 500,
+  burst: { streams: [5], repeats: 1, durationS: 4, drainTimeoutS: 10 },
   drainTimeoutS: 10,
   telemetryN: 5,
   telemetryDurationS: 3,
@@ -144,6 +149,7 @@ function stepCount(plan: Plan, only: Item[], whisperModels: number): number {
   let n = 0;
   if (only.includes('vad')) n += 4 * plan.vad.reps + plan.vad.streams.length * plan.vad.reps;
   if (only.includes('capacity')) n += plan.capacityNs.length * plan.capacityRepeats;
+  if (only.includes('burst')) n += plan.burst.streams.length * plan.burst.repeats;
   if (only.includes('telemetry')) n += 2 * plan.telemetryPairs;
   if (only.includes('metrics')) n += 1 + plan.metricsNs.length;
   if (only.includes('simple')) n += 3;
@@ -164,6 +170,7 @@ async function main(): Promise<void> {
   const plan = { ...(flags.smoke ? SMOKE : FULL) };
   if (flags.streams) plan.capacityNs = flags.streams;
   if (flags.repeat) plan.capacityRepeats = flags.repeat;
+  plan.burst = { ...plan.burst, ...(flags.streams ? { streams: flags.streams } : {}), ...(flags.repeat ? { repeats: flags.repeat } : {}) };
   if (flags.profile) setServerNodeArgs(['--cpu-prof', '--cpu-prof-dir', fileURLToPath(new URL('results/profiles/', import.meta.url))]);
   // Other load on the machine skews every number: measure it for a second before starting.
   const busy0 = systemBusySeconds();
@@ -229,6 +236,10 @@ async function main(): Promise<void> {
       }
     }
     results.capacity = { runs, headlineStreams: capacityHeadline(runs) };
+  });
+
+  await attempt('burst', async () => {
+    results.burst = await runBurst({ ...plan.burst, onStep: (label) => progress.step(label), onTick: (label) => progress.tick(label) });
   });
 
   await attempt('telemetry', async () => {

@@ -6,6 +6,7 @@
 import { extname } from 'node:path';
 import { Piscina } from 'piscina';
 import { log } from './log.ts';
+import { fromEpochMs, type WorkerRun } from './telemetry/final-phases.ts';
 import type { TaskMonitor } from './telemetry/task-monitor.ts';
 import type { Telemetry } from './telemetry/telemetry.ts';
 import type { TimedResult } from './task-worker.ts';
@@ -34,24 +35,27 @@ export interface WorkerPool<In, Out> {
    * Runs one job; a crash of the worker (uncaught throw, exit) is a panic, and the worker is
    * replaced. `runSeconds` is the time the job ran on the worker, excluding its wait for one.
    */
-  run(input: In, transferList?: Transferable[]): Promise<{ value: Out; runSeconds: number }>;
+  run(input: In, transferList?: Transferable[]): Promise<JobRun<Out>>;
   readonly size: number;
   destroy(): Promise<void>;
 }
 
 const epochMs = () => performance.timeOrigin + performance.now();
 
+/** A job's value, its run time, and when it ran (this thread's performance.now() ms). */
+export interface JobRun<T> extends WorkerRun {
+  value: T;
+  runSeconds: number;
+}
+
 /** One job for `monitor`: in flight while it runs; its run is one poll, its wait for a thread its scheduling delay. */
-async function monitoredJob<T>(
-  monitor: TaskMonitor,
-  job: () => Promise<{ value: T; runSeconds: number; scheduledSeconds?: number }>,
-): Promise<{ value: T; runSeconds: number }> {
+async function monitoredJob<T>(monitor: TaskMonitor, job: () => Promise<JobRun<T> & { scheduledSeconds?: number }>): Promise<JobRun<T>> {
   monitor.instrumented();
   try {
-    const { value, runSeconds, scheduledSeconds } = await job();
+    const { value, runSeconds, startedAt, finishedAt, scheduledSeconds } = await job();
     if (scheduledSeconds !== undefined) monitor.scheduled(scheduledSeconds);
     monitor.poll(runSeconds);
-    return { value, runSeconds };
+    return { value, runSeconds, startedAt, finishedAt };
   } finally {
     monitor.dropped();
   }
@@ -113,12 +117,13 @@ export class Tasks {
    * A job of `task` run on this thread instead of on a pool's worker (when handing it over would
    * cost more than running it): the same panic and monitor accounting as WorkerPool.run.
    */
-  runOnThisThread<T>(task: TaskName, fn: () => Promise<T>): Promise<{ value: T; runSeconds: number }> {
+  runOnThisThread<T>(task: TaskName, fn: () => Promise<T>): Promise<JobRun<T>> {
     return this.guard(task, () =>
       monitoredJob(this.monitor(task), async () => {
-        const started = performance.now();
+        const startedAt = performance.now();
         const value = await fn();
-        return { value, runSeconds: (performance.now() - started) / 1000 };
+        const finishedAt = performance.now();
+        return { value, runSeconds: (finishedAt - startedAt) / 1000, startedAt, finishedAt };
       }),
     );
   }
@@ -140,7 +145,13 @@ export class Tasks {
       monitoredJob(monitor, async () => {
         const submittedAt = epochMs();
         const timed = (await pool.run(input, { transferList: transferList as never })) as TimedResult<Out>;
-        return { value: timed.value, runSeconds: (timed.finishedAt - timed.startedAt) / 1000, scheduledSeconds: (timed.startedAt - submittedAt) / 1000 };
+        return {
+          value: timed.value,
+          runSeconds: (timed.finishedAt - timed.startedAt) / 1000,
+          startedAt: fromEpochMs(timed.startedAt),
+          finishedAt: fromEpochMs(timed.finishedAt),
+          scheduledSeconds: (timed.startedAt - submittedAt) / 1000,
+        };
       });
     return {
       size: threads,

@@ -3,15 +3,18 @@
 // (`infer`: a speech segment) or on a channel's audio piece after piece (`openChannel`): a streaming
 // model keeps state between the pieces of a channel; a stateless one runs each piece on its own.
 
+import type { WorkerRun } from '../telemetry/final-phases.ts';
+
 /** A model's output fields. */
 export type ModelOutput = Record<string, unknown>;
 
 /**
  * The model's output, or a failure it reported (bad input, inference error: the stream goes on).
  * `computeSeconds`: time the model itself worked, excluding any wait for a free worker; the
- * model-stage RTF is computed from it when given.
+ * model-stage RTF is computed from it when given. `ran`: when it ran on its worker (this thread's
+ * performance.now() ms), for the breakdown of final-result latency.
  */
-export type InferenceResult = ({ ok: true; output: ModelOutput } | { ok: false; error: string }) & { computeSeconds?: number };
+export type InferenceResult = ({ ok: true; output: ModelOutput } | { ok: false; error: string }) & { computeSeconds?: number; ran?: WorkerRun };
 
 export interface Inference {
   /**

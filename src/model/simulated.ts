@@ -40,7 +40,9 @@ export class SimulatedModel implements Model {
     // Transfer, not copy, to the worker; a view into a larger buffer is copied first.
     const owned = samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength ? samples : samples.slice();
     job.samples = owned;
-    return this.pool.run(job, [owned.buffer as ArrayBuffer]).then(({ value, runSeconds }) => ({ ...value, computeSeconds: runSeconds }));
+    return this.pool
+      .run(job, [owned.buffer as ArrayBuffer])
+      .then(({ value, runSeconds, startedAt, finishedAt }) => ({ ...value, computeSeconds: runSeconds, ran: { startedAt, finishedAt } }));
   }
 
   async warmup(): Promise<void> {

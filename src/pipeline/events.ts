@@ -2,14 +2,15 @@
 // timeline: since the start of the stream, plus its time offset). src/api/events.ts turns them
 // into the protocol's events.
 import type { ModelOutput } from '../model/index.ts';
+import type { InferenceTiming } from '../telemetry/final-phases.ts';
 
 export type ChannelEvent =
   /** Speech started (segmented route). */
   | { kind: 'active'; channel: number; time: number }
   /** Speech ended (segmented route). */
   | { kind: 'inactive'; channel: number; time: number }
-  /** The model's output for [start, end); `isFinal` is absent on the simple route. */
-  | { kind: 'result'; channel: number; start: number; end: number; isFinal?: boolean; output: ModelOutput }
+  /** The model's output for [start, end); `isFinal` is absent on the simple route. `timing`: when it ran and came back (not sent). */
+  | { kind: 'result'; channel: number; start: number; end: number; isFinal?: boolean; output: ModelOutput; timing?: InferenceTiming }
   /** The model reported a failure (`reason` is its own words), or the pipeline crashed (`internal`). */
   | { kind: 'failure'; channel: number; cause: 'model'; reason: string }
   | { kind: 'failure'; channel: number; cause: 'internal' };

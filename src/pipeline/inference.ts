@@ -39,6 +39,7 @@ export async function inferSegment(model: Inference, audio: Float32Array, span: 
     // Guarded: a throw on this thread (e.g. decoding the worker's tokens) is a panic like a
     // worker crash, counted and logged once.
     const result = await ctx.service.tasks.guard('inference', () => model.infer(audio, span.start, ctx.timeOffset));
+    const timing = { ran: result.ran ?? null, returnedAt: performance.now() };
     if (result.computeSeconds !== undefined) {
       stage.measured(result.computeSeconds);
       if (audioSeconds > 0) traceSpan.setAttribute('rtf', result.computeSeconds / audioSeconds);
@@ -52,7 +53,7 @@ export async function inferSegment(model: Inference, audio: Float32Array, span: 
     }
     traceSpan.setAttribute('outcome', 'ok');
     const bounds = { channel: span.channel, start: reportedTime(ctx, span.start), end: reportedTime(ctx, span.end) };
-    return { kind: 'result', ...bounds, ...(span.isFinal === undefined ? {} : { isFinal: span.isFinal }), output: result.output };
+    return { kind: 'result', ...bounds, ...(span.isFinal === undefined ? {} : { isFinal: span.isFinal }), output: result.output, timing };
   } catch {
     // A TaskPanic, counted and logged by the task wrapper; the client gets no internals.
     stage.discard();

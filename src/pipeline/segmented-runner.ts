@@ -136,7 +136,8 @@ export class SegmentedRunner implements ChannelRunner {
         case 'final':
           this.ctx.service.telemetry.metrics.vadSpeechSeconds.add(seconds(e.end - e.start));
           this.out.enqueue({ kind: 'inactive', channel: this.channel, time: reportedTime(this.ctx, e.end) });
-          this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt));
+          // The VAD request that found a VAD endpoint is the one just answered: its times, as they are now.
+          this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt, endpoint === 'vad' ? { ...this.vadState.lastRequest } : undefined));
           break;
       }
     }

@@ -3,6 +3,7 @@
 import type { Context } from '../telemetry/tracing.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { ServiceContext } from '../context.ts';
+import { finalPhases, recordFinalPhases, type VadRequestTiming } from '../telemetry/final-phases.ts';
 import { ATTR } from '../telemetry/names.ts';
 import type { ArrivalClock } from './arrival-clock.ts';
 import type { ChannelEvent } from './events.ts';
@@ -32,10 +33,16 @@ export function reportedTime(ctx: StreamContext, samples: number): number {
   return ctx.timeOffset + samples / MODEL_SAMPLE_RATE;
 }
 
-/** An onSent callback that records final-result latency from `readyAt` (performance.now() ms). */
-export function finalLatency(ctx: StreamContext, endpoint: Endpoint, readyAt: number): (sent: ChannelEvent) => void {
+/**
+ * An onSent callback that records final-result latency from `readyAt` (performance.now() ms), and
+ * with `vad` (the VAD request that found the endpoint) its breakdown into phases.
+ */
+export function finalLatency(ctx: StreamContext, endpoint: Endpoint, readyAt: number, vad?: VadRequestTiming): (sent: ChannelEvent) => void {
   return (sent) => {
     if (sent.kind !== 'result') return;
-    ctx.service.telemetry.metrics.finalResultLatency.record((performance.now() - readyAt) / 1000, { [ATTR.route]: ctx.route, [ATTR.endpoint]: endpoint });
+    const sentAt = performance.now();
+    const { metrics } = ctx.service.telemetry;
+    metrics.finalResultLatency.record((sentAt - readyAt) / 1000, { [ATTR.route]: ctx.route, [ATTR.endpoint]: endpoint });
+    if (vad && sent.timing) recordFinalPhases(metrics, finalPhases(readyAt, vad, sent.timing, sentAt));
   };
 }

@@ -7,6 +7,8 @@ import { STAGE_BUCKETS, STAGES, type Stage } from './stages.ts';
 import type { TaskMonitors, TaskTotals } from './task-monitor.ts';
 
 const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30];
+/** Phases of a final result range from microseconds (a hand-off) to the whole latency. */
+const PHASE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const METER = 'streamer';
 
 function serviceInstruments(meter: Meter) {
@@ -47,6 +49,11 @@ function serviceInstruments(meter: Meter) {
       description: 'Arrival of the audio (or request) that ended a segment or chunk → its final result sent',
       unit: UNIT.seconds,
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
+    }),
+    finalResultPhase: meter.createHistogram(METRIC.finalResultPhase, {
+      description: 'Per final segment endpointed by the VAD, the part of its final_result_latency_seconds spent in each phase (the phases add up to it)',
+      unit: UNIT.seconds,
+      advice: { explicitBucketBoundaries: PHASE_BUCKETS },
     }),
   };
 }

@@ -19,6 +19,7 @@ export const METRIC = {
   inboundPauses: 'inbound_pauses',
   timeToFirstResult: 'time_to_first_result_seconds',
   finalResultLatency: 'final_result_latency_seconds',
+  finalResultPhase: 'final_result_phase_seconds',
   stageBacklog: 'stage_backlog_seconds',
   stageRtf: 'rtf',
   stageProcessing: 'processing_duration_seconds',
@@ -34,6 +35,7 @@ export const ATTR = {
   code: 'code',
   pipeline: 'pipeline',
   endpoint: 'endpoint',
+  phase: 'phase',
 } as const;
 
 /** Units (UCUM, as OpenTelemetry wants them): counts name what they count, in braces. */

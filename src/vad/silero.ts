@@ -13,7 +13,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { ServiceContext } from '../context.ts';
-import { siblingModule, type WorkerPool } from '../task.ts';
+import { siblingModule, type JobRun, type WorkerPool } from '../task.ts';
+import type { VadRequestTiming } from '../telemetry/final-phases.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
 import type * as ort from 'onnxruntime-node';
@@ -39,6 +40,8 @@ export class VadChannelState {
   link?: SpanContext;
   /** Opened with SileroVad.openChannel and not closed yet: counted among the channels that may join a batch. */
   open = false;
+  /** When its last request was made, batched, run and answered (for the final-result latency breakdown). */
+  readonly lastRequest: VadRequestTiming = { requestedAt: 0, batchStartedAt: 0, runSeconds: 0, answeredAt: 0 };
 }
 
 export interface VadOptions {
@@ -70,7 +73,10 @@ interface Pending {
   samples: Float32Array;
   /** Audio seconds the windows cover (less than a whole window's for a zero-padded last window). */
   seconds: number;
+  /** On the batching clock (`now`). */
   queuedAt: number;
+  /** performance.now() ms, for the breakdown (the batching clock may be a test's). */
+  requestedAt: number;
   resolve: (probs: Float32Array) => void;
   reject: (err: unknown) => void;
 }
@@ -141,7 +147,7 @@ export class SileroVad {
       return Promise.reject(new RangeError(`VAD request of ${samples.length} samples: want 1..${MAX_WINDOWS_PER_REQUEST} windows of ${VAD_WINDOW}`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ channel, samples, seconds, queuedAt: this.now(), resolve, reject });
+      this.queue.push({ channel, samples, seconds, queuedAt: this.now(), requestedAt: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -181,7 +187,7 @@ export class SileroVad {
   }
 
   /** Runs a job where it is cheapest; `runSeconds` is its time on the thread that ran it. */
-  private async execute(job: VadJob, windows: number): Promise<{ value: VadJobResult; runSeconds: number }> {
+  private async execute(job: VadJob, windows: number): Promise<JobRun<VadJobResult>> {
     if (windows > this.inlineMaxWindows) return this.onWorker(job);
     return this.service.tasks.runOnThisThread('vad', () => runVadJob(this.inline, job));
   }
@@ -228,6 +234,7 @@ export class SileroVad {
 
   private async runBatch(batch: Pending[]): Promise<void> {
     const started = this.now();
+    const batchStartedAt = performance.now();
     const oldestQueuedAt = batch[0].queuedAt; // the queue is in arrival order
     // Most windows first: model run j then takes the first channels with more than j windows.
     batch.sort((a, b) => b.samples.length - a.samples.length);
@@ -259,15 +266,17 @@ export class SileroVad {
         })
       : null;
     let out: VadJobResult;
+    let runSeconds: number;
     try {
       // One unit of VAD stage work is one job: its audio is every window in it. Its processing
       // time is its run on the thread that ran it, not the hand-off to the worker.
       using stage = measureStage(this.service.telemetry.metrics, 'vad', audioSeconds);
       try {
-        const { value, runSeconds } = await this.execute({ windows, audio, state }, totalWindows);
+        const run = await this.execute({ windows, audio, state }, totalWindows);
+        runSeconds = run.runSeconds;
         stage.measured(runSeconds);
         span?.setAttribute('rtf', runSeconds / audioSeconds);
-        out = value;
+        out = run.value;
       } catch (err) {
         stage.discard();
         throw err;
@@ -275,8 +284,14 @@ export class SileroVad {
     } finally {
       span?.end();
     }
+    const answeredAt = performance.now();
     let probOffset = 0;
     batch.forEach((p, i) => {
+      const timing = p.channel.lastRequest;
+      timing.requestedAt = p.requestedAt;
+      timing.batchStartedAt = batchStartedAt;
+      timing.runSeconds = runSeconds;
+      timing.answeredAt = answeredAt;
       p.channel.state.set(out.state.subarray(i * 2 * VAD_STATE, (i + 1) * 2 * VAD_STATE));
       p.channel.context.set(p.samples.subarray(p.samples.length - VAD_CONTEXT));
       p.resolve(out.probs.subarray(probOffset, probOffset + windows[i]));

@@ -17,10 +17,15 @@ function model(knobs: Record<string, number>): SimulatedModel {
 }
 after(() => Promise.all(models.map((m) => m.close())));
 
-test('outputs the number of samples it was given', async () => {
-  const { computeSeconds, ...result } = await model({ delay: 0.02 }).infer(new Float32Array(12_345));
+test('outputs the number of samples it was given, and when it ran on its worker', async () => {
+  const called = performance.now();
+  const { computeSeconds, ran, ...result } = await model({ delay: 0.02 }).infer(new Float32Array(12_345));
+  const returned = performance.now();
   assert.deepEqual(result, { ok: true, output: { count: 12_345 } });
   assert.ok(computeSeconds! >= 0.02, `worker run time ${computeSeconds} s for a 0.02 s cost`);
+  // The worker's stamps on this thread's clock: inside the call, as long as the run (1 ms of slack for the clocks' rounding).
+  assert.ok(ran && ran.startedAt >= called - 1 && ran.finishedAt <= returned + 1, `ran ${JSON.stringify(ran)} within ${called}…${returned}`);
+  assert.ok(Math.abs((ran.finishedAt - ran.startedAt) / 1000 - computeSeconds!) < 1e-6, 'finishedAt − startedAt = computeSeconds');
 });
 
 // Wall time against the cost, and how freely the event loop ticks meanwhile, need idle cores: the
@@ -32,7 +37,7 @@ test('cost = delay + constant_factor × audio seconds, paid on a worker, not the
   const t0 = performance.now();
   const { value, cpuSeconds } = await threadCpu(() => m.infer(new Float32Array(16_000))); // 1 s of audio → 0.1 + 0.2 = 0.3 s
   const elapsed = (performance.now() - t0) / 1000;
-  const { computeSeconds, ...result } = value;
+  const { computeSeconds, ran: _, ...result } = value;
   assert.deepEqual(result, { ok: true, output: { count: 16_000 } });
   assert.ok(computeSeconds! >= 0.3, `the worker ran ${computeSeconds} s for a 0.3 s cost`);
   assert.ok(elapsed >= 0.3, `took ${elapsed} s for a 0.3 s cost`);
@@ -54,7 +59,7 @@ test('failure_rate 1: every inference returns a failure, none panics', async () 
   const m = model({ failure_rate: 1 });
   const before = await inferencePanics();
   for (let i = 0; i < 3; i++) {
-    const { computeSeconds: _, ...result } = await m.infer(new Float32Array(10));
+    const { computeSeconds: _, ran: __, ...result } = await m.infer(new Float32Array(10));
     assert.deepEqual(result, { ok: false, error: 'inference failed' });
   }
   assert.equal(await inferencePanics(), before);

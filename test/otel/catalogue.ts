@@ -10,6 +10,7 @@ export const HISTOGRAMS = [
   'eventloop_delay_seconds',
   'time_to_first_result_seconds',
   'final_result_latency_seconds',
+  'final_result_phase_seconds',
 ] as const;
 
 /** Histograms whose bucket boundaries differ per stage: aggregations must keep `pipeline` in by(). */

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
 import { connect, streamAudio, type Connection } from '../../src/client/stream-client.ts';
+import { FINAL_PHASES } from '../../src/telemetry/final-phases.ts';
 import { STAGES } from '../../src/telemetry/stages.ts';
 import { TASK_NAMES } from '../../src/task.ts';
 import { scrape } from '../helpers/prometheus.ts';
@@ -270,6 +271,33 @@ const TRUTHS: Truth[] = [
     async check(result) {
       assert.equal(result.length, 1);
       assert.ok(value(result[0]) > 0 && Number.isFinite(value(result[0])), `${value(result[0])}`);
+    },
+  },
+  {
+    what: 'mean seconds per VAD final by phase = stored phase seconds / finals, and the phases add up to the stored latency',
+    reads: readsExactly('final_result_phase_seconds_sum', 'final_result_phase_seconds_count'),
+    async check(result) {
+      assert.deepEqual(Object.keys(byLabel(result, 'phase')).sort(), [...FINAL_PHASES].sort());
+      const seconds = await stored('final_result_phase_seconds_sum', 'phase');
+      const finals = await stored('final_result_phase_seconds_count', 'phase');
+      for (const [phase, mean] of Object.entries(byLabel(result, 'phase'))) {
+        const [s, n] = [seconds[phase], finals[phase]];
+        assert.ok(n.increase > 0, `${phase}: finals stored`);
+        // A phase may be 0 in every final (no model wait on an idle service): then so is its mean.
+        if (s.atMost === 0) assert.equal(mean, 0, `${phase} mean`);
+        else assert.ok(mean >= s.increase / n.atMost - 1e-12 && mean <= s.atMost / n.increase + 1e-12, `${phase} mean ${mean}: ${s.increase}/${n.atMost} … ${s.atMost}/${n.increase}`);
+      }
+      const latency = (await stored('final_result_latency_seconds_sum{route="segmented",endpoint="vad"}'))[''];
+      const phases = Object.values(seconds).reduce((a, b) => a + b.increase, 0);
+      assert.ok(Math.abs(phases - latency.increase) < 1e-6, `Σ phases ${phases} s, latency ${latency.increase} s`);
+    },
+  },
+  {
+    what: 'p99 per phase is finite and no larger than the largest bucket',
+    reads: readsExactly('final_result_phase_seconds_bucket'),
+    async check(result) {
+      assert.deepEqual(Object.keys(byLabel(result, 'phase')).sort(), [...FINAL_PHASES].sort());
+      for (const [phase, p99] of Object.entries(byLabel(result, 'phase'))) assert.ok(p99 >= 0 && p99 <= 10, `${phase}: p99 ${p99}`);
     },
   },
   {

@@ -47,14 +47,23 @@ test('a failure the model reports is a model failure, not a panic, and keeps its
   assert.equal(await panics(), 0);
 });
 
-test('a result carries the model output and the bounds in seconds', async () => {
+test('a result carries the model output and the bounds in seconds, and when the model ran and came back', async () => {
   const { ctx } = streamContext();
-  const event = await inferSegment(modelThat(async () => ({ ok: true, output: { count: 1600 } })), new Float32Array(1600), { ...span, start: 16_000, end: 17_600, isFinal: true }, ctx);
-  assert.deepEqual(event, { kind: 'result', channel: 1, start: 1, end: 1.1, isFinal: true, output: { count: 1600 } });
+  const ran = { startedAt: 1, finishedAt: 2 };
+  const called = performance.now();
+  const event = await inferSegment(modelThat(async () => ({ ok: true, output: { count: 1600 }, ran })), new Float32Array(1600), { ...span, start: 16_000, end: 17_600, isFinal: true }, ctx);
+  assert.ok(event.kind === 'result' && event.timing, 'a result with its timing');
+  const { timing, ...rest } = event;
+  assert.deepEqual(rest, { kind: 'result', channel: 1, start: 1, end: 1.1, isFinal: true, output: { count: 1600 } });
+  assert.equal(timing.ran, ran);
+  assert.ok(timing.returnedAt >= called && timing.returnedAt <= performance.now(), 'returnedAt: when the result was back here');
 });
 
 test('a time offset shifts the reported bounds: a stream that moved keeps one timeline', async () => {
   const { ctx } = streamContext();
   const event = await inferSegment(modelThat(async () => ({ ok: true, output: {} })), new Float32Array(1600), { ...span, start: 16_000, end: 17_600 }, { ...ctx, timeOffset: 12.5 });
-  assert.deepEqual(event, { kind: 'result', channel: 1, start: 13.5, end: 13.6, output: {} });
+  assert.ok(event.kind === 'result');
+  const { timing, ...rest } = event;
+  assert.deepEqual(rest, { kind: 'result', channel: 1, start: 13.5, end: 13.6, output: {} });
+  assert.equal(timing?.ran, null, 'a model that does not say when it ran');
 });

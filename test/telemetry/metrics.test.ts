@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio, type StreamResult } from '../../src/client/stream-client.ts';
 import { TASK_NAMES } from '../../src/task.ts';
+import { FINAL_PHASES } from '../../src/telemetry/final-phases.ts';
 import { STAGE_BUCKETS } from '../../src/telemetry/stages.ts';
 import { scrape, type Exposition } from '../helpers/prometheus.ts';
 import { promtoolCheckMetrics, requirePromtool } from '../helpers/promtool.ts';
@@ -86,6 +87,17 @@ test('per-stage histograms, load counters and latency agree with what was sent a
     delta(before, after, 'final_result_latency_seconds_count', { route: 'simple', endpoint: 'chunk' }) +
     delta(before, after, 'final_result_latency_seconds_count', { route: 'simple', endpoint: 'end_of_audio' });
   assert.equal(simpleFinals, segments(simple).length);
+  // breakdown: every phase once per VAD-endpoint final, and the phases add up to those finals' latency
+  let phaseSeconds = 0;
+  for (const phase of FINAL_PHASES) {
+    assert.equal(delta(before, after, 'final_result_phase_seconds_count', { phase }), fixture.regions.length, `phase ${phase}: one per VAD final`);
+    const seconds = delta(before, after, 'final_result_phase_seconds_sum', { phase });
+    assert.ok(seconds >= 0, `phase ${phase}: ${seconds} s`);
+    phaseSeconds += seconds;
+  }
+  const vadFinalSeconds = delta(before, after, 'final_result_latency_seconds_sum', { route: 'segmented', endpoint: 'vad' });
+  assert.ok(vadFinalSeconds > 0 && Math.abs(phaseSeconds - vadFinalSeconds) < 1e-6, `phases ${phaseSeconds} s, latency ${vadFinalSeconds} s`);
+  assert.ok(delta(before, after, 'final_result_phase_seconds_sum', { phase: 'vad_run' }) > 0, 'the VAD runs are in it');
 
   // target_info names the service
   assert.ok(after.has('target_info', { service_name: 'streamer', service_version: '0.1.0' }));

@@ -9,7 +9,7 @@
 import type { KeywordsModelConfig } from '../../config.ts';
 import type { ServiceContext } from '../../context.ts';
 import { log } from '../../log.ts';
-import { siblingModule, type WorkerPool } from '../../task.ts';
+import { siblingModule, type JobRun, type WorkerPool } from '../../task.ts';
 import type { InferenceResult, Model, ModelChannel } from '../model.ts';
 import { bundledKeywordModelsDir, findKeywordFiles } from './files.ts';
 import { KeywordSessions, type SpotterFiles, type SpotterState } from './spotter.ts';
@@ -53,8 +53,7 @@ export class KeywordsModel implements Model {
 
   /** A self-contained piece of audio (a speech segment), from a fresh state. */
   async infer(samples: Float32Array, start = 0, timeOffset = 0): Promise<InferenceResult> {
-    const { value, runSeconds } = await this.run(samples, start, null, false);
-    return toResult(value, runSeconds, timeOffset);
+    return toResult(await this.run(samples, start, null, false), timeOffset);
   }
 
   openChannel(): ModelChannel {
@@ -77,13 +76,14 @@ export class KeywordsModel implements Model {
 }
 
 /** The worker's answer as the model's result; detection times moved onto the client's timeline. */
-function toResult(value: KeywordsJobResult, runSeconds: number, timeOffset: number): InferenceResult {
+function toResult({ value, runSeconds, startedAt, finishedAt }: JobRun<KeywordsJobResult>, timeOffset: number): InferenceResult {
+  const ran = { startedAt, finishedAt };
   if (!value.ok) {
     log.error({ error: value.error }, 'keywords inference failed');
-    return { ok: false, error: 'inference failed', computeSeconds: runSeconds };
+    return { ok: false, error: 'inference failed', computeSeconds: runSeconds, ran };
   }
   const keywords = timeOffset === 0 ? value.detections : value.detections.map((d) => ({ ...d, time: d.time + timeOffset }));
-  return { ok: true, output: { keywords }, computeSeconds: runSeconds };
+  return { ok: true, output: { keywords }, computeSeconds: runSeconds, ran };
 }
 
 /** A channel's pieces, run one after the other with the state each one leaves. */
@@ -99,10 +99,10 @@ class KeywordsChannel implements ModelChannel {
   infer(samples: Float32Array, start = 0, timeOffset = 0): Promise<InferenceResult> {
     const result = this.last.then(async () => {
       try {
-        const { value, runSeconds } = await this.model.run(samples, start, this.state, true);
+        const run = await this.model.run(samples, start, this.state, true);
         // A failed piece leaves no state: the channel's next piece starts afresh.
-        this.state = value.ok ? value.state : null;
-        return toResult(value, runSeconds, timeOffset);
+        this.state = run.value.ok ? run.value.state : null;
+        return toResult(run, timeOffset);
       } catch (err) {
         this.state = null;
         throw err;

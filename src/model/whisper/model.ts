@@ -152,13 +152,14 @@ export class WhisperModel implements Model {
 
   async infer(samples: Float32Array): Promise<InferenceResult> {
     const audioSeconds = samples.length / 16_000; // before the transfer empties it
-    const { value, runSeconds } = await this.run(samples);
+    const { value, runSeconds, startedAt, finishedAt } = await this.run(samples);
+    const ran = { startedAt, finishedAt };
     if (!value.ok) {
       log.error({ error: value.error, audio_seconds: audioSeconds }, 'whisper inference failed');
-      return { ok: false, error: 'inference failed', computeSeconds: runSeconds };
+      return { ok: false, error: 'inference failed', computeSeconds: runSeconds, ran };
     }
     const texts = value.ids.map((ids) => this.tokens.decode(ids).trim()).filter((t) => t !== '');
-    return { ok: true, output: { text: texts.join(' ') }, computeSeconds: runSeconds };
+    return { ok: true, output: { text: texts.join(' ') }, computeSeconds: runSeconds, ran };
   }
 
   /**
