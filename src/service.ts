@@ -43,7 +43,7 @@ export interface ServiceOptions {
 
 /** The shared VAD as the config sets it up (the benchmark loads it the same way). */
 export function loadVad(vad: Config['vad'], service: ServiceContext): Promise<SileroVad> {
-  return SileroVad.load(service, undefined, { maxBatch: vad.max_batch, maxWaitMs: vad.batch_wait_ms, workers: vad.workers });
+  return SileroVad.load(service, undefined, { maxBatch: vad.max_batch, maxWaitMs: vad.batch_wait_ms, workers: vad.workers, graph: vad.graph });
 }
 
 /** The service could not start (a model missing, the port taken…): the message says which and why. */

@@ -22,7 +22,8 @@ import type { VadRequestTiming } from '../telemetry/final-phases.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
 import type * as ort from 'onnxruntime-node';
-import { createVadSession, runVadJob, type VadJob, type VadJobResult } from './silero-job.ts';
+import { log } from '../log.ts';
+import { createVadSession, runVadJob, type VadGraph, type VadJob, type VadJobResult } from './silero-job.ts';
 import type { VadWorkerJob } from './silero-worker.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
@@ -75,6 +76,8 @@ export interface VadOptions {
   inlineMaxWindows?: number;
   /** The clock of the batching wait, in ms (default performance.now; tests use a mocked one). */
   now?: () => number;
+  /** `matmul` (default): the convolutions as batch-wide products (silero-graph.ts); `original`: the graph as shipped. */
+  graph?: VadGraph;
 }
 
 interface Pending {
@@ -113,6 +116,7 @@ export class SileroVad {
   private readonly pool: WorkerPool<VadWorkerJob, VadJobResult>;
   private readonly inline: ort.InferenceSession;
   private readonly modelPath: string;
+  private readonly graph: VadGraph;
   private constructor(
     service: ServiceContext,
     pool: WorkerPool<VadWorkerJob, VadJobResult>,
@@ -130,6 +134,7 @@ export class SileroVad {
     this.now = options.now ?? (() => performance.now());
     this.workers = options.workers ?? 1;
     this.maxInFlight = this.workers + 1;
+    this.graph = options.graph ?? 'matmul';
   }
 
   /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
@@ -137,7 +142,9 @@ export class SileroVad {
     const pool = service.tasks.createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1);
     let inline: ort.InferenceSession | null = null;
     try {
-      inline = await createVadSession(path);
+      const loaded = await createVadSession(path, options.graph ?? 'matmul');
+      inline = loaded.session;
+      if (loaded.notRewritten) log.warn({ model: path, reason: loaded.notRewritten }, 'VAD: not the Silero v5 graph the matmul rewrite knows; running the graph as shipped (about 5x the CPU per window)');
       const vad = new SileroVad(service, pool, inline, path, options);
       await vad.onWorker({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
       return vad;
@@ -195,7 +202,7 @@ export class SileroVad {
   }
 
   private onWorker(job: VadJob) {
-    return this.pool.run({ ...job, modelPath: this.modelPath }, [job.audio.buffer as ArrayBuffer, job.state.buffer as ArrayBuffer]);
+    return this.pool.run({ ...job, modelPath: this.modelPath, graph: this.graph }, [job.audio.buffer as ArrayBuffer, job.state.buffer as ArrayBuffer]);
   }
 
   /** Runs a job where it is cheapest; `runSeconds` is its time on the thread that ran it. */

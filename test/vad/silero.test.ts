@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { bundledVadModelPath, MIN_REQUESTS_PER_SPLIT, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
+import { createVadSession, type VadGraph } from '../../src/vad/silero-job.ts';
 import { VAD_WINDOW } from '../../src/vad/window.ts';
 import { jobsSince, testContext } from '../helpers/context.ts';
 import { speechFixture } from '../helpers/service.ts';
@@ -20,16 +21,19 @@ before(async () => {
 after(() => vad.close());
 
 /** One channel's probabilities for WINDOWS windows starting at `offset`. */
-async function channelProbs(offset: number): Promise<number[]> {
+async function channelProbs(offset: number, on = vad): Promise<number[]> {
   const state = new VadChannelState();
   const out: number[] = [];
-  for (let k = 0; k < WINDOWS; k++) out.push(await vad.probability(state, audio.subarray(offset + k * VAD_WINDOW, offset + (k + 1) * VAD_WINDOW)));
+  for (let k = 0; k < WINDOWS; k++) out.push(await on.probability(state, audio.subarray(offset + k * VAD_WINDOW, offset + (k + 1) * VAD_WINDOW)));
   return out;
 }
 
-/** The same probabilities from a plain onnxruntime loop on this thread, one window per run: the reference. */
-async function referenceProbs(offset: number): Promise<number[]> {
-  const session = await ort.InferenceSession.create(bundledVadModelPath(), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+/**
+ * The same probabilities from a plain onnxruntime loop on this thread, one window per run: the
+ * reference, on the graph the VAD runs (matmul by default; silero-graph.test.ts compares the two graphs).
+ */
+async function referenceProbs(offset: number, graph: VadGraph = 'matmul'): Promise<number[]> {
+  const { session } = await createVadSession(bundledVadModelPath(), graph);
   try {
     const sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
     let state = new Float32Array(2 * 128);
@@ -56,6 +60,19 @@ test('channels batched together get exactly the probabilities of a plain single-
   assert.deepEqual(together, alone);
   // the fixture has speech: the probabilities are not all the same
   assert.ok(Math.max(...alone.flat()) > 0.9 && Math.min(...alone.flat()) < 0.1);
+});
+
+test('with graph: original, channels batched together get exactly what the shipped graph gives in a plain loop', async () => {
+  const original = await SileroVad.load(service, undefined, { graph: 'original', inlineMaxWindows: 0 });
+  try {
+    const offsets = [0, 16000, 40000, 80000];
+    const alone: number[][] = [];
+    for (const o of offsets) alone.push(await referenceProbs(o, 'original'));
+    assert.deepEqual(await Promise.all(offsets.map((o) => channelProbs(o, original))), alone);
+    assert.notDeepEqual(alone, await Promise.all(offsets.map((o) => referenceProbs(o))), 'the default (matmul) graph differs in the last digits');
+  } finally {
+    await original.close();
+  }
 });
 
 test('a request of several windows (a channel catching up) gives what one window at a time gives, in batches of mixed lengths', async () => {
