@@ -69,13 +69,31 @@ export interface CapacityRun {
   notes: string[];
 }
 
+/** Server config settings every capacity and burst run adds (`npm run bench -- --set vad.graph=original`). */
+const overrides: Record<string, Record<string, unknown>> = {};
+
+/** `section.key=value` (value parsed as JSON when it parses, else a string), for side-by-side runs. */
+export function setServerOverride(setting: string): void {
+  const m = /^([a-z_]+)\.([a-z_]+)=(.*)$/.exec(setting);
+  if (!m) throw new Error(`--set wants section.key=value (e.g. vad.graph=original), got ${setting}`);
+  let value: unknown = m[3];
+  try {
+    value = JSON.parse(m[3]);
+  } catch {
+    // a bare string
+  }
+  (overrides[m[1]] ??= {})[m[2]] = value;
+}
+
 export function capacityConfig(maxStreams: number, telemetry: boolean, model: Record<string, unknown> = ZERO_MODEL): Record<string, unknown> {
-  return {
+  const config: Record<string, Record<string, unknown>> = {
     model,
     limits: { max_streams: Math.max(600, maxStreams + 50) },
     shutdown: { drain_timeout_ms: 2000 },
     telemetry: { enabled: telemetry },
   };
+  for (const [section, settings] of Object.entries(overrides)) config[section] = { ...config[section], ...settings };
+  return config;
 }
 
 export interface LoadClientProcess {

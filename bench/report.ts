@@ -33,6 +33,8 @@ export interface BenchResults {
     otherCoresAtStart: number;
     commit: string | null;
     dirty: boolean | null;
+    /** `--set` server settings added to every capacity and burst run (absent: none). */
+    serverSettings?: string[];
   };
   vad?: VadResults;
   capacity?: { runs: CapacityRun[]; headlineStreams: number | null };
@@ -430,7 +432,8 @@ export function renderReport(r: BenchResults): string {
   parts.push(
     `streamer benchmark${m.smoke ? ' (SMOKE: tiny sizes, numbers are not meaningful)' : ''} — ${m.startedAt}, ${m.durationSeconds.toFixed(0)} s, ` +
       `node ${m.node}, ${m.cpus} × ${m.cpuModel}, ${m.commit?.slice(0, 10) ?? '?'}${m.dirty ? ' (dirty tree)' : ''}, ` +
-      `other load at start ${m.otherCoresAtStart.toFixed(2)} cores`,
+      `other load at start ${m.otherCoresAtStart.toFixed(2)} cores` +
+      (m.serverSettings?.length ? `, server settings ${m.serverSettings.join(' ')}` : ''),
   );
   if (r.vad) parts.push(...vadTables(r.vad));
   if (r.capacity) parts.push(capacityTable(r.capacity.runs, r.capacity.headlineStreams));

@@ -3,14 +3,15 @@
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
 // bench/results/profiles/, summarise one with `node bench/profile.ts FILE`);
-// `--report FILE` prints the tables of an earlier JSON result without running anything.
+// `--report FILE` prints the tables of an earlier JSON result without running anything;
+// `--set section.key=value` (repeatable) adds a server setting to every capacity and burst run.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBurst, type BurstOptions } from './burst.ts';
-import { capacityHeadline, capacityRun, telemetryComparison, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
+import { capacityHeadline, capacityRun, setServerOverride, telemetryComparison, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
 import { renderAtStreams, type MetricsPoint } from './render.ts';
 import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults } from './report.ts';
 import { runFleet, type FleetOptions } from './fleet.ts';
@@ -104,6 +105,8 @@ interface Flags {
   repeat: number | null;
   /** Print the tables of an earlier JSON result instead of running. */
   report: string | null;
+  /** `--set` server settings. */
+  set: string[];
 }
 
 function parseFlags(): Flags {
@@ -115,6 +118,7 @@ function parseFlags(): Flags {
       repeat: { type: 'string' },
       report: { type: 'string' },
       only: { type: 'string' },
+      set: { type: 'string', multiple: true, default: [] },
       out: { type: 'string', default: fileURLToPath(new URL('results/latest.json', import.meta.url)) },
     },
   });
@@ -129,12 +133,18 @@ function parseFlags(): Flags {
     process.stderr.write(`--streams wants a comma-separated list of stream counts, got ${values.streams}\n`);
     process.exit(2);
   }
+  try {
+    for (const setting of values.set) setServerOverride(setting);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const repeat = values.repeat === undefined ? null : Number(values.repeat);
   if (repeat !== null && (!Number.isInteger(repeat) || repeat < 1)) {
     process.stderr.write(`--repeat wants a whole number of runs per capacity point, got ${values.repeat}\n`);
     process.exit(2);
   }
-  return { smoke: values.smoke, only: only as Item[], out: values.out, profile: values.profile, streams, repeat, report: values.report ?? null };
+  return { smoke: values.smoke, only: only as Item[], out: values.out, profile: values.profile, streams, repeat, report: values.report ?? null, set: values.set };
 }
 
 function git(args: string[]): string | null {
@@ -190,6 +200,7 @@ async function main(): Promise<void> {
       otherCoresAtStart,
       commit: git(['rev-parse', 'HEAD']),
       dirty: ((s) => (s === null ? null : s.length > 0))(git(['status', '--porcelain', '--untracked-files=no'])),
+      ...(flags.set.length > 0 ? { serverSettings: flags.set } : {}),
     },
     targets: [],
     errors: [],
