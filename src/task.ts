@@ -139,6 +139,8 @@ export class Tasks {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Infinity,
+      // Piscina's own run/wait histograms: unused (the task monitors measure both), and a cost per job.
+      recordTiming: false,
     });
     const monitor = this.monitor(task);
     const run = (input: In, transferList?: Transferable[]) =>

@@ -50,6 +50,19 @@ export class AudioHistory {
     return out;
   }
 
+  /** Copies [from, to) into `into` at `at`, as slice() would give it (zeros outside what is kept). */
+  copyTo(from: number, to: number, into: Float32Array, at: number): void {
+    const a = Math.max(from, this.base);
+    const b = Math.min(to, this.end);
+    if (b <= a) {
+      into.fill(0, at, at + Math.max(0, to - from));
+      return;
+    }
+    into.fill(0, at, at + a - from);
+    into.set(this.view(a, b), at + a - from);
+    into.fill(0, at + b - from, at + to - from);
+  }
+
   /** Forgets every sample before `index`. */
   dropBefore(index: number): void {
     const drop = Math.min(Math.max(0, index - this.base), this.length);

@@ -1,11 +1,16 @@
 // Little-endian interleaved PCM bytes → interleaved float samples. A binary frame may end in the
 // middle of a sample or of a multi-channel frame: those bytes are carried into the next call.
+import { endianness } from 'node:os';
 import { bytesPerSample, type PcmFormat } from './format.ts';
+
+/** Typed-array views read the host's byte order: on a little-endian host they read the wire's directly. */
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+const NOTHING = new Uint8Array(0);
 
 export class PcmDecoder {
   private readonly frameBytes: number;
   private readonly isFloat: boolean;
-  private carry: Uint8Array = new Uint8Array(0);
+  private carry: Uint8Array = NOTHING;
   /** Whole multi-channel frames decoded so far. */
   frames = 0;
 
@@ -31,15 +36,23 @@ export class PcmDecoder {
     }
     const frames = Math.floor(data.length / this.frameBytes);
     const usable = frames * this.frameBytes;
-    this.carry = data.slice(usable);
+    this.carry = usable === data.length ? NOTHING : data.slice(usable);
     this.frames += frames;
 
-    const view = new DataView(data.buffer, data.byteOffset, usable);
     const out = new Float32Array(frames * this.format.channels);
-    if (this.isFloat) {
-      for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
-    } else {
-      for (let i = 0; i < out.length; i++) out[i] = view.getInt16(i * 2, true) / 32768;
+    if (!LITTLE_ENDIAN_HOST) {
+      const view = new DataView(data.buffer, data.byteOffset, usable);
+      if (this.isFloat) for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+      else for (let i = 0; i < out.length; i++) out[i] = view.getInt16(i * 2, true) / 32768;
+      return out;
+    }
+    // Typed views, several times faster than DataView calls at hundreds of streams; they need the
+    // samples aligned, which a frame cut from ws's read buffer may not be (then one copy aligns it).
+    if (data.byteOffset % (this.isFloat ? 4 : 2) !== 0) data = data.slice(0, usable);
+    if (this.isFloat) out.set(new Float32Array(data.buffer, data.byteOffset, out.length));
+    else {
+      const pcm = new Int16Array(data.buffer, data.byteOffset, out.length);
+      for (let i = 0; i < out.length; i++) out[i] = pcm[i] / 32768;
     }
     return out;
   }

@@ -6,7 +6,7 @@ import type { Model } from '../model/index.ts';
 import type { TaskPanic } from '../task.ts';
 import { trace } from '@opentelemetry/api';
 import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
-import { MAX_WINDOWS_PER_REQUEST, type SileroVad, type VadChannelState } from '../vad/silero.ts';
+import { MAX_WINDOWS_PER_REQUEST, type SileroVad, type VadChannelState, type WindowSource } from '../vad/silero.ts';
 import { VAD_WINDOW } from '../vad/window.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import type { ChannelEvent } from './events.ts';
@@ -102,8 +102,10 @@ export class SegmentedRunner implements ChannelRunner {
         while (!this.stopped) {
           const windows = Math.min(Math.floor((this.history.end - this.analysed) / VAD_WINDOW), MAX_WINDOWS_PER_REQUEST);
           if (windows === 0) break;
-          const end = this.analysed + windows * VAD_WINDOW;
-          await this.analyse(this.history.slice(this.analysed, end), end);
+          const from = this.analysed;
+          const end = from + windows * VAD_WINDOW;
+          // Read straight into the VAD job (no copy per request): these samples stay in the history until answered.
+          await this.analyse({ length: end - from, copyTo: (into, at) => this.history.copyTo(from, end, into, at) }, end);
         }
       } finally {
         this.running = false;
@@ -112,7 +114,7 @@ export class SegmentedRunner implements ChannelRunner {
   }
 
   /** Analyses whole windows from `this.analysed`; `end` is where the real audio in them ends. */
-  private async analyse(samples: Float32Array, end: number): Promise<void> {
+  private async analyse(samples: Float32Array | WindowSource, end: number): Promise<void> {
     const probs = await this.vad.probabilities(this.vadState, samples, seconds(end - this.analysed));
     for (const prob of probs) {
       const start = this.analysed;

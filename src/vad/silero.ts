@@ -47,6 +47,8 @@ export class VadChannelState {
   readonly state = new Float32Array(2 * VAD_STATE);
   /** The last 64 samples analysed: the context in front of the next window. */
   readonly context = new Float32Array(VAD_CONTEXT);
+  /** The last 64 samples of the request in a job: the context once the job is answered. */
+  readonly nextContext = new Float32Array(VAD_CONTEXT);
   /** The channel's span, linked from the batch spans that analyse it (when tracing). */
   link?: SpanContext;
   /** Opened with SileroVad.openChannel and not closed yet: counted among the channels that may join a batch. */
@@ -80,10 +82,20 @@ export interface VadOptions {
   graph?: VadGraph;
 }
 
+/**
+ * Consecutive windows of a channel, read when their job is put together: a request then needs no
+ * copy of its own (a copy per frame was a main-thread hot spot at hundreds of streams). Its
+ * samples must stay unchanged until the request is answered.
+ */
+export interface WindowSource {
+  readonly length: number;
+  copyTo(into: Float32Array, at: number): void;
+}
+
 interface Pending {
   channel: VadChannelState;
   /** Consecutive windows of the channel, back to back. */
-  samples: Float32Array;
+  samples: WindowSource;
   /** Audio seconds the windows cover (less than a whole window's for a zero-padded last window). */
   seconds: number;
   /** On the batching clock (`now`). */
@@ -155,18 +167,20 @@ export class SileroVad {
   }
 
   /**
-   * Speech probabilities of consecutive 512-sample windows of one channel (`samples` holds a whole
+   * Speech probabilities of consecutive 512-sample windows of one channel (`samples`, an array or
+   * a WindowSource, holds a whole
    * number of them, at most MAX_WINDOWS_PER_REQUEST); advances the channel's state and context. A
    * channel must await each request before making its next (its state depends on the previous).
    * `seconds`: the audio the windows really cover (default: all of them).
    */
-  probabilities(channel: VadChannelState, samples: Float32Array, seconds = samples.length / MODEL_SAMPLE_RATE): Promise<Float32Array> {
+  probabilities(channel: VadChannelState, samples: Float32Array | WindowSource, seconds = samples.length / MODEL_SAMPLE_RATE): Promise<Float32Array> {
     const windows = samples.length / VAD_WINDOW;
     if (!Number.isInteger(windows) || windows < 1 || windows > MAX_WINDOWS_PER_REQUEST) {
       return Promise.reject(new RangeError(`VAD request of ${samples.length} samples: want 1..${MAX_WINDOWS_PER_REQUEST} windows of ${VAD_WINDOW}`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ channel, samples, seconds, queuedAt: this.now(), requestedAt: performance.now(), resolve, reject });
+      const source = samples instanceof Float32Array ? { length: samples.length, copyTo: (into: Float32Array, at: number) => into.set(samples, at) } : samples;
+      this.queue.push({ channel, samples: source, seconds, queuedAt: this.now(), requestedAt: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -270,8 +284,9 @@ export class SileroVad {
     let audioSeconds = 0;
     batch.forEach((p, i) => {
       audio.set(p.channel.context, offset);
-      audio.set(p.samples, offset + VAD_CONTEXT);
+      p.samples.copyTo(audio, offset + VAD_CONTEXT);
       offset += VAD_CONTEXT + p.samples.length;
+      p.channel.nextContext.set(audio.subarray(offset - VAD_CONTEXT, offset));
       state.set(p.channel.state, i * 2 * VAD_STATE);
       audioSeconds += p.seconds;
     });
@@ -317,7 +332,7 @@ export class SileroVad {
       timing.runSeconds = runSeconds;
       timing.answeredAt = answeredAt;
       p.channel.state.set(out.state.subarray(i * 2 * VAD_STATE, (i + 1) * 2 * VAD_STATE));
-      p.channel.context.set(p.samples.subarray(p.samples.length - VAD_CONTEXT));
+      p.channel.context.set(p.channel.nextContext);
       p.resolve(out.probs.subarray(probOffset, probOffset + windows[i]));
       probOffset += windows[i];
     });

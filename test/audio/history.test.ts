@@ -42,3 +42,14 @@ test('a sliding window of appends and drops keeps every kept sample right and th
   // at most ~8000 kept + 1200 appended at once: the buffer never grew past twice that
   assert.ok(h.capacity <= 32_768, `capacity ${h.capacity}`);
 });
+
+test('copyTo writes what slice returns, into place, for ranges inside, across and outside what is kept', () => {
+  const h = new AudioHistory();
+  h.append(Float32Array.from({ length: 3000 }, (_, i) => i + 1));
+  h.dropBefore(1000);
+  for (const [from, to] of [[1500, 2012], [900, 1100], [2900, 3100], [0, 500], [3100, 3200], [1000, 3000]]) {
+    const into = new Float32Array(to - from + 10).fill(-1);
+    h.copyTo(from, to, into, 5);
+    assert.deepEqual([...into], [-1, -1, -1, -1, -1, ...h.slice(from, to), -1, -1, -1, -1, -1], `[${from}, ${to})`);
+  }
+});

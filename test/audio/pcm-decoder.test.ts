@@ -33,6 +33,23 @@ test('partial samples and partial frames are carried across binary frames, never
   assert.deepEqual(got, [...samples]);
 });
 
+test('a frame at any byte offset of a larger buffer (as ws may cut it) decodes the same', () => {
+  const values = [0, 0.25, -1, 0.999, -0.5, 0.125];
+  for (const [format, encoded] of [
+    [pcm(s16(2)), new Uint8Array(Int16Array.from(values, (v) => Math.round(v * 32767)).buffer)],
+    [pcm(f32(2)), new Uint8Array(Float32Array.from(values).buffer)],
+  ] as const) {
+    const expected = [...new PcmDecoder(format).decode(encoded)];
+    for (let offset = 0; offset < 4; offset++) {
+      const larger = new Uint8Array(encoded.length + 8).fill(0xff);
+      larger.set(encoded, offset);
+      const frame = larger.subarray(offset, offset + encoded.length);
+      assert.deepEqual([...new PcmDecoder(format).decode(frame)], expected, `byte offset ${offset}`);
+      assert.deepEqual(frame, encoded, 'the frame is not modified');
+    }
+  }
+});
+
 test('an incomplete trailing frame stays pending', () => {
   const decoder = new PcmDecoder(pcm(s16(2)));
   assert.equal(decoder.decode(new Uint8Array(7)).length, 2); // one frame = 4 bytes; 3 carried
