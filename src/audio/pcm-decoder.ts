@@ -11,6 +11,8 @@ export class PcmDecoder {
   private readonly frameBytes: number;
   private readonly isFloat: boolean;
   private carry: Uint8Array = NOTHING;
+  /** Where samples are decoded, reused from call to call (an allocation per frame was a main-thread cost). */
+  private scratch = new Float32Array(0);
   /** Whole multi-channel frames decoded so far. */
   frames = 0;
 
@@ -26,7 +28,10 @@ export class PcmDecoder {
     return this.carry.length;
   }
 
-  /** Decodes every whole frame in carry + bytes; returns interleaved samples in [-1, 1]. */
+  /**
+   * Decodes every whole frame in carry + bytes; returns interleaved samples in [-1, 1], in a buffer
+   * the next call reuses: copy what must outlive it.
+   */
   decode(bytes: Uint8Array): Float32Array {
     let data = bytes;
     if (this.carry.length > 0) {
@@ -39,7 +44,9 @@ export class PcmDecoder {
     this.carry = usable === data.length ? NOTHING : data.slice(usable);
     this.frames += frames;
 
-    const out = new Float32Array(frames * this.format.channels);
+    const samples = frames * this.format.channels;
+    if (this.scratch.length < samples) this.scratch = new Float32Array(samples);
+    const out = this.scratch.subarray(0, samples);
     if (!LITTLE_ENDIAN_HOST) {
       const view = new DataView(data.buffer, data.byteOffset, usable);
       if (this.isFloat) for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);

@@ -7,7 +7,10 @@ export interface ChannelBacklog {
 }
 
 export interface ChannelRunner {
-  /** 16 kHz audio of this channel, in order. Never blocks: processing happens asynchronously. */
+  /**
+   * 16 kHz audio of this channel, in order. Never blocks: processing happens asynchronously.
+   * `samples` may be a view of a buffer reused once this returns: keep a copy, not the array.
+   */
   push(samples: Float32Array): void;
   /** Forces an endpoint now (`at`: when it was asked for); resolves once its results were sent. */
   finalize(at: number): Promise<void>;

@@ -38,7 +38,7 @@ export class SimpleRunner implements ChannelRunner {
 
   push(samples: Float32Array): void {
     if (samples.length === 0 || this.aborted) return;
-    this.queued.push(samples);
+    this.queued.push(samples.slice()); // the caller reuses its buffer
     this.queuedSamples += samples.length;
     this.dispatch();
   }

@@ -74,3 +74,12 @@ test('formatError accepts s16/f32 within limits and explains the rest', () => {
   assert.match(formatError({ ...s16(1), sample_rate: 192001 }, 8)!, /sample_rate/);
   assert.match(formatError({ ...s16(1), sample_rate: 44100.5 }, 8)!, /sample_rate/);
 });
+
+test('the decoder reuses its output buffer: what a call returned changes with the next call', () => {
+  // The contract ChannelRunner.push relies on (runners copy what they keep): pin it so a change is deliberate.
+  const decoder = new PcmDecoder(pcm(s16(1)));
+  const first = decoder.decode(new Uint8Array(new Int16Array([16384, 16384]).buffer));
+  assert.deepEqual([...first], [0.5, 0.5]);
+  decoder.decode(new Uint8Array(new Int16Array([-16384, -16384]).buffer));
+  assert.deepEqual([...first], [-0.5, -0.5]);
+});
