@@ -86,8 +86,9 @@ const vadSchema = z
      */
     workers: z.number().int().min(1).max(16).default(Math.min(2, availableParallelism())),
     /**
-     * `matmul`: Silero's convolutions run as products over the whole batch (~5x less CPU per window,
-     * probabilities within ~1e-5 of the original graph); `original`: the graph as shipped.
+     * `matmul`: src/vad/silero_vad_matmul.onnx, Silero's convolutions as products over the whole
+     * batch (~5x less CPU per window, probabilities within ~1e-5 of the shipped graph); `original`:
+     * the package's graph as shipped.
      */
     graph: z.enum(['matmul', 'original']).default('matmul'),
   })

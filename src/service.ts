@@ -14,7 +14,7 @@ import { createTelemetry, noopTelemetry } from './telemetry/telemetry.ts';
 import { startRuntimeMetrics } from './telemetry/runtime.ts';
 import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
-import { SileroVad } from './vad/silero.ts';
+import { SileroVad, vadModelPath } from './vad/silero.ts';
 import { TASK_NAMES } from './task.ts';
 
 // package.json is one level above src/ and dist/ alike (a JSON import would pull it into the build).
@@ -43,7 +43,7 @@ export interface ServiceOptions {
 
 /** The shared VAD as the config sets it up (the benchmark loads it the same way). */
 export function loadVad(vad: Config['vad'], service: ServiceContext): Promise<SileroVad> {
-  return SileroVad.load(service, undefined, { maxBatch: vad.max_batch, maxWaitMs: vad.batch_wait_ms, workers: vad.workers, graph: vad.graph });
+  return SileroVad.load(service, vadModelPath(vad.graph), { maxBatch: vad.max_batch, maxWaitMs: vad.batch_wait_ms, workers: vad.workers });
 }
 
 /** The service could not start (a model missing, the port taken…): the message says which and why. */

@@ -13,7 +13,7 @@ test('defaults are the documented ones', () => {
     { ...c.model, workers: undefined },
     { backend: 'simulated', delay: 0.03, constant_factor: 0.05, jitter: 0.01, failure_rate: 0, panic_rate: 0, warmup_penalty: 10, workers: undefined },
   );
-  assert.deepEqual(c.vad, { threshold: 0.5, min_silence_ms: 300, speech_pad_ms: 30, min_speech_ms: 250, interim_interval_ms: 500, batch_wait_ms: 10, max_batch: 256, workers: Math.min(2, availableParallelism()) });
+  assert.deepEqual(c.vad, { threshold: 0.5, min_silence_ms: 300, speech_pad_ms: 30, min_speech_ms: 250, interim_interval_ms: 500, batch_wait_ms: 10, max_batch: 256, workers: Math.min(2, availableParallelism()), graph: 'matmul' });
   assert.equal(c.limits.max_channels, 8);
 });
 

@@ -2,10 +2,8 @@
 // channel run as consecutive model runs (each needs the state the previous one left); run j
 // batches the j-th window of every channel that has one. Runs on the VAD worker (large jobs) or
 // inline on the main thread (small ones); see silero.ts.
-import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
-import { rewriteSileroGraph } from './silero-graph.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
 const INPUT = VAD_CONTEXT + VAD_WINDOW;
@@ -26,24 +24,10 @@ export interface VadJobResult {
   state: Float32Array;
 }
 
-/** `matmul`: the convolutions as batch-wide products (silero-graph.ts); `original`: as shipped. */
-export type VadGraph = 'matmul' | 'original';
-
-export interface VadSession {
-  session: ort.InferenceSession;
-  /** Why the `matmul` graph could not be made and the original runs (undefined when it runs, or `original` was asked for). */
-  notRewritten?: string;
-}
-
-export async function createVadSession(path: string, graph: VadGraph): Promise<VadSession> {
-  const bytes = await readFile(path);
-  const rewrite = graph === 'matmul' ? rewriteSileroGraph(bytes) : { bytes };
+export function createVadSession(path: string): Promise<ort.InferenceSession> {
   // The model is tiny: one intra-op thread per run beats thread hand-off overhead (measured, see
   // README Performance).
-  const session = await ort.InferenceSession.create(rewrite.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' }).catch((err: unknown) => {
-    throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`);
-  });
-  return { session, notRewritten: 'unchanged' in rewrite ? rewrite.unchanged : undefined };
+  return ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
 }
 
 const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(MODEL_SAMPLE_RATE)]), []);

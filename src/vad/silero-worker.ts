@@ -3,23 +3,21 @@
 // main thread. The session is loaded on the worker's first job and kept.
 import type * as ort from 'onnxruntime-node';
 import { timedJob } from '../task-worker.ts';
-import { createVadSession, runVadJob, type VadGraph, type VadJob } from './silero-job.ts';
+import { createVadSession, runVadJob, type VadJob } from './silero-job.ts';
 
 export interface VadWorkerJob extends VadJob {
   modelPath: string;
-  graph: VadGraph;
 }
 
-let loaded: { key: string; session: Promise<ort.InferenceSession> } | null = null;
+let loaded: { path: string; session: Promise<ort.InferenceSession> } | null = null;
 
-function session(path: string, graph: VadGraph): Promise<ort.InferenceSession> {
-  const key = `${graph}:${path}`;
-  if (!loaded || loaded.key !== key) loaded = { key, session: createVadSession(path, graph).then((s) => s.session) };
+function session(path: string): Promise<ort.InferenceSession> {
+  if (!loaded || loaded.path !== path) loaded = { path, session: createVadSession(path) };
   return loaded.session;
 }
 
 export default timedJob(async (job: VadWorkerJob) => {
-  const s = await session(job.modelPath, job.graph).catch((err: unknown) => {
+  const s = await session(job.modelPath).catch((err: unknown) => {
     loaded = null; // try again on the next job
     throw err;
   });

