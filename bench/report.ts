@@ -77,7 +77,7 @@ function vadTables(v: VadResults): string[] {
     `1a. VAD, single stream: ${num(v.single[0]?.audioSeconds, 0)} s of speech (${v.windows} windows), median of ${v.single[0]?.reps.length ?? 0} rep(s)`,
     ['implementation', 'audio-s/CPU-s', 'CPU-s/audio-s', 'x real time', 'ours vs it', 'max |p − plain|', 'other cores'],
     v.single.map((s) => [
-      `${s.name}${s.name === 'plain' ? ' (floor)' : ''}`,
+      `${s.name}${s.name === 'plain-matmul' ? ' (floor)' : ''}`,
       num(s.audioPerCpuSecond, 1),
       num(s.cpuPerAudioSecond, 5),
       num(s.realtimeFactor, 0),
@@ -106,8 +106,8 @@ function vadTables(v: VadResults): string[] {
       num(c.otherCores, 2),
     ]),
     [
-      'floor: the plain loop batched by hand, one onnxruntime run of [B, 576] per step (1 thread): what cross-stream',
-      'batching reaches with this model. vs floor = our audio-s per CPU-s / the floor\'s (< 1: ours costs more).',
+      'floor: the plain loop over the matmul model batched by hand, one onnxruntime run of [B, 576] per step (1 thread):',
+      'what cross-stream batching reaches with the model ours runs. vs floor = our audio-s per CPU-s / the floor\'s (< 1: ours costs more).',
       'x real time ≈ audio-s/CPU-s means one core: onnxruntime-node runs session.run synchronously on the JS thread.',
     ],
   );

