@@ -56,7 +56,7 @@ interface Plan {
 
 const FULL: Plan = {
   vad: { audioSeconds: 60, reps: 3, streams: [1, 8, 32, 128], concurrentBudgetSeconds: 480, minPerStreamSeconds: 2 },
-  capacityNs: [50, 100, 200, 300, 400, 500],
+  capacityNs: [50, 100, 200, 300, 400, 500, 600],
   capacityRepeats: 2,
   capacityDurationS: 20,
   staggerMs: 1000,
