@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { parseConfig } from '../../src/config.ts';
 import { startService, type Service } from '../../src/service.ts';
-import { findChromium, launchWithMicrophone } from '../helpers/chromium.ts';
+import { collectPageErrors, findChromium, launchWithMicrophone } from '../helpers/chromium.ts';
 import { FIXTURE_KEYWORDS, keywordFixture } from '../helpers/keywords.ts';
 
 const fixture = keywordFixture();
@@ -31,8 +31,7 @@ test('the page shows the keywords detected in the microphone audio, and "no keyw
   browser = await launchWithMicrophone(executablePath, fixture.path);
   const page = await browser.newPage();
   page.setDefaultTimeout(15_000);
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+  const pageErrors = collectPageErrors(page);
   await page.goto(`${service.url}/`);
   await page.getByRole('button', { name: 'Start' }).click();
 

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { findChromium, launchWithMicrophone } from '../helpers/chromium.ts';
+import { collectPageErrors, findChromium, launchWithMicrophone } from '../helpers/chromium.ts';
 import { audioReceived, drain, startDrainingPair } from '../helpers/draining-pair.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
@@ -94,11 +94,7 @@ test('in headless Chromium, the fake microphone\'s speech appears as segments wi
   browser = await launchWithMicrophone(executablePath, fixture.path);
   const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
   page.setDefaultTimeout(15_000);
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
-  });
+  const pageErrors = collectPageErrors(page);
 
   const completedBefore = (await scrape(service.url)).value('streams_total', { route: 'segmented', outcome: 'completed' });
   await page.goto(`${service.url}/`);
@@ -189,11 +185,7 @@ test('when its server drains, the page moves the microphone stream to a new conn
   const pair = await startDrainingPair();
   const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
   page.setDefaultTimeout(15_000);
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
-  });
+  const pageErrors = collectPageErrors(page);
   const pageText = () => page.locator('main').innerText().catch(() => '(page text unavailable)');
   try {
     const onB = await audioReceived(service);

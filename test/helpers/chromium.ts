@@ -1,7 +1,7 @@
 // Headless Chromium for the live page's tests, its fake microphone playing a WAV file (looped).
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export function findChromium(): string | undefined {
   const onPath = (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => join(dir, 'chromium'));
@@ -35,4 +35,14 @@ export function launchWithMicrophone(executablePath: string, wav: string): Promi
       `--use-file-for-fake-audio-capture=${wav}`,
     ],
   });
+}
+
+/** The page's uncaught errors and console errors, collected from now on (for a failing test's message). */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+  });
+  return errors;
 }
