@@ -76,7 +76,10 @@ const vadSchema = z
     min_speech_ms: z.number().int().min(0).default(250),
     /** Interim results: one per this much new speech. */
     interim_interval_ms: z.number().int().min(50).default(500),
-    /** Cross-stream batching: longest a window waits for others to join its model run. */
+    /**
+     * Cross-stream batching: longest a window waits for others to join its model run (only while
+     * at least two more requests are expected in the wait: a light load does not wait).
+     */
     batch_wait_ms: z.number().min(0).max(100).default(10),
     /** Cross-stream batching: most channels in one batch. */
     max_batch: z.number().int().min(1).max(4096).default(256),

@@ -155,8 +155,9 @@ const batchWaits = async () => {
 const atOnce = <T>(what: string, p: Promise<T>) => within(`${what} waited for the batching timer`, p);
 
 test('a request waits exactly maxWaitMs for others to join its batch, and no longer', { timeout: 60_000 }, async (t) => {
-  const patient = await SileroVad.load(service, undefined, { maxWaitMs: 200, ...mockedClock });
-  const eager = await SileroVad.load(service, undefined, { maxWaitMs: 0, ...mockedClock });
+  // minCompany 0: the wait alone (with the default, requests this sparse would not wait at all; see below)
+  const patient = await SileroVad.load(service, undefined, { maxWaitMs: 200, minCompany: 0, ...mockedClock });
+  const eager = await SileroVad.load(service, undefined, { maxWaitMs: 0, minCompany: 0, ...mockedClock });
   t.mock.timers.enable(MOCKED);
   try {
     // three channels in use: a request of one may wait for the others' (c makes none)
@@ -187,8 +188,9 @@ test('a request waits exactly maxWaitMs for others to join its batch, and no lon
 });
 
 test('nobody waits for company that is not there: a lone channel, every open channel queued, or the others closed: start at once', { timeout: 60_000 }, async (t) => {
-  const v = await SileroVad.load(service, undefined, { maxWaitMs: 200, ...mockedClock });
-  const w = await SileroVad.load(service, undefined, { maxWaitMs: 200, ...mockedClock });
+  // minCompany 0: these rules alone, whatever the arrival rate
+  const v = await SileroVad.load(service, undefined, { maxWaitMs: 200, minCompany: 0, ...mockedClock });
+  const w = await SileroVad.load(service, undefined, { maxWaitMs: 200, minCompany: 0, ...mockedClock });
   t.mock.timers.enable(MOCKED); // mocked time never advances here: a request that waited would never start
   try {
     const before = await batchWaits();
@@ -206,6 +208,37 @@ test('nobody waits for company that is not there: a lone channel, every open cha
     assert.equal(after.waited - before.waited, 0, 'no job waited for company');
   } finally {
     await Promise.all([v.close(), w.close()]);
+  }
+});
+
+test('a request waits only when company is expected: sparse requests start at once, a busy stream of them waits', { timeout: 60_000 }, async (t) => {
+  const v = await SileroVad.load(service, undefined, { maxWaitMs: 50, ...mockedClock }); // minCompany: the default, 2
+  t.mock.timers.enable(MOCKED);
+  try {
+    const channels = Array.from({ length: 31 }, () => v.openChannel()); // the last never asks: no "every open channel" start
+    const asking = channels.slice(0, 30);
+    const before = await batchWaits();
+    // Sparse: one request every 100 ms (about 0.01 per ms: under one expected in the 50 ms wait).
+    for (let k = 0; k < 5; k++) {
+      await atOnce(`sparse request ${k}`, v.probability(channels[0], audio.subarray(k * VAD_WINDOW, (k + 1) * VAD_WINDOW)));
+      t.mock.timers.tick(100);
+    }
+    const sparse = await batchWaits();
+    assert.deepEqual({ jobs: sparse.jobs - before.jobs, waited: sparse.waited - before.waited }, { jobs: 5, waited: 0 }, 'sparse requests did not wait');
+    // 30 requests at once: the rate seen before them was low, so their job starts at once and holds them all.
+    await atOnce('30 requests after a quiet spell', Promise.all(asking.map((c) => v.probability(c, audio.subarray(0, VAD_WINDOW)))));
+    const burst = await batchWaits();
+    assert.equal(burst.jobs - sparse.jobs, 1);
+    // Now 30 requests arrived within an instant (~0.15 per ms): the next request expects company and waits.
+    const next = v.probability(asking[0], audio.subarray(VAD_WINDOW, 2 * VAD_WINDOW));
+    await new Promise((r) => setImmediate(r));
+    assert.equal((await batchWaits()).jobs, burst.jobs, 'it waits for company');
+    t.mock.timers.tick(50);
+    await atOnce('the wait at its bound', next);
+    const waited = await batchWaits();
+    assert.equal(Math.round((waited.waited - burst.waited) * 1e6) / 1e6, 0.05, 'it waited the 50 ms bound');
+  } finally {
+    await v.close();
   }
 });
 
