@@ -6,7 +6,7 @@
 import { FINAL_PHASES } from '../src/telemetry/final-phases.ts';
 import type { HistogramStats, LatencyBreakdown } from './breakdown.ts';
 import { capacityHeadline, capacityRun, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
-import { table } from './report.ts';
+import { lagCells, loopBound, table } from './report.ts';
 
 export const BURST_STAGGER_MS = 100;
 /** The burst headline's bound on p99 lag (issue 17's capacity target). */
@@ -71,16 +71,10 @@ export function burstTable(b: BurstResults, spread: CapacityRun[] = []): string 
     b.runs.map((r) => {
       const c = r.client;
       return [
-        String(r.streams),
-        `${c.completed}/${r.streams}`,
-        `${c.finals}/${c.expectedFinals}`,
-        ms(c.lag.p50),
-        c.lagP99InclMissing === null && c.missingFinals > 0 ? '>drain' : ms(c.lag.p99),
-        ms(c.lag.max),
-        ms(c.lagAfterSilence.p99),
+        ...lagCells(r),
         ms(c.lagAfterEndpoint?.p50),
         ms(c.lagAfterEndpoint?.p99),
-        r.server.eventLoopP99S === null ? '–' : r.server.eventLoopP99S === Infinity ? '>2500' : `≤${ms(r.server.eventLoopP99S)}`,
+        loopBound(r.server.eventLoopP99S),
         num(r.server.eventLoopUtilization, 2),
         num(r.server.cores, 2),
         num(r.server.cpuPerAudioSecond, 4),

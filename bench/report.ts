@@ -58,7 +58,22 @@ function num(x: number | null | undefined, digits: number): string {
 }
 const ratio = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`);
 const ms = (seconds: number | null | undefined) => (seconds === null || seconds === undefined ? '–' : `${(seconds * 1000).toFixed(0)}`);
-const loopBound = (s: number | null) => (s === null ? '–' : s === Infinity ? '>2500' : `≤${(s * 1000).toFixed(s < 0.01 ? 1 : 0)}`);
+/** The upper bound of the event-loop delay bucket holding the p99, in ms. */
+export const loopBound = (s: number | null) => (s === null ? '–' : s === Infinity ? '>2500' : `≤${(s * 1000).toFixed(s < 0.01 ? 1 : 0)}`);
+
+/** The cells items 2 and 2b start each run's row with: N, streams done, finals, lag p50 / p99 / max and the p99 past the min-silence (ms). */
+export function lagCells(r: CapacityRun): string[] {
+  const c = r.client;
+  return [
+    String(r.streams),
+    `${c.completed}/${r.streams}`,
+    `${c.finals}/${c.expectedFinals}`,
+    ms(c.lag.p50),
+    c.lagP99InclMissing === null && c.missingFinals > 0 ? '>drain' : ms(c.lag.p99),
+    ms(c.lag.max),
+    ms(c.lagAfterSilence.p99),
+  ];
+}
 
 /** A plain-text table: first column left-aligned, the others right-aligned. */
 export function table(title: string, headers: string[], rows: string[][], notes: string[] = []): string {
@@ -140,13 +155,7 @@ function capacityTable(runs: CapacityRun[], headline: number | null): string {
     runs.map((r) => {
       const c = r.client;
       return [
-        String(r.streams),
-        `${c.completed}/${r.streams}`,
-        `${c.finals}/${c.expectedFinals}`,
-        ms(c.lag.p50),
-        r.client.lagP99InclMissing === null && c.missingFinals > 0 ? '>drain' : ms(c.lag.p99),
-        ms(c.lag.max),
-        ms(c.lagAfterSilence.p99),
+        ...lagCells(r),
         loopBound(r.server.eventLoopP99S),
         num(r.server.eventLoopUtilization, 2),
         num(r.server.cores, 2),
