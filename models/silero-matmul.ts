@@ -96,19 +96,17 @@ export function rewriteSileroGraph(bytes: Uint8Array): RewriteResult {
   x = b.conv(x, floats(encoderWeight(1)), floats(encoderBias(1)), { inC: 128, outC: 64, frames: FRAMES, stride: 2 });
   // Encoder 2 (stride 2 over 2 frames): one output frame, from taps 1 and 2 (tap 0 is padding).
   const flat = b.node('Reshape', [x, b.int64s([-1, 2 * 64])]);
-  x = b.dense(flat, [...tap(floats(encoderWeight(2)), 64, 64, 1), ...tap(floats(encoderWeight(2)), 64, 64, 2)], 2 * 64, 64, floats(encoderBias(2)));
+  x = b.dense(flat, taps(floats(encoderWeight(2)), 64, 64, [1, 2]), 2 * 64, 64, floats(encoderBias(2)));
   // Encoder 3 (stride 1 over 1 frame): only the middle tap meets audio.
-  x = b.dense(x, tap(floats(encoderWeight(3)), 128, 64, 1), 64, 128, floats(encoderBias(3)));
+  x = b.dense(x, taps(floats(encoderWeight(3)), 128, 64, [1]), 64, 128, floats(encoderBias(3)));
   b.node('Unsqueeze', [x, b.int64s([2])], {}, PREFIX + ENCODER_OUT); // [B, 128, 1], as the decoder expects
 
-  // The branch's nodes from the padding's input up to the encoder's output are replaced.
-  const replaced = new Set<string>();
+  // The branch's nodes from the STFT's input (after the padding) up to the encoder's output are replaced.
   const keep: Node[] = [];
   let inside = false;
   for (const n of thenBranch.node ?? []) {
     if (n.output?.includes(PREFIX + '_/stft/Unsqueeze_output_0')) inside = true;
-    if (inside) replaced.add(n.name ?? '');
-    else keep.push(n);
+    if (!inside) keep.push(n);
     if (n.output?.includes(PREFIX + ENCODER_OUT)) {
       inside = false;
       keep.push(...b.nodes);
@@ -159,10 +157,12 @@ function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
-/** Tap k of a Conv weight [outC][inC][3] as a [inC][outC] matrix. */
-function tap(w: Float32Array, outC: number, inC: number, k: number): Float32Array {
-  const out = new Float32Array(inC * outC);
-  for (let o = 0; o < outC; o++) for (let c = 0; c < inC; c++) out[c * outC + o] = w[(o * inC + c) * 3 + k];
+/** Taps `ks` of a Conv weight [outC][inC][3], each as a [inC][outC] matrix, stacked: [ks.length · inC][outC]. */
+function taps(w: Float32Array, outC: number, inC: number, ks: number[]): Float32Array {
+  const out = new Float32Array(ks.length * inC * outC);
+  ks.forEach((k, i) => {
+    for (let o = 0; o < outC; o++) for (let c = 0; c < inC; c++) out[(i * inC + c) * outC + o] = w[(o * inC + c) * 3 + k];
+  });
   return out;
 }
 
@@ -204,8 +204,8 @@ class Builder {
   }
 
   /** x [B, inC] × w [inC][outC] + bias, ReLU. */
-  dense(x: string, w: Float32Array | number[], inC: number, outC: number, bias: Float32Array): string {
-    const product = this.node('MatMul', [x, this.floats(Float32Array.from(w), [inC, outC])]);
+  dense(x: string, w: Float32Array, inC: number, outC: number, bias: Float32Array): string {
+    const product = this.node('MatMul', [x, this.floats(w, [inC, outC])]);
     return this.node('Relu', [this.node('Add', [product, this.floats(bias, [outC])])]);
   }
 
@@ -213,10 +213,9 @@ class Builder {
   conv(x: string, w: Float32Array, bias: Float32Array, s: { inC: number; outC: number; frames: number; stride: number }): string {
     const padded = this.node('Pad', [x, this.int64s([0, 1, 0, 0, 1, 0])]);
     const out = Math.floor((s.frames - 1) / s.stride) + 1;
-    const taps = [0, 1, 2].map((k) => this.slice(padded, 1, k, k + s.stride * (out - 1) + 1, s.stride));
-    const stacked = this.node('Concat', taps, { axis: 2 });
-    const weights = [0, 1, 2].flatMap((k) => Array.from(tap(w, s.outC, s.inC, k)));
-    return this.dense(stacked, weights, 3 * s.inC, s.outC, bias);
+    const shifted = [0, 1, 2].map((k) => this.slice(padded, 1, k, k + s.stride * (out - 1) + 1, s.stride));
+    const stacked = this.node('Concat', shifted, { axis: 2 });
+    return this.dense(stacked, taps(w, s.outC, s.inC, [0, 1, 2]), 3 * s.inC, s.outC, bias);
   }
 
   private fresh(kind: string): string {
