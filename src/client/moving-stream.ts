@@ -283,9 +283,10 @@ export class MovingStream {
         await this.tryMove(from, left, attempt.signal, notice.deadlineMs, attempts + 1);
         return; // moved, or no audio was left to move
       } catch (err) {
-        // An attempt cut short because the stream ended is not one that failed; one cut short by the
-        // deadline counts, but the error before it says more about why no instance took the stream.
-        if (!attempt.signal.aborted) {
+        // An attempt cut short because the stream ended is not one that failed, unless it had its new
+        // connection open; one cut short by the deadline counts, but the error before it says more
+        // about why no instance took the stream.
+        if (!attempt.signal.aborted || err instanceof ClosedBeforeMove) {
           attempts++;
           if (attempts === 1 || performance.now() < deadline) last = describeError(err);
         }
@@ -307,10 +308,12 @@ export class MovingStream {
     if (at === null || at >= this.opts.pcm.byteLength) {
       if (at !== null) this.release();
       void next.conn.close(1000, 'not needed');
+      // The sender stopped before a move point: all audio went out, or the old stream ended with audio left (a failed move).
+      if (at === null && this.sent < this.opts.pcm.byteLength) throw new ClosedBeforeMove();
       return;
     }
     try {
-      if (!from.conn.isOpen) throw new Error('the server closed the stream before it could move');
+      if (!from.conn.isOpen) throw new ClosedBeforeMove();
       next.timeOffset = this.timeline(at);
       next.awaitingConfirm = true;
       await next.conn.send({ ...this.start, time_offset: next.timeOffset });
@@ -372,6 +375,13 @@ export class MovingStream {
       moves: this.moves,
       ...(this.failure && { moveFailure: this.failure }),
     };
+  }
+}
+
+/** The old stream closed while its move waited with the new connection open: the attempt failed. */
+class ClosedBeforeMove extends Error {
+  constructor() {
+    super('the server closed the stream before it could move');
   }
 }
 

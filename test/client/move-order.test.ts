@@ -131,6 +131,63 @@ void test('reconnect: false ignores going_away: one connection, as before', asyn
   }
 });
 
+/** A pacing clock that stands still from `freezeAtMs` on, until `thaw()`: the sender waits there as long as the test wants. */
+function freezingClock(freezeAtMs: number) {
+  let thawed = false;
+  const waiting: (() => void)[] = [];
+  const clock = {
+    t: 0,
+    now: () => clock.t,
+    sleep: (ms: number, signal: AbortSignal) =>
+      new Promise<void>((resolve, reject) => {
+        const wake = () => {
+          clock.t += ms;
+          resolve();
+        };
+        if (thawed || clock.t + ms < freezeAtMs) return wake();
+        waiting.push(wake);
+        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      }),
+    thaw: () => {
+      thawed = true;
+      for (const wake of waiting.splice(0)) wake();
+    },
+  };
+  return clock;
+}
+
+void test('the old stream closes while a new connection waits for a move point: the move failure is reported, not lost', async () => {
+  // The new connection opens; before the sender reaches a move point (its clock stands still), the
+  // server closes the old stream. The mover's hold then ends without one: audio was left, so it failed.
+  const clock = freezingClock(300);
+  let second: Promise<void> | undefined;
+  const server = await startFakeServer((conn, msg) => {
+    if (server.connections[0] === conn && msg.kind === 'binary' && !second && audioBytes(conn) >= 0.1 * BYTES_PER_SECOND) {
+      second = server.nextConnection().then(async () => {
+        conn.ws.close(1001, 'server shutting down');
+        await conn.closed; // the client answered the close: its connection is not open any more
+        clock.thaw();
+      });
+      conn.send({ type: 'going_away', deadline_ms: 5000 });
+    }
+  });
+  try {
+    const failures: unknown[] = [];
+    const pcm = randomBytes(BYTES_PER_SECOND, 8); // 1 s; the clock stops at 0.3 s
+    const result = await streamAudio({ addr: server.url(), format: STEREO, pcm, chunkBytes: 3201, realTime: true, clock, onMoveFailed: (f) => failures.push(f), timeoutMs: 10_000 });
+    await second;
+    assert.equal(server.connections.length, 2, 'one new connection was opened');
+    assert.deepEqual(server.connections[1].texts(), [], 'and not given the stream');
+    assert.deepEqual(result.moves, []);
+    assert.equal(result.closeCode, 1001);
+    assert.ok(result.sentSeconds < 1, `sent ${result.sentSeconds} s`);
+    assert.deepEqual(failures, [result.moveFailure]);
+    assert.match(result.moveFailure?.reason ?? '', /^no new connection took the stream before the server closed it \(last attempt: .+\)$/);
+  } finally {
+    await server.close();
+  }
+});
+
 void test('move points: the fewest frames that make whole 32 ms windows', () => {
   assert.deepEqual(
     [16000, 48000, 8000, 44100, 22050, 11025, 12345].map(moveStepFrames),
