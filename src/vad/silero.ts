@@ -171,14 +171,19 @@ export class SileroVad {
     this.maxInFlight = this.workers + 1;
   }
 
-  /** Loads the model here and on the worker, and runs a window on the worker, so a bad model fails here. */
+  /**
+   * Loads the model here and on every worker, and runs a window on each, so a bad model fails here.
+   * One job per worker, all at once (each idle worker takes one): no worker is still loading
+   * onnxruntime when the VAD is closed, which can abort the process (a start-up failure elsewhere).
+   */
   static async load(service: ServiceContext, path = matmulVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
     const pool = service.tasks.createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1);
     let inline: ort.InferenceSession | null = null;
     try {
       inline = await createVadSession(path);
       const vad = new SileroVad(service, pool, inline, path, options);
-      await vad.onWorker({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
+      const window = () => ({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
+      await Promise.all(Array.from({ length: pool.size }, () => vad.onWorker(window())));
       return vad;
     } catch (err) {
       await Promise.all([pool.destroy(), inline?.release()]);
