@@ -4,12 +4,11 @@
 // escapes to crash the process. Lint (eslint.config.js) forbids workers and floating promises
 // anywhere else. One `Tasks` per service: panics and monitors land in that service's telemetry.
 import { extname } from 'node:path';
-import { Piscina } from 'piscina';
 import { log } from './log.ts';
+import { ThreadPool } from './task-pool.ts';
 import { fromEpochMs, type WorkerRun } from './telemetry/final-phases.ts';
 import type { TaskMonitor } from './telemetry/task-monitor.ts';
 import type { Telemetry } from './telemetry/telemetry.ts';
-import type { TimedResult } from './task-worker.ts';
 
 /** Every task has a task monitor (src/telemetry/task-monitor.ts) and a panic counter. */
 export const TASK_NAMES = ['route', 'client_receiver', 'audio_decoding', 'vad', 'inference'] as const;
@@ -129,30 +128,31 @@ export class Tasks {
   }
 
   /**
-   * Worker threads are created only here. `file` is a module URL whose default export is its job
-   * handler wrapped in `timedJob` (src/task-worker.ts). Each job is one instance of `task` for its
-   * monitor: the time it queued for a worker is its scheduling delay, the time it ran there its poll.
+   * Worker threads are created only here. `file` is a module URL whose default export handles one
+   * job (it runs on a thread started from src/task-worker.ts). Each job is one instance of `task`
+   * for its monitor: the time it waited for its thread is its scheduling delay, the time it ran there
+   * its poll. `pipeline`: threads may hold several short jobs (src/task-pool.ts); false for jobs
+   * the caller already batches and spreads over the threads itself.
    */
-  createWorkerPool<In, Out>(task: TaskName, file: URL, threads: number): WorkerPool<In, Out> {
-    const pool = new Piscina({
-      filename: file.href,
-      minThreads: threads,
-      maxThreads: threads,
-      idleTimeout: Infinity,
-      // Piscina's own run/wait histograms: unused (the task monitors measure both), and a cost per job.
-      recordTiming: false,
+  createWorkerPool<In, Out>(task: TaskName, file: URL, threads: number, { pipeline = true } = {}): WorkerPool<In, Out> {
+    const pool = new ThreadPool<In, Out>({
+      entry: siblingModule('task-worker', import.meta.url),
+      module: file,
+      threads,
+      pipeline,
+      onCrashBetweenJobs: (err) => this.recordPanic(task, err),
     });
     const monitor = this.monitor(task);
     const run = (input: In, transferList?: Transferable[]) =>
       monitoredJob(monitor, async () => {
         const submittedAt = epochMs();
-        const timed = (await pool.run(input, { transferList: transferList as never })) as TimedResult<Out>;
+        const answer = await pool.run(input, transferList);
         return {
-          value: timed.value,
-          runSeconds: (timed.finishedAt - timed.startedAt) / 1000,
-          startedAt: fromEpochMs(timed.startedAt),
-          finishedAt: fromEpochMs(timed.finishedAt),
-          scheduledSeconds: (timed.startedAt - submittedAt) / 1000,
+          value: answer.value,
+          runSeconds: (answer.finishedAt - answer.startedAt) / 1000,
+          startedAt: fromEpochMs(answer.startedAt),
+          finishedAt: fromEpochMs(answer.finishedAt),
+          scheduledSeconds: (answer.startedAt - submittedAt) / 1000,
         };
       });
     return {

@@ -1,6 +1,5 @@
 // Worker thread of the simulated model: burns CPU for as long as a real model would, so that
 // load tests see the cost profile of CPU-bound inference without the event loop being blocked.
-import { timedJob } from '../task-worker.ts';
 import type { InferenceResult } from './model.ts';
 
 export interface SimulatedJob {
@@ -43,4 +42,4 @@ function simulatedInference(job: SimulatedJob): InferenceResult {
   return { ok: true, output: { count: job.samples.length } };
 }
 
-export default timedJob(simulatedInference);
+export default simulatedInference;

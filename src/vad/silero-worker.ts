@@ -2,7 +2,6 @@
 // calls it, so large jobs run here, on the second core, instead of stalling every stream on the
 // main thread. The session is loaded on the worker's first job and kept.
 import type * as ort from 'onnxruntime-node';
-import { timedJob } from '../task-worker.ts';
 import { createVadSession, runVadJob, type VadJob } from './silero-job.ts';
 
 export interface VadWorkerJob extends VadJob {
@@ -16,10 +15,10 @@ function session(path: string): Promise<ort.InferenceSession> {
   return loaded.session;
 }
 
-export default timedJob(async (job: VadWorkerJob) => {
+export default async function vadJob(job: VadWorkerJob) {
   const s = await session(job.modelPath).catch((err: unknown) => {
     loaded = null; // try again on the next job
     throw err;
   });
   return runVadJob(s, job);
-});
+}

@@ -177,7 +177,8 @@ export class SileroVad {
    * onnxruntime when the VAD is closed, which can abort the process (a start-up failure elsewhere).
    */
   static async load(service: ServiceContext, path = matmulVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
-    const pool = service.tasks.createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1);
+    // One job per thread at a time: the VAD batches requests and spreads its jobs over the threads itself.
+    const pool = service.tasks.createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1, { pipeline: false });
     let inline: ort.InferenceSession | null = null;
     try {
       inline = await createVadSession(path);

@@ -1,7 +1,6 @@
 // Worker thread of the keywords backend: runs the spotter (spotter.ts) on one piece of a channel's
 // audio. The channel's state comes with the job and goes back with the result, so any worker can
 // take a channel's next piece; the sessions are loaded on a worker's first job and kept.
-import { timedJob } from '../../task-worker.ts';
 import { KeywordSessions, type Detection, type SpotterFiles, type SpotterState } from './spotter.ts';
 
 export interface KeywordsJob {
@@ -44,4 +43,4 @@ async function spot(job: KeywordsJob): Promise<KeywordsJobResult> {
   }
 }
 
-export default timedJob(spot);
+export default spot;

@@ -1,7 +1,6 @@
 // Worker thread of the Whisper backend: the whole inference of one segment (log-mel of each 30 s
 // window, encoder, greedy decoding) runs here, off the event loop. onnxruntime-node runs a session
 // synchronously on the thread that calls it, so the sessions live in the worker, loaded on its first job.
-import { timedJob } from '../../task-worker.ts';
 import { greedyDecode } from './decoder.ts';
 import { CHUNK_SECONDS, logMel, SAMPLE_RATE } from './features.ts';
 import { WhisperOnnx } from './onnx-io.ts';
@@ -58,4 +57,4 @@ async function infer(job: WhisperJob): Promise<WhisperJobResult> {
   }
 }
 
-export default timedJob(infer);
+export default infer;
