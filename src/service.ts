@@ -101,7 +101,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
   const warm = model.warmup().then(() => {
     admission.warm = true;
-    log.info({ model: model.name }, 'model warmed up; ready');
+    // A service told to stop during its warm-up never becomes ready: the log must not say it did.
+    log.info({ model: model.name }, admission.draining ? 'model warmed up; not ready: draining' : 'model warmed up; ready');
   });
 
   let stopping: Promise<void> | null = null;

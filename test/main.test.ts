@@ -197,3 +197,27 @@ test('--help prints the usage with the exit statuses and starts nothing', async 
   assert.match(stdout, /exit status: 0 .*1 .*\n.*2 usage or config error/);
   assert.equal(stderr, '');
 });
+
+test('SIGTERM during the warm-up: the service drains without ever becoming ready, and its log does not say "ready"', { timeout: 60_000 }, async () => {
+  // Each model worker's first inference costs 0.3 s × (1 + 9): a warm-up of about 3 s.
+  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig({ model: { delay: 0.3, warmup_penalty: 9, workers: 2 } })], {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += String(d)));
+  const messages = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  try {
+    await waitFor('listening', () => messages().includes('listening'), { timeoutMs: 20_000 });
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, out);
+    const m = messages();
+    assert.ok(m.indexOf('draining') < m.indexOf('model warmed up; not ready: draining'), m.join(' | '));
+    assert.ok(!m.includes('model warmed up; ready'), m.join(' | '));
+    assert.equal(m.at(-1), 'stopped');
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
