@@ -4,7 +4,7 @@
 // While jobs are short, a thread holds several (pipelining): it takes the next from its own port
 // as soon as it answered the last, instead of waiting for this thread to hand it one per round
 // trip. That round trip, a message each way through a busy event loop, was the largest wait of a
-// final result when hundreds of streams ended speech at once (issue 17). A thread holds at most
+// final result when hundreds of streams ended speech at once (README, Bursts). A thread holds at most
 // PIPELINE_BUDGET_MS of expected work beyond the job it runs, so a slow model (Whisper) still gets
 // one job per thread and no job waits behind another while a thread is free.
 //
@@ -73,6 +73,11 @@ export class ThreadPool<In, Out> {
 
   get size(): number {
     return this.options.threads;
+  }
+
+  /** How many jobs each thread holds now: sent to it and not answered (tests, diagnostics). */
+  get held(): number[] {
+    return this.threads.map((t) => t.held.length);
   }
 
   /** How many jobs a thread may hold now. */

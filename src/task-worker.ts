@@ -30,10 +30,10 @@ const handle = ((await import(module)) as { default: (input: unknown) => unknown
 if (typeof handle !== 'function') throw new Error(`${module} has no default export to handle jobs`);
 
 const jobs: JobMessage[] = [];
-let draining = false;
+let working = false;
 
-async function drain(): Promise<void> {
-  draining = true;
+async function work(): Promise<void> {
+  working = true;
   for (let job = jobs.shift(); job; job = jobs.shift()) {
     Atomics.store(running, 0, job.id);
     const startedAt = epochMs();
@@ -46,13 +46,13 @@ async function drain(): Promise<void> {
     }
     Atomics.store(running, 0, -1);
   }
-  draining = false;
+  working = false;
 }
 
 port.on('message', (job: JobMessage) => {
   jobs.push(job);
-  if (!draining)
-    drain().catch((err: unknown) => {
+  if (!working)
+    work().catch((err: unknown) => {
       // Only posting can fail here (an answer that cannot be cloned): that is the job's crash.
       setImmediate(() => {
         throw err;

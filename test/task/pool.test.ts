@@ -66,6 +66,7 @@ test('a thread that dies fails only the job it ran: the jobs it held run on its 
     assert.equal(p.holdLimit, 16);
     const count = runs(10);
     const jobs = Array.from({ length: 10 }, (_, n) => p.run({ n, kind: n === 4 ? 'crash' : 'echo', runs: count }));
+    assert.deepEqual(p.held, [10], 'all ten went to the thread at once');
     const settled = await Promise.allSettled(jobs);
     assert.deepEqual(
       settled.map((s) => s.status),
