@@ -41,7 +41,47 @@ async function serve({ configPath }: { configPath?: string }): Promise<number> {
     return 2;
   }
   log.level = config.log_level;
-  let service: Service;
+
+  // Signals are handled from the start: one that comes while the service starts stops it as soon
+  // as it is up (without a handler, the process would die of the signal, not drain and exit 0).
+  let service: Service | null = null;
+  let stopWhenUp: number | null = null;
+  let exit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (exit = resolve));
+  const stop = (code: number): void => {
+    if (!service) {
+      stopWhenUp ??= code;
+      return;
+    }
+    service.shutdown().then(
+      () => exit(code),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        exit(1);
+      },
+    );
+  };
+
+  // One operator action often reaches the server twice: a signal sent to the whole process group
+  // (Ctrl-C, `timeout`, systemd) arrives from the kernel and again relayed by npm. A signal within
+  // SAME_ACTION_MS of the first is that same action; a later one is a deliberate "exit now".
+  let firstSignalAt: number | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const now = performance.now();
+    if (firstSignalAt === null) {
+      firstSignalAt = now;
+      log.info({ signal }, 'shutting down');
+      stop(0);
+    } else if (now - firstSignalAt < SAME_ACTION_MS) {
+      log.info({ signal }, 'signal delivered again by a launcher: still draining');
+    } else {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   try {
     service = await startService(config);
   } catch (err) {
@@ -50,43 +90,13 @@ async function serve({ configPath }: { configPath?: string }): Promise<number> {
     fatal(err.message);
     return 1;
   }
-
-  return new Promise<number>((resolve) => {
-    const stop = (code: number): void => {
-      service.shutdown().then(
-        () => resolve(code),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    service.warm.catch((err: unknown) => {
-      log.error({ err }, 'model warm-up failed');
-      fatal(`model warm-up failed: ${err instanceof Error ? err.message : String(err)}`);
-      stop(1);
-    });
-
-    // One operator action often reaches the server twice: a signal sent to the whole process group
-    // (Ctrl-C, `timeout`, systemd) arrives from the kernel and again relayed by npm. A signal within
-    // SAME_ACTION_MS of the first is that same action; a later one is a deliberate "exit now".
-    let firstSignalAt: number | null = null;
-    const onSignal = (signal: NodeJS.Signals) => {
-      const now = performance.now();
-      if (firstSignalAt === null) {
-        firstSignalAt = now;
-        log.info({ signal }, 'shutting down');
-        stop(0);
-      } else if (now - firstSignalAt < SAME_ACTION_MS) {
-        log.info({ signal }, 'signal delivered again by a launcher: still draining');
-      } else {
-        log.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+  service.warm.catch((err: unknown) => {
+    log.error({ err }, 'model warm-up failed');
+    fatal(`model warm-up failed: ${err instanceof Error ? err.message : String(err)}`);
+    stop(1);
   });
+  if (stopWhenUp !== null) stop(stopWhenUp);
+  return exited;
 }
 
 await runCli(USAGE, parse, serve);

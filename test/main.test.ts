@@ -206,13 +206,16 @@ test('SIGTERM during the warm-up: the service drains without ever becoming ready
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let err = '';
   child.stdout.on('data', (d: Buffer) => (out += String(d)));
+  child.stderr.on('data', (d: Buffer) => (err += String(d)));
   const messages = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
   try {
+    // At once: the signal handlers are in place before the service starts (without them the process would die of the signal).
     await waitFor('listening', () => messages().includes('listening'), { timeoutMs: 20_000 });
     child.kill('SIGTERM');
-    const [code] = (await once(child, 'exit')) as [number | null];
-    assert.equal(code, 0, out);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    assert.equal(code, 0, `exit ${code} ${signal}\n${err}\n${out}`);
     const m = messages();
     assert.ok(m.indexOf('draining') < m.indexOf('model warmed up; not ready: draining'), m.join(' | '));
     assert.ok(!m.includes('model warmed up; ready'), m.join(' | '));
