@@ -200,27 +200,19 @@ test('--help prints the usage with the exit statuses and starts nothing', async 
 
 test('SIGTERM during the warm-up: the service drains without ever becoming ready, and its log does not say "ready"', { timeout: 60_000 }, async () => {
   // Each model worker's first inference costs 0.3 s × (1 + 9): a warm-up of about 3 s.
-  const child = spawn(process.execPath, ['src/main.ts', '--config', writeConfig({ model: { delay: 0.3, warmup_penalty: 9, workers: 2 } })], {
-    cwd: root,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += String(d)));
-  child.stderr.on('data', (d: Buffer) => (err += String(d)));
-  const messages = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  const server = await launch(fromSources, { model: { delay: 0.3, warmup_penalty: 9, workers: 2 } }, { ready: false });
   try {
-    // At once: the signal handlers are in place before the service starts (without them the process would die of the signal).
-    await waitFor('listening', () => messages().includes('listening'), { timeoutMs: 20_000 });
-    child.kill('SIGTERM');
-    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
-    assert.equal(code, 0, `exit ${code} ${signal}\n${err}\n${out}`);
-    const m = messages();
+    // At once, on the 'listening' line: the signal handlers are in place before the service starts
+    // (without them the process would die of the signal).
+    server.child.kill('SIGTERM');
+    const closed = once(server.child, 'close'); // every log line read
+    assert.equal(await server.exitCode, 0, server.logs.join('\n'));
+    await closed;
+    const m = server.entries().map((e) => e.msg);
     assert.ok(m.indexOf('draining') < m.indexOf('model warmed up; not ready: draining'), m.join(' | '));
     assert.ok(!m.includes('model warmed up; ready'), m.join(' | '));
     assert.equal(m.at(-1), 'stopped');
   } finally {
-    child.kill('SIGKILL');
+    server.kill();
   }
 });

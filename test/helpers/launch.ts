@@ -38,6 +38,8 @@ export interface LaunchOptions {
   cwd?: string;
   /** Added to the environment (HOST, PORT and LOG_LEVEL are set for tests unless given here). */
   env?: NodeJS.ProcessEnv;
+  /** Wait until it reports ready (default); false: resolve as soon as it listens (a test of its warm-up). */
+  ready?: boolean;
 }
 
 /** Runs `command(configFile)` and resolves once the service listens and reports ready. */
@@ -78,7 +80,7 @@ export async function launch(command: (configFile: string) => [string, string[]]
     },
   };
   try {
-    await waitReady(port);
+    if (options.ready ?? true) await waitReady(port);
   } catch (err) {
     // Never leave a process behind: the caller gets no handle to stop it.
     launched.kill();
