@@ -71,10 +71,6 @@ export class ThreadPool<In, Out> {
     for (let i = 0; i < options.threads; i++) this.threads.push(this.startThread());
   }
 
-  get size(): number {
-    return this.options.threads;
-  }
-
   /** How many jobs each thread holds now: sent to it and not answered (tests, diagnostics). */
   get held(): number[] {
     return this.threads.map((t) => t.held.length);

@@ -248,6 +248,15 @@ test('a model file that is missing fails load, naming it', async () => {
 
 // Whether the two workers' jobs really overlap in time depends on free cores: the benchmark measures
 // it (npm run bench -- --only offload). Here: what two workers compute, and that every job ran on the pool.
+test('load runs one window on every worker, so none is still starting when the VAD is closed', async () => {
+  for (const workers of [1, 3]) {
+    const before = await vadJobs();
+    const v = await SileroVad.load(service, undefined, { workers });
+    await v.close();
+    assert.deepEqual(jobsSince(before, await vadJobs()), { all: workers, onWorker: workers }, `${workers} worker(s)`);
+  }
+});
+
 test('with two workers, jobs of disjoint channels run on the pool and give the same probabilities as with one', async () => {
   /** 128 channels in jobs of ≤ 32 analyse 40 windows each, every job on the pool. */
   const analyse = async (workers: number) => {
