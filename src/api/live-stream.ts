@@ -1,16 +1,17 @@
 // One running stream of a session and its bookkeeping: the admission slot, the stream's span,
 // active_streams, streams_total{outcome}, segments_total and time to first result. However a
 // stream ends (finished, dropped by the client, cut by the server), it ends through end(), once.
-import { log } from '../log.ts';
+import { randomUUID } from 'node:crypto';
+import { log, type Logger } from '../log.ts';
 import type { ChannelEvent } from '../pipeline/events.ts';
 import { AudioStream, type Mode, type PipelineDeps, type StreamBacklog } from '../pipeline/stream.ts';
 import type { Instruments } from '../telemetry/instruments.ts';
 import { ATTR } from '../telemetry/names.ts';
-import { contextFromTraceparent, startChildSpan, type Context, type Span } from '../telemetry/tracing.ts';
+import { contextFromTraceparent, isTraceparent, startChildSpan, tracingEnabled, type Context, type Span } from '../telemetry/tracing.ts';
 import type { Admission } from './admission.ts';
 import { toServerEvent } from './events.ts';
-import { toPcmFormat, toSegmenterTuning } from './format.ts';
-import type { ServerEvent, StartRequest } from './protocol.ts';
+import { incompleteSample, toPcmFormat, toSegmenterTuning } from './format.ts';
+import type { AudioFormat, ErrorCode, ServerEvent, StartRequest } from './protocol.ts';
 
 /** How a stream ended, for streams_total{outcome}. */
 export type Outcome = 'completed' | 'client_closed' | 'error';
@@ -37,22 +38,32 @@ export class LiveStream {
   /** The stream's span as a context: work done within it joins the stream's trace. */
   readonly trace: Context;
   private stream!: AudioStream;
-  private constructor(mode: Mode, deps: LiveStreamDeps, deliver: Deliver, span: Span, trace: Context) {
-    this.trace = trace;
+  /** The stream's id: in its `started` event, its log lines and its span. */
+  readonly id: string;
+  private readonly format: AudioFormat;
+  private readonly log: Logger;
+  private constructor(mode: Mode, format: AudioFormat, deps: LiveStreamDeps, deliver: Deliver, opened: { id: string; span: Span; trace: Context }) {
+    this.id = opened.id;
+    this.trace = opened.trace;
+    this.span = opened.span;
+    this.format = format;
     this.mode = mode;
     this.metrics = deps.service.telemetry.metrics;
     this.admission = deps.admission;
     this.deliver = deliver;
-    this.span = span;
+    this.log = log.child({ stream_id: this.id });
   }
 
   /**
    * Opens a stream for `request`, taking an admission slot (the caller checked that admission
-   * takes it). `progress` is called whenever some of its backlog was worked off.
+   * takes it), and tells the client with `started`. `progress` is called whenever some of its
+   * backlog was worked off.
    */
   static async open(mode: Mode, request: StartRequest, deps: LiveStreamDeps, deliver: Deliver, progress: () => void): Promise<LiveStream> {
     const { format } = request;
+    const id = randomUUID();
     const { span, ctx } = startChildSpan('stream', contextFromTraceparent(request.trace_id), {
+      'stream.id': id,
       route: mode,
       channels: format.channels,
       sample_rate: format.sample_rate,
@@ -60,9 +71,20 @@ export class LiveStream {
       interim_results: request.interim_results,
     });
     deps.admission.acquire();
-    const live = new LiveStream(mode, deps, deliver, span, ctx);
+    const live = new LiveStream(mode, format, deps, deliver, { id, span, trace: ctx });
+    // Tracing is the operator's aid: a malformed trace_id must not cost the client its stream.
+    if (request.trace_id && !isTraceparent(request.trace_id)) live.log.info({ trace_id: request.trace_id }, 'trace_id is not a W3C traceparent: ignored');
     try {
-      const params = { mode, format: toPcmFormat(format), interimResults: request.interim_results, vad: toSegmenterTuning(request.vad), trace: ctx, timeOffset: request.time_offset, progress };
+      const params = {
+        mode,
+        format: toPcmFormat(format),
+        interimResults: request.interim_results,
+        vad: toSegmenterTuning(request.vad),
+        trace: ctx,
+        timeOffset: request.time_offset,
+        log: live.log,
+        progress,
+      };
       live.stream = await AudioStream.open(params, deps, (e) => live.send(e));
     } catch (err) {
       deps.admission.release();
@@ -71,6 +93,8 @@ export class LiveStream {
       throw err;
     }
     live.metrics.activeStreams.add(1, { [ATTR.route]: mode });
+    live.log.debug({ route: mode, format, time_offset: request.time_offset }, 'stream started');
+    deliver({ type: 'started', stream_id: id, ...(tracingEnabled() ? { trace_id: span.spanContext().traceId } : {}) });
     return live;
   }
 
@@ -91,11 +115,13 @@ export class LiveStream {
   /** End of audio (`at`: when it was asked for): every result, then `stream_end`. Once; later calls wait for it. */
   finish(at: number): Promise<void> {
     this.finishing ??= (async () => {
-      const durations = await this.stream.finish(at);
+      const { durations, undecodedBytes } = await this.stream.finish(at);
       if (this.ended) return; // aborted meanwhile: no stream_end
       this.end('completed', durations[0]);
+      // The protocol keeps a partial sample for the next frame; at the end there is none: say so.
+      if (undecodedBytes > 0) this.protocolError('incomplete_sample', incompleteSample(undecodedBytes, this.format));
       this.deliver({ type: 'stream_end', channel_durations: durations });
-      log.debug({ durations }, 'stream ended');
+      this.log.debug({ durations }, 'stream ended');
     })();
     return this.finishing;
   }
@@ -109,6 +135,12 @@ export class LiveStream {
 
   backlog(): StreamBacklog {
     return this.ended ? { vad: 0, model: 0 } : this.stream.backlog();
+  }
+
+  /** A protocol error about this stream that does not end it. */
+  private protocolError(code: ErrorCode, message: string): void {
+    this.metrics.protocolErrors.add(1, { [ATTR.code]: code });
+    this.deliver({ type: 'error', message, code });
   }
 
   private send(event: ChannelEvent): void {

@@ -50,6 +50,7 @@ export const ERROR_CODES = [
   'shutting_down',
   'idle_timeout',
   'stream_too_long',
+  'incomplete_sample',
   'slow_consumer',
   'unauthorized',
   'model_failure',
@@ -61,6 +62,7 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export type ModelOutput = Record<string, unknown>;
 
 export type ServerEvent =
+  | { type: 'started'; stream_id: string; trace_id?: string }
   | { type: 'active'; time: number; channel: number }
   | { type: 'inactive'; time: number; channel: number }
   | ({ type: 'segment'; start_time: number; end_time: number; is_final?: boolean; channel: number } & ModelOutput)

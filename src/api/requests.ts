@@ -20,10 +20,9 @@ export function parseRequest(text: string, maxBytes: number): { request: ClientR
   } catch {
     return { error: { message: 'invalid JSON', code: 'invalid_json' } };
   }
-  const name = typeof json === 'object' && json !== null ? (json as { request?: unknown }).request : undefined;
-  if (typeof name !== 'string' || !(KNOWN_REQUESTS as readonly string[]).includes(name)) {
-    return { error: { message: `unknown request: ${JSON.stringify(name ?? null)} (expected one of ${KNOWN_REQUESTS.join(', ')})`, code: 'unknown_request' } };
-  }
+  const unknown = whyNotARequest(json);
+  if (unknown) return { error: { message: `${unknown} (expected one of ${KNOWN_REQUESTS.join(', ')})`, code: 'unknown_request' } };
+  const name = (json as { request: string }).request;
   const parsed = requestSchema.safeParse(json);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.') || name}: ${i.message}`).join('; ');
@@ -31,4 +30,16 @@ export function parseRequest(text: string, maxBytes: number): { request: ClientR
     return { error: { message: `invalid ${name} request: ${detail}`, code: 'invalid_request', close: name === 'start' ? CloseCode.policy : undefined } };
   }
   return { request: parsed.data };
+}
+
+/** What is wrong with a JSON value that is not an object naming a known request, or null when it is one. */
+function whyNotARequest(json: unknown): string | null {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return `a request is a JSON object with a "request" field, not ${json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`}`;
+  }
+  if (!Object.hasOwn(json, 'request')) return 'the object has no "request" field';
+  const name = (json as { request: unknown }).request;
+  if (typeof name !== 'string') return `"request" must be a string, not ${name === null ? 'null' : Array.isArray(name) ? 'an array' : `a ${typeof name}`}`;
+  if (!(KNOWN_REQUESTS as readonly string[]).includes(name)) return `unknown request ${JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)}`;
+  return null;
 }

@@ -108,9 +108,8 @@ function onRequest(state: SessionState, request: ClientRequest, limits: SessionL
       return { state: { phase: 'streaming', lastStart: request, streamBytes: 0 }, actions };
     }
     case 'stop': {
-      const actions: SessionAction[] = [];
-      if (state.phase === 'streaming') actions.push({ do: 'finish' });
-      else if (!request.disconnect) actions.push(error('no_active_stream', 'stop without a running stream'));
+      // Without a running stream no stream_end will come: the error tells a client that waits for one.
+      const actions: SessionAction[] = [state.phase === 'streaming' ? { do: 'finish' } : error('no_active_stream', 'stop without a running stream')];
       if (request.disconnect) {
         actions.push({ do: 'close', code: CloseCode.normal, reason: 'stream ended' });
         return { state: { ...state, phase: 'closed' }, actions };
@@ -130,32 +129,36 @@ function onAudio(state: SessionState, bytes: number, limits: SessionLimits): Ste
   }
   const start = state.lastStart;
   if (state.phase === 'idle' || !start) return fail(state, 'audio_before_start', 'audio received before a start request', CloseCode.policy);
-  // After a stop without disconnect, new audio is a new stream with the same format.
-  const opening: SessionAction[] = state.phase === 'stopped' ? [{ do: 'open', request: start }] : [];
+  // After a stop without disconnect, new audio is a new stream with the same format and options,
+  // on a timeline of its own: the time_offset was the stopped stream's.
+  const opening: SessionAction[] = state.phase === 'stopped' ? [{ do: 'open', request: { ...start, time_offset: 0 } }] : [];
   const streamBytes = (state.phase === 'stopped' ? 0 : state.streamBytes) + bytes;
   const { channels, sample_rate, bit_depth } = start.format;
   const seconds = Math.floor(streamBytes / (channels * (bit_depth / 8))) / sample_rate;
   const next: SessionState = { phase: 'streaming', lastStart: start, streamBytes };
   if (seconds <= limits.maxStreamSeconds) return { state: next, actions: [...opening, { do: 'push' }] };
-  // Everything received is still processed and answered before the stream is cut.
-  return {
-    state: { ...next, phase: 'closing' },
-    actions: [
-      ...opening,
-      { do: 'push' },
-      { do: 'finish' },
-      error('stream_too_long', `stream longer than ${limits.maxStreamSeconds} s of audio`),
-      { do: 'close', code: CloseCode.policy, reason: 'stream_too_long' },
-    ],
-  };
+  // The frame that crossed the limit is still processed and answered before the stream is cut.
+  const cut = fail(next, 'stream_too_long', `stream longer than ${limits.maxStreamSeconds} s of audio`, CloseCode.policy);
+  return { state: cut.state, actions: [...opening, { do: 'push' }, ...cut.actions] };
 }
 
-/** An error that ends the connection: a running stream did not complete. */
+/**
+ * Errors after which a running stream cannot be finished: the client does not read its events
+ * (more would pile up), or the session itself crashed. Every other error finishes it first.
+ */
+const DROPS_THE_STREAM: readonly ErrorCode[] = ['slow_consumer', 'internal_error'];
+
+/**
+ * An error that ends the connection. A running stream is finished first (every result of the audio
+ * received, then `stream_end`), then the error is sent and the socket closed (docs/protocol.md,
+ * "How a stream ends"); inputs meanwhile are ignored.
+ */
 function fail(state: SessionState, code: ErrorCode, message: string, close: number): Step {
-  return {
-    state: { ...state, phase: 'closed' },
-    actions: [error(code, message), { do: 'abort', outcome: 'error' }, { do: 'close', code: close, reason: code }],
-  };
+  const closing: SessionAction = { do: 'close', code: close, reason: code };
+  if (DROPS_THE_STREAM.includes(code)) {
+    return { state: { ...state, phase: 'closed' }, actions: [error(code, message), { do: 'abort', outcome: 'error' }, closing] };
+  }
+  return { state: { ...state, phase: 'closing' }, actions: [{ do: 'finish' }, error(code, message), closing] };
 }
 
 const error = (code: ErrorCode, message: string): SessionAction => ({ do: 'error', code, message });

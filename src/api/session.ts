@@ -30,6 +30,7 @@ export class Session {
   private readonly inbox: Received[] = [];
   private pumping = false;
   private cleanedUp = false;
+  private clientGone = false;
   /** Binary bytes received and not yet decoded (the decoding stage's backlog). */
   private queuedAudioBytes = 0;
   private idleSince: number | null = performance.now();
@@ -89,6 +90,7 @@ export class Session {
 
   /** The client closed the socket: everything stops, unsent results are dropped. */
   clientClosed(): void {
+    this.clientGone = true;
     this.runNow({ type: 'client_closed' });
   }
 
@@ -239,7 +241,8 @@ export class Session {
       return void (await this.apply({ type: 'refused', refusal }, at));
     }
     const live = await LiveStream.open(this.mode, request, this.deps, (e) => this.send(e), this.progressed);
-    if (this.state.phase === 'closed') return live.abort('client_closed'); // the client left while we were opening
+    // The session ended while the stream was opening: the client left, or the server is closing it.
+    if (this.isClosed) return live.abort(this.clientGone ? 'client_closed' : 'error');
     this.live = live;
   }
 

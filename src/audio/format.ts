@@ -12,6 +12,14 @@ export interface PcmFormat {
   isFloat: boolean;
 }
 
+/**
+ * A time as clients are told it: seconds rounded to the microsecond, so that a sum such as
+ * 100 + 0.066 reads 100.066 and not 100.06599999999999.
+ */
+export function microseconds(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e6;
+}
+
 export function bytesPerSample(format: PcmFormat): number {
   return format.bitDepth / 8;
 }

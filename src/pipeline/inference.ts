@@ -2,7 +2,6 @@
 // the model's output, its reported failure, or a crash (never the internals).
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Inference } from '../model/index.ts';
-import { log } from '../log.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { startChildSpan } from '../telemetry/tracing.ts';
 import type { ChannelEvent } from './events.ts';
@@ -48,7 +47,7 @@ export async function inferSegment(model: Inference, audio: Float32Array, span: 
       stage.discard();
       metrics.modelFailures.add(1);
       traceSpan.setAttribute('outcome', 'model_failure');
-      log.warn({ channel: span.channel, error: result.error }, 'model failure');
+      ctx.log.warn({ channel: span.channel, error: result.error }, 'model failure');
       return { kind: 'failure', channel: span.channel, cause: 'model', reason: result.error };
     }
     traceSpan.setAttribute('outcome', 'ok');

@@ -1,8 +1,9 @@
 // What the channel runners of one stream share: its route, when its audio arrived, and how a
 // final result's latency is recorded once it has been sent.
 import type { Context } from '../telemetry/tracing.ts';
-import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
+import { microseconds, MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { ServiceContext } from '../context.ts';
+import type { Logger } from '../log.ts';
 import { finalPhases, recordFinalPhases, type VadRequestTiming } from '../telemetry/final-phases.ts';
 import { ATTR } from '../telemetry/names.ts';
 import type { ArrivalClock } from './arrival-clock.ts';
@@ -26,11 +27,13 @@ export interface StreamContext {
   arrivals: ArrivalClock;
   /** Trace context of the stream's span (children: channels, inferences). */
   trace: Context;
+  /** The stream's logger: its lines carry the stream's id. */
+  log: Logger;
 }
 
-/** A sample index of the stream as a time on the client's timeline (seconds). */
+/** A sample index of the stream as a time on the client's timeline (seconds, to the microsecond). */
 export function reportedTime(ctx: StreamContext, samples: number): number {
-  return ctx.timeOffset + samples / MODEL_SAMPLE_RATE;
+  return microseconds(ctx.timeOffset + samples / MODEL_SAMPLE_RATE);
 }
 
 /**

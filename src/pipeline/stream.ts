@@ -1,10 +1,11 @@
 // One audio stream of a websocket session: decode the interleaved PCM, resample to 16 kHz, split
 // the channels and drive one runner per channel (simple or segmented). Channels are independent.
-import type { PcmFormat } from '../audio/format.ts';
+import { microseconds, type PcmFormat } from '../audio/format.ts';
 import { deinterleave, PcmDecoder } from '../audio/pcm-decoder.ts';
 import { createResampler, type Resampler } from '../audio/resampler.ts';
 import type { Config } from '../config.ts';
 import type { ServiceContext } from '../context.ts';
+import type { Logger } from '../log.ts';
 import type { Model } from '../model/index.ts';
 import type { TaskMonitor } from '../telemetry/task-monitor.ts';
 import { ATTR } from '../telemetry/names.ts';
@@ -31,6 +32,8 @@ export interface StreamParams {
   trace: Context;
   /** Seconds added to every time reported (see StreamContext.timeOffset). */
   timeOffset: number;
+  /** The stream's logger (its lines carry the stream's id). */
+  log: Logger;
   /** Called whenever some of the stream's backlog was worked off. */
   progress: () => void;
 }
@@ -41,6 +44,14 @@ export interface PipelineDeps {
   config: Config;
   model: Model;
   vad: SileroVad;
+}
+
+/** How a finished stream ended. */
+export interface StreamEnd {
+  /** Seconds of audio per channel. */
+  durations: number[];
+  /** Bytes received after the last whole sample frame (one sample of every channel): not audio. */
+  undecodedBytes: number;
 }
 
 /** Backlog per stage, in seconds of audio summed over channels. */
@@ -86,15 +97,15 @@ export class AudioStream {
   static async open(params: StreamParams, deps: PipelineDeps, send: Send): Promise<AudioStream> {
     const { format } = params;
     const resampler = await createResampler(format.sampleRate, format.channels);
-    const ctx: StreamContext = { service: deps.service, progress: params.progress, timeOffset: params.timeOffset, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace };
+    const ctx: StreamContext = { service: deps.service, progress: params.progress, timeOffset: params.timeOffset, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace, log: params.log };
     const spans = Array.from({ length: format.channels }, (_, c) => startChildSpan('channel', params.trace, { channel: c }));
     const channels = spans.map(({ ctx: trace }, c) => createRunner(c, params, deps, new OrderedOutput(send), { ...ctx, trace }));
     return new AudioStream(params, new PcmDecoder(format), resampler, channels, ctx, spans.map((s) => s.span));
   }
 
-  /** Seconds of audio received so far, per channel. */
+  /** Seconds of audio received so far, per channel (to the microsecond). */
   get durationSeconds(): number {
-    return this.decoder.frames / this.params.format.sampleRate;
+    return microseconds(this.decoder.frames / this.params.format.sampleRate);
   }
 
   /**
@@ -129,13 +140,16 @@ export class AudioStream {
     await Promise.all(this.channels.map((c) => c.finalize(at)));
   }
 
-  /** End of audio (`at`: when the stop arrived): every result is sent when this resolves. Returns per-channel durations. */
-  async finish(at: number): Promise<number[]> {
+  /**
+   * End of audio (`at`: when the stop arrived): every result is sent when this resolves. Returns the
+   * per-channel durations, and the bytes after the last whole sample frame, which cannot be decoded.
+   */
+  async finish(at: number): Promise<StreamEnd> {
     const tail = this.ctx.service.tasks.guardSync('audio_decoding', () => deinterleave(this.resampler.flush(), this.params.format.channels));
     this.deliver(tail, at);
     await Promise.all(this.channels.map((c) => c.end(at)));
     this.release();
-    return this.channels.map(() => this.durationSeconds);
+    return { durations: this.channels.map(() => this.durationSeconds), undecodedBytes: this.decoder.pendingBytes };
   }
 
   abort(): void {

@@ -4,7 +4,7 @@
 // tracer is the API's no-op: creating spans costs next to nothing. Imports nothing from the app.
 import { context, propagation, trace, ROOT_CONTEXT, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, parseTraceParent, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
@@ -51,6 +51,11 @@ export async function shutdownTracing(): Promise<void> {
 
 export function tracer(): Tracer {
   return trace.getTracer('streamer');
+}
+
+/** Whether `value` is a valid W3C `traceparent` (version, 32-hex trace id, 16-hex span id, flags). */
+export function isTraceparent(value: string): boolean {
+  return parseTraceParent(value) !== null;
 }
 
 /** The context a client's W3C `traceparent` describes (the root context when absent or invalid). */

@@ -71,7 +71,8 @@ function analyse(r: StreamRecord): Analysis {
   let state: 'outside' | 'inside' | 'final' = 'outside';
   let active: number | null = null;
   let inactive: number | null = null;
-  const body = r.events.slice(0, -1);
+  assert.equal(r.events[0]?.type, 'started', `first event is started: ${where}`);
+  const body = r.events.slice(1, -1);
   assert.equal(r.events.at(-1)?.type, 'stream_end', `last event is stream_end: ${where}`);
   assert.deepEqual((r.events.at(-1) as Extract<ServerEvent, { type: 'stream_end' }>).channel_durations, [fixture.duration], where);
   assert.equal(r.closeCode, 1000, `close code: ${where}`);

@@ -13,7 +13,7 @@ test('failure_rate 1: one error event per segment for its channel, and the strea
   try {
     const before = await scrape(service.url);
     const { events, closeCode } = await streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm });
-    assert.deepEqual(events.map((e) => e.type), ['active', 'inactive', 'error', 'active', 'inactive', 'error', 'stream_end']);
+    assert.deepEqual(events.map((e) => e.type), ['started', 'active', 'inactive', 'error', 'active', 'inactive', 'error', 'stream_end']);
     const after = await scrape(service.url);
     assert.equal(after.value('model_failures_total') - before.value('model_failures_total'), errorsOf(events).length);
     assert.equal(after.value('rtf_count', { pipeline: 'model' }), before.value('rtf_count', { pipeline: 'model' }), 'failed work records no RTF');
@@ -39,7 +39,7 @@ test('panic_rate 1: "internal server error" per segment, no crash, the health tu
       const { events, closeCode } = await streamAudio({ addr: service.ws('simple'), format: fixture.format, pcm: fixture.pcm, chunkBytes: 64_000 });
       const errors = errorsOf(events);
       assert.ok(errors.length >= 1);
-      assert.equal(errors.length, events.length - 1, 'every result is an error');
+      assert.equal(errors.length, events.length - 2, 'every result is an error (besides started and stream_end)');
       for (const e of errors) assert.deepEqual(e, { type: 'error', message: 'internal server error', code: 'internal_error', channel: 0 });
       panicEvents += errors.length;
       assert.equal(events.at(-1)?.type, 'stream_end');

@@ -167,7 +167,7 @@ function randomBinary(r: Rng): Uint8Array {
 
 // ── one fuzzed connection ───────────────────────────────────────────────────────────────
 
-const EVENT_TYPES = new Set(['active', 'inactive', 'segment', 'error', 'stream_end', 'ack']);
+const EVENT_TYPES = new Set(['started', 'active', 'inactive', 'segment', 'error', 'stream_end', 'ack']);
 const FATAL_CLOSE: Record<string, number> = {
   unsupported_format: 1008,
   audio_before_start: 1008,
@@ -530,7 +530,7 @@ test(`fuzz: up to ${MAX_CONNECTIONS} connections or ${BUDGET_MS / 1000} s, ${PAR
     assert.equal(closeCode, 1000);
     assert.deepEqual(
       events.map((e) => e.type),
-      ['active', 'inactive', 'segment', 'active', 'inactive', 'segment', 'stream_end'],
+      ['started', 'active', 'inactive', 'segment', 'active', 'inactive', 'segment', 'stream_end'],
     );
   } finally {
     faults.stop();

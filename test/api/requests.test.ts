@@ -29,7 +29,24 @@ test('each kind of bad text gets its own code; only what leaves no usable sessio
   assert.equal(unknown.code, 'unknown_request');
   assert.match(unknown.message, /"pause".*start, stop, finalize, keepalive/);
   assert.equal(unknown.close, undefined);
-  assert.equal(errorOf('[1,2]').code, 'unknown_request');
+  // Each says what was wrong, in the protocol's words.
+  const reasons: Record<string, RegExp> = {
+    '{"hello":1}': /^the object has no "request" field \(expected one of start, stop, finalize, keepalive\)$/,
+    '[1,2]': /^a request is a JSON object with a "request" field, not an array/,
+    '"start"': /^a request is a JSON object with a "request" field, not a string/,
+    '42': /not a number/,
+    'null': /not null/,
+    '{"request":1}': /^"request" must be a string, not a number/,
+    '{"request":null}': /^"request" must be a string, not null/,
+    '{"request":["start"]}': /^"request" must be a string, not an array/,
+    '{"__proto__":{"request":"keepalive"}}': /no "request" field/,
+    [`{"request":"${'x'.repeat(900)}"}`]: /^unknown request "x{64}…" \(expected/,
+  };
+  for (const [text, reason] of Object.entries(reasons)) {
+    const e = errorOf(text);
+    assert.equal(e.code, 'unknown_request', text);
+    assert.match(e.message, reason, text.slice(0, 80));
+  }
   const badStart = errorOf('{"request":"start","format":{"channels":"one"}}');
   assert.equal(badStart.code, 'invalid_request');
   assert.match(badStart.message, /^invalid start request: format\.channels: /);

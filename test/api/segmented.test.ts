@@ -20,7 +20,7 @@ test('each speech region gives active, inactive and one final segment within 0.1
   assert.equal(closeCode, 1000);
   assert.deepEqual(
     events.map((e) => e.type),
-    ['active', 'inactive', 'segment', 'active', 'inactive', 'segment', 'stream_end'],
+    ['started', 'active', 'inactive', 'segment', 'active', 'inactive', 'segment', 'stream_end'],
   );
   const actives = ofType(events, 'active');
   const inactives = ofType(events, 'inactive');
@@ -49,7 +49,7 @@ test('interim segments appear only with interim_results, every 0.5 s of speech',
   ofA.forEach((s, i) => assert.ok(Math.abs(s.end_time - s.start_time - 0.5 * (i + 1)) < 0.04, `interim ${i}: ${s.end_time - s.start_time}s`));
   // every interim of a region comes after its active and before its inactive
   const types = interim.events.map((e) => (e.type === 'segment' ? (e.is_final ? 'final' : 'interim') : e.type));
-  assert.deepEqual(types.slice(0, 7), ['active', 'interim', 'interim', 'interim', 'interim', 'inactive', 'final']);
+  assert.deepEqual(types.slice(0, 8), ['started', 'active', 'interim', 'interim', 'interim', 'interim', 'inactive', 'final']);
 
   const plain = await streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm });
   assert.equal(ofType(plain.events, 'segment').filter((s) => s.is_final === false).length, 0);
@@ -89,10 +89,10 @@ test('finalize mid-speech closes the segment at that time, acks, and the stream 
   const ack = await conn.next('ack');
   assert.equal(ack.request, 'finalize');
   const before = conn.events.slice(0, conn.events.indexOf(ack));
-  assert.deepEqual(before.map((e) => e.type), ['active', 'inactive', 'segment']);
-  const inactive = before[1] as Extract<ServerEvent, { type: 'inactive' }>;
+  assert.deepEqual(before.map((e) => e.type), ['started', 'active', 'inactive', 'segment']);
+  const inactive = before[2] as Extract<ServerEvent, { type: 'inactive' }>;
   assert.ok(Math.abs(inactive.time - 2.0) < 0.001, `closed at ${inactive.time}`);
-  assert.equal((before[2] as Seg).end_time, inactive.time);
+  assert.equal((before[3] as Seg).end_time, inactive.time);
 
   await conn.send(fixture.pcm.subarray(cut));
   await conn.send({ request: 'stop', disconnect: true });

@@ -32,16 +32,20 @@ test('a start mid-stream finishes that stream before opening the next', () => {
   assert.deepEqual(does(steps[1]), ['finish', 'open']);
 });
 
-test('audio after a stop opens a new stream with the last format, counting its length from zero', () => {
-  const { state, steps } = run(req(start), { type: 'audio', bytes: 32_000 }, req({ request: 'stop', disconnect: false }), { type: 'audio', bytes: 3200 });
+test('audio after a stop opens a new stream with the last format and options, its length and time from zero', () => {
+  const offset = { ...start, interim_results: true, time_offset: 100 };
+  const { state, steps } = run(req(offset), { type: 'audio', bytes: 32_000 }, req({ request: 'stop', disconnect: false }), { type: 'audio', bytes: 3200 });
   assert.deepEqual(does(steps[3]), ['open', 'push']);
-  assert.deepEqual((steps[3][0] as { request: StartRequest }).request, start);
+  assert.deepEqual((steps[3][0] as { request: StartRequest }).request, { ...offset, time_offset: 0 });
   assert.equal(state.streamBytes, 3200);
   assert.equal(state.phase, 'streaming');
 });
 
-test('stop without a stream: no_active_stream, the socket stays; with disconnect: close 1000 and nothing more', () => {
+test('stop without a stream: no_active_stream, the socket stays; with disconnect: no_active_stream, then close 1000', () => {
   assert.deepEqual(does(run(req({ request: 'stop', disconnect: false })).steps[0]), ['error:no_active_stream']);
+  assert.deepEqual(does(run(req({ request: 'stop', disconnect: true })).steps[0]), ['error:no_active_stream', 'close:1000']);
+  const stopped = run(req(start), { type: 'audio', bytes: 3200 }, req({ request: 'stop', disconnect: false }), req({ request: 'stop', disconnect: true }));
+  assert.deepEqual(does(stopped.steps[3]), ['error:no_active_stream', 'close:1000'], 'a stream already stopped is not running');
   const { state, steps } = run(req(start), req({ request: 'stop', disconnect: true }), req(start));
   assert.deepEqual(does(steps[1]), ['finish', 'close:1000']);
   assert.deepEqual(steps[2], [], 'closed: later input is ignored');
@@ -54,13 +58,25 @@ test('finalize and keepalive are acknowledged; finalize reaches only a running s
   assert.deepEqual(run(req({ request: 'keepalive' })).steps[0], [{ do: 'ack', request: 'keepalive' }]);
 });
 
-test('fatal input errors send the error, drop the stream and close with their code', () => {
-  assert.deepEqual(does(run({ type: 'audio', bytes: 10 }).steps[0]), ['error:audio_before_start', 'abort:error', 'close:1008']);
-  assert.deepEqual(does(run(req(start), { type: 'audio', bytes: 64_001 }).steps[1]), ['error:frame_too_large', 'abort:error', 'close:1009']);
+test('fatal errors finish a running stream (results, stream_end) before the error and the close', () => {
+  assert.deepEqual(does(run({ type: 'audio', bytes: 10 }).steps[0]), ['finish', 'error:audio_before_start', 'close:1008']);
+  assert.deepEqual(does(run(req(start), { type: 'audio', bytes: 64_001 }).steps[1]), ['finish', 'error:frame_too_large', 'close:1009']);
   const badFormat = { ...start, format: { ...start.format, channels: 3 } };
-  assert.deepEqual(does(run(req(badFormat)).steps[0]), ['error:unsupported_format', 'abort:error', 'close:1008']);
+  assert.deepEqual(does(run(req(badFormat)).steps[0]), ['finish', 'error:unsupported_format', 'close:1008']);
+  assert.deepEqual(does(run(req(start), { type: 'audio', bytes: 3200 }, req(badFormat)).steps[2]), ['finish', 'error:unsupported_format', 'close:1008'], 'an invalid second start');
+  const brokenStart = { type: 'invalid', code: 'invalid_request', message: 'x', close: 1008 } as const;
+  assert.deepEqual(does(run(req(start), brokenStart).steps[1]), ['finish', 'error:invalid_request', 'close:1008']);
   assert.deepEqual(does(run({ type: 'invalid', code: 'invalid_json', message: 'x' }).steps[0]), ['error:invalid_json'], 'non-fatal: the socket stays');
-  assert.deepEqual(does(run(req(start), { type: 'refused', refusal: 'too_many_streams' }).steps[1]), ['error:too_many_streams', 'abort:error', 'close:1013']);
+  assert.deepEqual(does(run(req(start), { type: 'refused', refusal: 'too_many_streams' }).steps[1]), ['finish', 'error:too_many_streams', 'close:1013']);
+  const idle = run(req(start), { type: 'fail', code: 'idle_timeout', message: 'x', close: 1008 }, req({ request: 'keepalive' }));
+  assert.deepEqual(does(idle.steps[1]), ['finish', 'error:idle_timeout', 'close:1008']);
+  assert.deepEqual(idle.steps[2], [], 'closing: input meanwhile is ignored');
+  assert.equal(idle.state.phase, 'closing');
+});
+
+test('a client that does not read, or a crashed session, drops the stream: nothing more can reach the client', () => {
+  assert.deepEqual(does(run(req(start), { type: 'fail', code: 'slow_consumer', message: 'x', close: 1008 }).steps[1]), ['error:slow_consumer', 'abort:error', 'close:1008']);
+  assert.deepEqual(does(run(req(start), { type: 'fail', code: 'internal_error', message: 'x', close: 1011 }).steps[1]), ['error:internal_error', 'abort:error', 'close:1011']);
 });
 
 test('past max_stream_seconds the audio received is still answered, then stream_too_long; input meanwhile is ignored', () => {
@@ -77,7 +93,6 @@ test('shutdown: drain finishes the stream and closes with 1001; the deadline dro
   assert.deepEqual(does(run(req(start), { type: 'drain' }).steps[1]), ['finish', 'close:1001']);
   assert.deepEqual(does(run(req(start), { type: 'shutdown' }).steps[1]), ['abort:error', 'close:1001']);
   assert.deepEqual(does(run(req(start), { type: 'client_closed' }).steps[1]), ['abort:client_closed']);
-  assert.deepEqual(does(run(req(start), { type: 'fail', code: 'idle_timeout', message: 'x', close: 1008 }).steps[1]), ['error:idle_timeout', 'abort:error', 'close:1008']);
 });
 
 test('going_away reaches a running stream once draining begins, and nothing else', () => {

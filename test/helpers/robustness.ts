@@ -9,6 +9,9 @@ import { S16_MONO_16K, speechFixture, type TestService } from './service.ts';
 export { eventually } from './wait.ts';
 
 export type ServerError = Extract<ServerEvent, { type: 'error' }>;
+
+/** Events with every stream's own id taken out: two runs of the same audio compare equal. */
+export const withoutStreamIds = (events: ServerEvent[]): ServerEvent[] => events.map((e) => (e.type === 'started' ? { type: 'started', stream_id: '<id>' } : e));
 export const isError = (e: ServerEvent): e is ServerError => e.type === 'error';
 
 /** What must never reach a client: stack frames, file paths, source locations, exception names. */
