@@ -1,0 +1,44 @@
+// The servers the conformance suite talks to: one per configuration a promise needs, each started
+// the first time a case asks for it and shut down at the end of the suite.
+import { startTestService, type TestService } from '../helpers/service.ts';
+
+export const TOKEN = 'conformance-token-0123';
+
+/** The limits a case can run into on the `limits` server. */
+export const LIMITS = {
+  idle_timeout_ms: 1500,
+  max_frame_bytes: 64 * 1024,
+  max_text_bytes: 4096,
+  max_stream_seconds: 6,
+  max_channels: 2,
+};
+
+export const CONFIGS = {
+  /** The embedded defaults, with a fast simulated model. */
+  default: {},
+  limits: { limits: LIMITS },
+  auth: { auth: { tokens: [TOKEN] } },
+  oneStream: { limits: { max_streams: 1 } },
+  slowReader: { limits: { max_outbound_bytes: 16 * 1024 } },
+  failingModel: { model: { failure_rate: 1 } },
+  crashingModel: { model: { panic_rate: 1 } },
+} satisfies Record<string, Record<string, unknown>>;
+
+export type ServerName = keyof typeof CONFIGS;
+
+const running = new Map<ServerName, Promise<TestService>>();
+
+export function server(name: ServerName): Promise<TestService> {
+  let s = running.get(name);
+  if (!s) {
+    s = startTestService(CONFIGS[name]);
+    running.set(name, s);
+  }
+  return s;
+}
+
+export async function stopServers(): Promise<void> {
+  const all = [...running.values()];
+  running.clear();
+  await Promise.all(all.map(async (s) => (await s).shutdown(0)));
+}
