@@ -74,7 +74,7 @@ const vadSchema = z
     min_silence_ms: z.number().int().min(0).default(300),
     speech_pad_ms: z.number().int().min(0).default(30),
     min_speech_ms: z.number().int().min(0).default(250),
-    /** Interim results: one per this much new speech. */
+    /** Interim results: their ends are on a grid of this step from the segment's start (docs/protocol.md). */
     interim_interval_ms: z.number().int().min(50).default(500),
     /**
      * Cross-stream batching: longest a window waits for others to join its model run (only while

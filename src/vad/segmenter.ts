@@ -1,14 +1,15 @@
 // Speech segmentation from per-window speech probabilities, after Silero's own rules: hysteresis
 // between `threshold` and `threshold - 0.15`, a segment ends after `min_silence` of silence, is
 // padded by `speech_pad` on both sides, and is dropped if shorter than `min_speech`. Streaming:
-// `active` is announced once a segment is long enough to be kept. Units are 16 kHz samples.
+// `active` is announced once a segment is long enough to be kept; interims end on a fixed grid
+// from its padded start (audio time, not arrival). Units are 16 kHz samples.
 
 export interface SegmenterSettings {
   threshold: number;
   minSilenceMs: number;
   speechPadMs: number;
   minSpeechMs: number;
-  /** Interim segments every this much new speech; 0 disables them. */
+  /** Interim segments end on a grid of this step from the segment's (padded) start; 0: no interims. */
   interimIntervalMs: number;
 }
 
@@ -36,7 +37,7 @@ export class Segmenter {
   private silenceStart: number | null = null;
   /** Padded start of the current segment once it is long enough to be announced. */
   private announcedStart: number | null = null;
-  /** Next interim is due when analysed speech reaches this sample (a fixed grid: no drift). */
+  /** End of the next interim: a point of the grid from `announcedStart` (fixed: no drift). */
   private nextInterimAt = 0;
   /** End of the previous segment: padding never reaches back into it. */
   private previousEnd = 0;
@@ -80,10 +81,8 @@ export class Segmenter {
       this.nextInterimAt = this.announcedStart + this.interimInterval;
       events.push({ kind: 'active', start: this.announcedStart });
     }
-    if (this.announcedStart !== null && this.silenceStart === null && this.interimInterval > 0 && end >= this.nextInterimAt) {
-      while (this.nextInterimAt <= end) this.nextInterimAt += this.interimInterval;
-      events.push({ kind: 'interim', start: this.announcedStart, end });
-    }
+    const interim = this.dueInterim(end);
+    if (interim) events.push(interim);
     return events;
   }
 
@@ -96,6 +95,22 @@ export class Segmenter {
     }
     this.previousEnd = Math.max(this.previousEnd, now);
     return events;
+  }
+
+  /**
+   * The interim due with audio analysed up to `now`, if any: it ends on the latest grid point
+   * (announced start + k × interval) reached that is surely inside the segment. In a pause that is
+   * up to the pause's start + pad (where the segment ends if the pause does); a point past it waits
+   * for speech to resume, and is dropped if the pause ends the segment.
+   */
+  private dueInterim(now: number): SegmentEvent | null {
+    if (this.announcedStart === null || this.interimInterval === 0) return null;
+    const sure = this.silenceStart === null ? now : Math.min(now, this.silenceStart + this.pad);
+    if (sure < this.nextInterimAt) return null;
+    // Grid points passed together (a pause, or min_speech longer than the interval): the latest only.
+    const due = this.nextInterimAt + Math.floor((sure - this.nextInterimAt) / this.interimInterval) * this.interimInterval;
+    this.nextInterimAt = due + this.interimInterval;
+    return { kind: 'interim', start: this.announcedStart, end: due };
   }
 
   private speechEnd(now: number): number {

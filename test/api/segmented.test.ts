@@ -37,22 +37,44 @@ test('each speech region gives active, inactive and one final segment within 0.1
   assert.deepEqual(events.at(-1), { type: 'stream_end', channel_durations: [fixture.duration] });
 });
 
-test('interim segments appear only with interim_results, every 0.5 s of speech', async () => {
+/** Interims' end_time − active.time, per speech region (rounded to the µs), in the order they came. */
+function interimOffsets(events: ServerEvent[]): number[][] {
+  const regions: number[][] = [];
+  for (const e of events) {
+    if (e.type === 'active') regions.push([]);
+    if (e.type === 'segment' && e.is_final === false) regions[regions.length - 1].push(Math.round((e.end_time - e.start_time) * 1e6) / 1e6);
+  }
+  return regions;
+}
+
+test('interim segments appear only with interim_results, ending every 0.5 s from active.time', async () => {
   const interim = await streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm, interimResults: true });
-  const segments = ofType(interim.events, 'segment');
-  const partial = segments.filter((s) => s.is_final === false);
-  // region A lasts ~2.3 s and region B ~2.2 s: four interims each
-  assert.equal(partial.length, 8, JSON.stringify(partial));
-  const firstActive = ofType(interim.events, 'active')[0];
-  const ofA = partial.filter((s) => s.start_time === firstActive.time);
-  assert.equal(ofA.length, 4);
-  ofA.forEach((s, i) => assert.ok(Math.abs(s.end_time - s.start_time - 0.5 * (i + 1)) < 0.04, `interim ${i}: ${s.end_time - s.start_time}s`));
+  // region A lasts ~2.3 s and region B ~2.2 s: four interims each, on the grid exactly
+  assert.deepEqual(interimOffsets(interim.events), [
+    [0.5, 1, 1.5, 2],
+    [0.5, 1, 1.5, 2],
+  ]);
+  for (const s of ofType(interim.events, 'segment')) if (!s.is_final) assert.equal(s.count, Math.round((s.end_time - s.start_time) * 16000), 'the model got the audio up to end_time');
   // every interim of a region comes after its active and before its inactive
   const types = interim.events.map((e) => (e.type === 'segment' ? (e.is_final ? 'final' : 'interim') : e.type));
   assert.deepEqual(types.slice(0, 8), ['started', 'active', 'interim', 'interim', 'interim', 'interim', 'inactive', 'final']);
 
   const plain = await streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm });
   assert.equal(ofType(plain.events, 'segment').filter((s) => s.is_final === false).length, 0);
+});
+
+test('a pause inside speech moves no interim off the 0.5 s grid', async () => {
+  // 0.25 s of silence at 1.40–1.65 s, inside region A (shorter than min_silence, so one segment):
+  // the VAD hears silence from 1.408 s, past the first grid point's reach (active.time 0.994 + 0.5
+  // > 1.408 + pad), so that interim waits for the speech to resume, and still ends on the grid
+  const pcm = new Int16Array(fixture.pcm.buffer.slice(fixture.pcm.byteOffset, fixture.pcm.byteOffset + fixture.pcm.byteLength));
+  pcm.fill(0, 1.4 * 16000, 1.65 * 16000);
+  const { events } = await streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: new Uint8Array(pcm.buffer), interimResults: true });
+  assert.equal(ofType(events, 'segment').filter((s) => s.is_final).length, 2, 'the pause does not split region A');
+  assert.deepEqual(interimOffsets(events), [
+    [0.5, 1, 1.5, 2],
+    [0.5, 1, 1.5, 2],
+  ]);
 });
 
 test('channels are independent: speech on channel 1 only, then on both with an offset', async () => {

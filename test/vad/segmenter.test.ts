@@ -50,18 +50,65 @@ test('audio that ends in speech is closed at the end of the audio', () => {
   assert.deepEqual(events.at(-1), { kind: 'final', start: 10 * W - 480, end: 30 * W });
 });
 
-test('interim segments every interval of new speech, none in silence', () => {
+test('interim segments end on a fixed grid from the padded start, none in silence', () => {
   const events = run([...windows(10, 0), ...windows(64, 0.9), ...windows(20, 0)], { interimIntervalMs: 500 });
   const interims = events.filter((e) => e.kind === 'interim');
-  // 64 windows = 2.048 s of speech; interim every 8000 samples after the padded start
-  assert.equal(interims.length, 4);
-  for (const e of interims) assert.equal(e.start, 10 * W - 480);
-  // on a fixed 0.5 s grid from the start: each lands in the window that crosses its due time
-  interims.forEach((e, i) => {
-    const due = 10 * W - 480 + 8000 * (i + 1);
-    const end = (e as { end: number }).end;
-    assert.ok(end >= due && end < due + W, `interim ${i} at ${end}, due ${due}`);
-  });
+  // 64 windows = 2.048 s of speech from 10 W; the grid: 8000 samples apart from the padded start,
+  // exactly (the model gets the audio up to the grid point, not up to the window that crossed it)
+  const start = 10 * W - 480;
+  assert.deepEqual(interims, [1, 2, 3, 4].map((k) => ({ kind: 'interim', start, end: start + 8000 * k })));
+});
+
+/** Feeds one probability per window; returns the index of the window each interim came in, with its end. */
+function interimsByWindow(probs: number[], settings: Partial<SegmenterSettings>): { window: number; end: number }[] {
+  const s = new Segmenter({ ...defaults, interimIntervalMs: 500, ...settings });
+  return probs.flatMap((p, i) => s.push(p, i * W, (i + 1) * W).flatMap((e) => (e.kind === 'interim' ? [{ window: i, end: e.end }] : [])));
+}
+
+test('an interim due in a pause comes when speech resumes, still ending on the grid', () => {
+  // speech in windows 10–21, a 256 ms pause (22–29, shorter than min_silence), speech in 30–59
+  const probs = [...windows(10, 0), ...windows(12, 0.9), ...windows(8, 0), ...windows(30, 0.9), ...windows(20, 0)];
+  const start = 10 * W - 480;
+  // the first grid point, 12640, is past the pause's start + pad (22 W + 480 = 11744): it waits
+  // for window 30; the final ends at 60 W + 480, before the fourth grid point (36640)
+  assert.deepEqual(interimsByWindow(probs, {}), [
+    { window: 30, end: start + 8000 },
+    { window: 40, end: start + 16000 },
+    { window: 55, end: start + 24000 },
+  ]);
+});
+
+test('an interim due within a pause\'s padding comes at once: its audio is in the segment whatever follows', () => {
+  // speech in windows 10–23, silence from 24 W: the segment ends at 24 W + 480 = 12768 at least
+  const events = run([...windows(10, 0), ...windows(14, 0.9), ...windows(20, 0)], { interimIntervalMs: 500 });
+  const start = 10 * W - 480;
+  assert.deepEqual(events, [
+    { kind: 'active', start },
+    { kind: 'interim', start, end: start + 8000 },
+    { kind: 'final', start, end: 24 * W + 480 },
+  ]);
+});
+
+test('a grid point past a pause that ends the segment gets no interim', () => {
+  // speech in windows 10–21: the pause from 22 W ends it at 11744, before the grid point 12640
+  const events = run([...windows(10, 0), ...windows(12, 0.9), ...windows(20, 0)], { interimIntervalMs: 500 });
+  assert.deepEqual(events.map((e) => e.kind), ['active', 'final']);
+});
+
+test('min_speech longer than the interval: the first interim comes with active, ending on the grid', () => {
+  const probs = [...windows(10, 0), ...windows(60, 0.9), ...windows(20, 0)];
+  const start = 10 * W - 480;
+  // 800 ms of speech (25 windows) is announced in window 34: the grid point 12640 is behind it
+  assert.deepEqual(interimsByWindow(probs, { minSpeechMs: 800 }), [
+    { window: 34, end: start + 8000 },
+    { window: 40, end: start + 16000 },
+    { window: 55, end: start + 24000 },
+  ]);
+  // 1100 ms (35 windows), announced in window 44: two grid points passed, only the latest is sent
+  assert.deepEqual(interimsByWindow(probs, { minSpeechMs: 1100 }), [
+    { window: 44, end: start + 16000 },
+    { window: 55, end: start + 24000 },
+  ]);
 });
 
 test('flush closes speech in progress at that moment; the next segment cannot pad back over it', () => {
