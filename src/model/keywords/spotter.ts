@@ -21,6 +21,11 @@ export const EMBEDDING_SIZE = 96;
  * (one per call, i.e. per 80 ms step when fed 80 ms frames) while its buffers hold start-up values.
  */
 export const WARMUP_STEPS = 5;
+/**
+ * Silence fed after a self-contained segment (6 steps, 0.48 s): a head scores a keyword a few steps
+ * after it ends, which can be past the end of a segment cut 30 ms after the speech (measured: 0.12–0.20 s).
+ */
+export const SEGMENT_TAIL = 6 * STEP;
 /** No second detection of a keyword within this many steps (13 × 80 ms = 1.04 s). */
 export const REFRACTORY_STEPS = 13;
 /** The service's samples are in [-1, 1]; the melspectrogram model takes int16 scale. */
@@ -180,6 +185,19 @@ export class KeywordSessions {
       previous: new Float32Array(this.labels.length),
       lastFired: new Float64Array(this.labels.length).fill(-Infinity),
     };
+  }
+
+  /**
+   * A self-contained segment whose first sample is sample `start` of the stream, scored as a stream
+   * of its own: silence before it (a new channel) and SEGMENT_TAIL of silence after it. A detection
+   * in that silence is reported at the segment's end.
+   */
+  async segment(samples: Float32Array, start: number, threshold: number): Promise<Detection[]> {
+    const state = this.open(start);
+    const { detections } = await this.feed(state, samples, threshold);
+    const tail = await this.feed(state, new Float32Array(SEGMENT_TAIL), threshold);
+    const end = (start + samples.length) / MODEL_SAMPLE_RATE;
+    return [...detections, ...tail.detections.map((d) => ({ ...d, time: Math.min(d.time, end) }))];
   }
 
   /**

@@ -170,6 +170,20 @@ test('low-level noise from the start of a stream detects nothing (30 seeds × 4 
   assert.deepEqual(hits, []);
 });
 
+test("a segment ending right after its keyword: detected in the silence after it, at the segment's end", async () => {
+  // "alexa," as the VAD cut it off "stop." (segmented route, 1.2 s of noise before the fixture).
+  const [from, to] = [Math.round(8.05 * 16_000), Math.round(8.654 * 16_000)];
+  const audio = fixture.samples.slice(from, to);
+  const alone = await spotter.feed(spotter.open(from), audio, THRESHOLD);
+  assert.deepEqual(alone.detections, [], 'the segment alone ends before the head scores the keyword');
+  const detections = await spotter.segment(audio, from, THRESHOLD);
+  assert.deepEqual(
+    detections.map((d) => [d.keyword, d.time]),
+    [['alexa', to / 16_000]],
+  );
+  assert.ok(detections[0].score >= THRESHOLD, `score ${detections[0].score}`);
+});
+
 test('a classifier head (timer) scores each of its labels', async () => {
   const timer = await KeywordSessions.load(await findKeywordFiles(bundledKeywordModelsDir(), ['timer']));
   try {
