@@ -8,10 +8,10 @@ import type { AudioFormat, ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio } from '../../src/client/stream-client.ts';
 import { parseConfig } from '../../src/config.ts';
 import { startService, type Service } from '../../src/service.ts';
-import { assertDetections, F32_STEREO_48K, FIXTURE_KEYWORDS, fixtureAs48kStereo, keywordFixture, type Detection } from '../helpers/keywords.ts';
+import { afterLeadingNoise, assertDetections, F32_STEREO_48K, FIXTURE_KEYWORDS, fixtureAs48kStereo, keywordFixture, type Detection } from '../helpers/keywords.ts';
 import { scrape, type Exposition } from '../helpers/prometheus.ts';
 import { promtoolCheckMetrics, requirePromtool } from '../helpers/promtool.ts';
-import { S16_MONO_16K, seeded } from '../helpers/service.ts';
+import { S16_MONO_16K, seeded, speechFixture } from '../helpers/service.ts';
 
 type Seg = Extract<ServerEvent, { type: 'segment' }>;
 const fixture = keywordFixture();
@@ -73,6 +73,27 @@ for (const route of ['simple', 'segmented'] as const) {
       if (route === 'simple') assert.ok(Math.abs(media - input.format.channels * fixture.duration) < 0.01, `model media ${media} s`);
     });
   }
+}
+
+// The noise that gave a false 'alexa' (0.547 at 0.48 s, inside the silence) on the simple route with
+// both files while the spotter started from openWakeWord's start-up buffers.
+const LEAD = 1.2;
+const LEAD_SEED = 23;
+for (const route of ['simple', 'segmented'] as const) {
+  test(`${route}: 1.2 s of low-level noise before the audio: nothing detected in it, the keywords still at their times`, async () => {
+    const speech = speechFixture();
+    for (const file of [
+      { name: 'keywords.wav', pcm: fixture.pcm, regions: fixture.regions },
+      { name: 'speech.wav', pcm: speech.pcm, regions: speech.regions.map((r) => ({ ...r, keyword: null })) },
+    ]) {
+      const { events, closeCode } = await streamAudio({ addr: ws(route), format: S16_MONO_16K, pcm: afterLeadingNoise(file.pcm, LEAD, LEAD_SEED) });
+      assert.equal(closeCode, 1000);
+      const detections = keywordsOf(resultsOf(events, route, 0));
+      const silent = LEAD + file.regions[0].start; // the noise, then the file's own leading silence
+      assert.deepEqual(detections.filter((d) => d.time < silent), [], `${route}, ${file.name}: detections inside the first ${silent} s of silence`);
+      assertDetections(detections, file.regions, `${route}, ${file.name} after ${LEAD} s of noise`, LEAD);
+    }
+  });
 }
 
 test('simple: random frame sizes give the same detections (scores within 1e-4) as the default frames', async () => {

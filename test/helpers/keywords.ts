@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { AudioFormat } from '../../src/api/protocol.ts';
 import { readWav } from '../../src/client/wav.ts';
+import { seeded } from './service.ts';
 
 export interface KeywordRegion {
   start: number;
@@ -66,4 +67,19 @@ export function assertDetections(detections: Detection[], regions: KeywordRegion
     assert.ok(time >= r.start + offset - TOLERANCE_SECONDS && time <= r.end + offset + TOLERANCE_SECONDS, `${where}: ${r.keyword} at ${time} s, utterance ${r.start + offset}…${r.end + offset} s`);
     assert.ok(score >= 0.5 && score <= 1, `${where}: ${r.keyword} score ${score}`);
   }
+}
+
+/**
+ * 16 kHz s16 mono `pcm` after `seconds` of low-level noise (seeded; RMS 1e-3 of full scale, about
+ * -60 dBFS, as a quiet room or a mic's own noise): the silence a real recording starts with.
+ */
+export function afterLeadingNoise(pcm: Uint8Array, seconds: number, seed: number): Uint8Array {
+  const random = seeded(seed);
+  const lead = new Int16Array(Math.round(seconds * 16_000));
+  // A sum of three uniforms: close to Gaussian, peaks at 3 × the RMS.
+  for (let i = 0; i < lead.length; i++) lead[i] = Math.round(32768 * 1e-3 * 2 * (random() + random() + random() - 1.5));
+  const out = new Uint8Array(lead.byteLength + pcm.byteLength);
+  out.set(new Uint8Array(lead.buffer));
+  out.set(pcm, lead.byteLength);
+  return out;
 }

@@ -5,7 +5,7 @@
 // Simple mode opens a channel per stream channel: its pieces run one after the other (each needs
 // the state the previous one left), the state travelling with each job, so any worker takes the
 // next piece and a crashed worker loses only its piece (the channel then starts afresh). Segmented
-// mode runs each speech segment on its own, from a fresh state.
+// mode runs each speech segment on its own: from a fresh state, with silence after it.
 import type { KeywordsModelConfig } from '../../config.ts';
 import type { ServiceContext } from '../../context.ts';
 import { log } from '../../log.ts';
@@ -51,7 +51,7 @@ export class KeywordsModel implements Model {
     return this.pool.run(job, [owned.buffer as ArrayBuffer]);
   }
 
-  /** A self-contained piece of audio (a speech segment), from a fresh state. */
+  /** A self-contained piece of audio (a speech segment): from a fresh state, with silence after it (spotter.segment). */
   async infer(samples: Float32Array, start = 0, timeOffset = 0): Promise<InferenceResult> {
     return toResult(await this.run(samples, start, null, false), timeOffset);
   }

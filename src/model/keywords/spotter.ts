@@ -16,8 +16,16 @@ export const MEL_BINS = 32;
 /** Mel frames per embedding. */
 export const EMBEDDING_WINDOW = 76;
 export const EMBEDDING_SIZE = 96;
-/** As openWakeWord: the first steps of a stream score 0 (its history is not audio yet). */
+/**
+ * As openWakeWord: the first 5 steps of a stream score 0. It zeroes a label's first 5 predictions
+ * (one per call, i.e. per 80 ms step when fed 80 ms frames) while its buffers hold start-up values.
+ */
 export const WARMUP_STEPS = 5;
+/**
+ * Silence fed after a self-contained segment (6 steps, 0.48 s): a head scores a keyword a few steps
+ * after it ends, which can be past the end of a segment cut 30 ms after the speech (measured: 0.12–0.20 s).
+ */
+export const SEGMENT_TAIL = 6 * STEP;
 /** No second detection of a keyword within this many steps (13 × 80 ms = 1.04 s). */
 export const REFRACTORY_STEPS = 13;
 /** The service's samples are in [-1, 1]; the melspectrogram model takes int16 scale. */
@@ -101,15 +109,15 @@ export class KeywordSessions {
   private readonly mel: ort.InferenceSession;
   private readonly embedding: ort.InferenceSession;
   private readonly heads: Head[];
-  /** The embedding of the initial mel frames: a new channel's history is filled with it. */
-  private readonly restEmbedding: Float32Array;
-  private constructor(mel: ort.InferenceSession, embedding: ort.InferenceSession, heads: Head[], restEmbedding: Float32Array) {
+  /** What digital silence leaves in a channel's mel frames and embeddings: a new channel starts from it. */
+  private readonly silence: { mel: Float32Array; embeddings: Float32Array };
+  private constructor(mel: ort.InferenceSession, embedding: ort.InferenceSession, heads: Head[]) {
     this.mel = mel;
     this.embedding = embedding;
     this.heads = heads;
-    this.restEmbedding = restEmbedding;
     this.labels = heads.flatMap((h) => h.labels.map((l) => l.label));
     this.history = Math.max(...heads.map((h) => h.window));
+    this.silence = { mel: new Float32Array(EMBEDDING_WINDOW * MEL_BINS), embeddings: new Float32Array(this.history * EMBEDDING_SIZE) };
   }
 
   /** Loads the sessions and checks each model's inputs and outputs (a failure names the file). */
@@ -134,9 +142,8 @@ export class KeywordSessions {
         opened.push(session);
         heads.push(describeHead(file, session));
       }
-      const sessions = new KeywordSessions(mel, embedding, heads, new Float32Array(EMBEDDING_SIZE));
-      const rest = await sessions.embed(new Float32Array(EMBEDDING_WINDOW * MEL_BINS).fill(1), 1);
-      sessions.restEmbedding.set(rest);
+      const sessions = new KeywordSessions(mel, embedding, heads);
+      await sessions.fillSilence();
       return sessions;
     } catch (err) {
       await Promise.all(opened.map((s) => s.release()));
@@ -144,21 +151,53 @@ export class KeywordSessions {
     }
   }
 
-  /** A new channel whose first sample is sample `start` of the stream: silence before it, as openWakeWord starts. */
+  /**
+   * The buffers after enough digital silence to fill them. Every step of silence gives the same
+   * frames, so the last 76 frames, and the embedding of each step, are the same at every step.
+   */
+  private async fillSilence(): Promise<void> {
+    const frames = await this.melFrames(new Float32Array(MEL_CONTEXT + STEP));
+    const { mel, embeddings } = this.silence;
+    for (let f = 0; f < EMBEDDING_WINDOW; f++) {
+      // Frame f of the window is this many frames before the end of a step.
+      const beforeEnd = (EMBEDDING_WINDOW - 1 - f) % MEL_FRAMES_PER_STEP;
+      const k = MEL_FRAMES_PER_STEP - 1 - beforeEnd;
+      mel.set(frames.subarray(k * MEL_BINS, (k + 1) * MEL_BINS), f * MEL_BINS);
+    }
+    const embedded = await this.embed(mel, 1);
+    for (let i = 0; i < this.history; i++) embeddings.set(embedded, i * EMBEDDING_SIZE);
+  }
+
+  /**
+   * A new channel whose first sample is sample `start` of the stream, with digital silence before
+   * it. Buffers that are no audio (openWakeWord starts its mel frames at ones) stay in the heads'
+   * windows past the 5 zeroed steps: from mel ones and their embedding, low-level noise at the start
+   * of a stream scored 'alexa' up to 0.71 at 0.48–0.8 s; from silence, 0.01.
+   */
   open(start = 0): SpotterState {
-    const embeddings = new Float32Array(this.history * EMBEDDING_SIZE);
-    for (let i = 0; i < this.history; i++) embeddings.set(this.restEmbedding, i * EMBEDDING_SIZE);
     return {
       end: start,
       pending: new Float32Array(0),
       context: new Float32Array(MEL_CONTEXT),
-      // openWakeWord's initial mel buffer: ones (after its x / 10 + 2 transform).
-      mel: new Float32Array(EMBEDDING_WINDOW * MEL_BINS).fill(1),
-      embeddings,
+      mel: this.silence.mel.slice(),
+      embeddings: this.silence.embeddings.slice(),
       steps: 0,
       previous: new Float32Array(this.labels.length),
       lastFired: new Float64Array(this.labels.length).fill(-Infinity),
     };
+  }
+
+  /**
+   * A self-contained segment whose first sample is sample `start` of the stream, scored as a stream
+   * of its own: silence before it (a new channel) and SEGMENT_TAIL of silence after it. A detection
+   * in that silence is reported at the segment's end.
+   */
+  async segment(samples: Float32Array, start: number, threshold: number): Promise<Detection[]> {
+    const state = this.open(start);
+    const { detections } = await this.feed(state, samples, threshold);
+    const tail = await this.feed(state, new Float32Array(SEGMENT_TAIL), threshold);
+    const end = (start + samples.length) / MODEL_SAMPLE_RATE;
+    return [...detections, ...tail.detections.map((d) => ({ ...d, time: Math.min(d.time, end) }))];
   }
 
   /**

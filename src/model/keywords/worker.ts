@@ -12,7 +12,7 @@ export interface KeywordsJob {
   start: number;
   /** The channel's state after its previous piece; null: a new channel (or a one-off segment). */
   state: SpotterState | null;
-  /** Return the state after this piece (a channel goes on); false for a one-off segment. */
+  /** Return the state after this piece (a channel goes on); false: a self-contained segment (`state` null). */
   keep: boolean;
 }
 
@@ -35,9 +35,10 @@ async function spot(job: KeywordsJob): Promise<KeywordsJobResult> {
     return { ok: false, error: `loading the models: ${err instanceof Error ? err.message : String(err)}` };
   }
   try {
+    if (!job.keep) return { ok: true, detections: await spotter.segment(job.samples, job.start, job.threshold), state: null };
     const state = job.state ?? spotter.open(job.start);
     const { detections } = await spotter.feed(state, job.samples, job.threshold);
-    return { ok: true, detections, state: job.keep ? state : null };
+    return { ok: true, detections, state };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }

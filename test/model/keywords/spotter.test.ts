@@ -146,6 +146,44 @@ test('times count from the channel start given; a partial step waits for the nex
   );
 });
 
+test('a new channel starts as after silence: digital silence leaves its mel frames and embeddings as they are', async () => {
+  const fresh = spotter.open();
+  const state = spotter.open();
+  const r = await spotter.feed(state, new Float32Array(2 * 16_000), THRESHOLD);
+  assert.deepEqual(r.detections, []);
+  const worst = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+  assert.ok(worst(state.mel, fresh.mel) <= 1e-5, `mel frames moved by ${worst(state.mel, fresh.mel)}`);
+  assert.ok(worst(state.embeddings, fresh.embeddings) <= 1e-4, `embeddings moved by ${worst(state.embeddings, fresh.embeddings)}`);
+});
+
+test('low-level noise from the start of a stream detects nothing (30 seeds × 4 levels)', async () => {
+  // From openWakeWord's start-up buffers, 18 of these 120 gave 'alexa' (0.50–0.71) at 0.48–0.8 s.
+  const hits: string[] = [];
+  for (const rms of [1e-4, 3e-4, 1e-3, 3e-3]) {
+    for (let seed = 1; seed <= 30; seed++) {
+      const random = seeded(seed);
+      const noise = Float32Array.from({ length: 19_200 }, () => rms * 2 * (random() + random() + random() - 1.5));
+      const { detections } = await spotter.feed(spotter.open(), noise, THRESHOLD);
+      hits.push(...detections.map((d) => `RMS ${rms}, seed ${seed}: ${d.keyword} ${d.score.toFixed(2)} at ${d.time} s`));
+    }
+  }
+  assert.deepEqual(hits, []);
+});
+
+test("a segment ending right after its keyword: detected in the silence after it, at the segment's end", async () => {
+  // "alexa," as the VAD cut it off "stop." (segmented route, 1.2 s of noise before the fixture).
+  const [from, to] = [Math.round(8.05 * 16_000), Math.round(8.654 * 16_000)];
+  const audio = fixture.samples.slice(from, to);
+  const alone = await spotter.feed(spotter.open(from), audio, THRESHOLD);
+  assert.deepEqual(alone.detections, [], 'the segment alone ends before the head scores the keyword');
+  const detections = await spotter.segment(audio, from, THRESHOLD);
+  assert.deepEqual(
+    detections.map((d) => [d.keyword, d.time]),
+    [['alexa', to / 16_000]],
+  );
+  assert.ok(detections[0].score >= THRESHOLD, `score ${detections[0].score}`);
+});
+
 test('a classifier head (timer) scores each of its labels', async () => {
   const timer = await KeywordSessions.load(await findKeywordFiles(bundledKeywordModelsDir(), ['timer']));
   try {

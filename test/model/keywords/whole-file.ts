@@ -3,7 +3,7 @@
 // its 80 dB floor then follows the file's loudest frame rather than each step's), every embedding
 // in batches, then each head over its window at every 80 ms step, with the same detection rule
 // (threshold crossing, 1.04 s refractory, first 5 steps 0). Detections match the streaming path's
-// up to a step or two where the floor makes the scores differ.
+// up to a step or two where the floor makes the scores differ. Before the file: digital silence.
 import * as ort from 'onnxruntime-node';
 import type { SpotterFiles } from '../../../src/model/keywords/spotter.ts';
 import type { Detection } from '../../helpers/keywords.ts';
@@ -18,8 +18,11 @@ export async function wholeFilePass(files: SpotterFiles, samples: Float32Array, 
   const input = new Float32Array(480 + steps * 1280);
   for (let i = 0; i < steps * 1280; i++) input[480 + i] = samples[i] * 32768;
   const spec = (await mel.run({ input: new ort.Tensor('float32', input, [1, input.length]) })).output.data as Float32Array;
-  // 76 frames of ones in front (openWakeWord's initial buffer), then the file's.
-  const frames = new Float32Array((76 + steps * 8) * 32).fill(1);
+  // 76 frames of digital silence in front (a stream starts after silence), then the file's. A run
+  // over silence alone gives 8 equal frames: the floor is relative to the run's own maximum.
+  const silent = (await mel.run({ input: new ort.Tensor('float32', new Float32Array(480 + 1280), [1, 1760]) })).output.data as Float32Array;
+  const frames = new Float32Array((76 + steps * 8) * 32);
+  for (let i = 0; i < 76 * 32; i++) frames[i] = silent[i % 32] / 10 + 2;
   for (let i = 0; i < steps * 8 * 32; i++) frames[76 * 32 + i] = spec[i] / 10 + 2;
 
   const embed = async (from: number, count: number) => {
@@ -29,7 +32,7 @@ export async function wholeFilePass(files: SpotterFiles, samples: Float32Array, 
     const out = await embedding.run({ input_1: new ort.Tensor('float32', windows, [count, 76, 32, 1]) });
     return out[embedding.outputNames[0]].data as Float32Array;
   };
-  const rest = await embed(0, 1); // the window before any audio: all ones
+  const rest = await embed(0, 1); // the window before any audio: silence
   const embeddings = new Float32Array(steps * 96);
   for (let s = 0; s < steps; s += 64) embeddings.set(await embed((s + 1) * 8, Math.min(64, steps - s)), s * 96);
 
