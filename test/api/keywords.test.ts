@@ -120,3 +120,17 @@ test('promtool check metrics accepts /metrics after keyword streams', async (t) 
   assert.match(text, /^rtf_count\{[^}]*pipeline="model"[^}]*\} [1-9]/m, 'model-stage RTF recorded');
   assert.equal(await promtoolCheckMetrics(text), '', 'promtool reports nothing');
 });
+
+test('detection times follow time_offset onto the stream timeline, rounded to the microsecond like every reported time', async () => {
+  const run = async (timeOffset: number) => {
+    const { events } = await streamAudio({ addr: ws('segmented'), format: S16_MONO_16K, pcm: fixture.pcm, timeOffset });
+    return keywordsOf(resultsOf(events, 'segmented', 0)).map((d) => d.time);
+  };
+  const [plain, shifted] = [await run(0), await run(0.1)];
+  assert.equal(plain.length, FIXTURE_KEYWORDS.length);
+  assert.deepEqual(
+    shifted,
+    plain.map((t) => Math.round((t + 0.1) * 1e6) / 1e6),
+  );
+  for (const t of shifted) assert.ok(String(t).split('.')[1].length <= 6, `${t}`);
+});

@@ -6,6 +6,7 @@
 // the state the previous one left), the state travelling with each job, so any worker takes the
 // next piece and a crashed worker loses only its piece (the channel then starts afresh). Segmented
 // mode runs each speech segment on its own: from a fresh state, with silence after it.
+import { microseconds } from '../../audio/format.ts';
 import type { KeywordsModelConfig } from '../../config.ts';
 import type { ServiceContext } from '../../context.ts';
 import { log } from '../../log.ts';
@@ -82,7 +83,8 @@ function toResult({ value, runSeconds, startedAt, finishedAt }: JobRun<KeywordsJ
     log.error({ error: value.error }, 'keywords inference failed');
     return { ok: false, error: 'inference failed', computeSeconds: runSeconds, ran };
   }
-  const keywords = timeOffset === 0 ? value.detections : value.detections.map((d) => ({ ...d, time: d.time + timeOffset }));
+  // Times as clients are told them: on the stream's timeline, to the microsecond.
+  const keywords = value.detections.map((d) => ({ ...d, time: microseconds(d.time + timeOffset) }));
   return { ok: true, output: { keywords }, computeSeconds: runSeconds, ran };
 }
 
