@@ -132,7 +132,14 @@ const pipelineSchema = z
   })
   .strict();
 
-const shutdownSchema = z.object({ drain_timeout_ms: z.number().int().min(0).default(30_000) }).strict();
+const shutdownSchema = z
+  .object({
+    /** After SIGTERM, how long running streams get to end by themselves (clients told with going_away). */
+    drain_timeout_ms: z.number().int().min(0).default(30_000),
+    /** Then, how long streams still running get to send their last results before they are cut (1001 without stream_end). */
+    finish_timeout_ms: z.number().int().min(0).default(10_000),
+  })
+  .strict();
 
 const telemetrySchema = z
   .object({

@@ -1,10 +1,11 @@
 // Entry point: command line → config → service, then signals. Exit status (README "Exit status"):
-// 0 after a graceful drain, 1 when the service cannot start or is stopped by a second signal,
+// 0 after a graceful drain, 1 when the service cannot start, is stopped by a second signal or its
+// shutdown passed its hard bound (drain + finish + release time),
 // 2 for a usage or config error. Expected failures print one line on stderr, never a stack trace.
 import { parseFlags, runCli, UsageError } from './cli.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { log } from './log.ts';
-import { startService, StartupError, type Service } from './service.ts';
+import { shutdownBoundMs, startService, StartupError, type Service } from './service.ts';
 
 /** Signals closer than this to the first one are the same operator action, delivered twice. */
 const SAME_ACTION_MS = 1000;
@@ -17,8 +18,8 @@ Serves the streaming audio inference service (README.md). Ctrl-C or SIGTERM drai
                   STREAMER_TOKENS in the environment override it
   -h, --help      print this help
 
-exit status: 0 drained and stopped, 1 could not start or stopped by a second signal,
-             2 usage or config error
+exit status: 0 drained and stopped, 1 could not start, stopped by a second signal or
+             past the shutdown's bound, 2 usage or config error
 `;
 
 function parse(argv: string[]): { configPath?: string } | 'help' {
@@ -30,6 +31,15 @@ function parse(argv: string[]): { configPath?: string } | 'help' {
 
 /** Prints the one line an operator must see whatever the log level. */
 const fatal = (message: string) => process.stderr.write(`streamer: ${message}\n`);
+
+/** Whatever is still pending (a stage that never returns, a collector that does not answer), exit after `ms`. */
+function exitAfterBound(ms: number): void {
+  setTimeout(() => {
+    log.error({ bound_ms: ms }, 'shutdown did not finish within its bound: exiting');
+    fatal(`shutdown did not finish within ${ms / 1000} s (drain + finish + release time): exiting with work still pending`);
+    process.exit(1);
+  }, ms).unref();
+}
 
 async function serve({ configPath }: { configPath?: string }): Promise<number> {
   let config;
@@ -71,6 +81,7 @@ async function serve({ configPath }: { configPath?: string }): Promise<number> {
     if (firstSignalAt === null) {
       firstSignalAt = now;
       log.info({ signal }, 'shutting down');
+      exitAfterBound(shutdownBoundMs(config.shutdown));
       stop(0);
     } else if (now - firstSignalAt < SAME_ACTION_MS) {
       log.info({ signal }, 'signal delivered again by a launcher: still draining');

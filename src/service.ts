@@ -20,8 +20,16 @@ import { TASK_NAMES } from './task.ts';
 // package.json is one level above src/ and dist/ alike (a JSON import would pull it into the build).
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-/** After the drain deadline, how long running streams get to send their last results. */
-export const DRAIN_FINISH_MS = 10_000;
+/** After the streams, how long releasing the workers and flushing telemetry may take. */
+export const RELEASE_MS = 5_000;
+
+/**
+ * The hard bound of a shutdown: drain deadline + finish time + release time. Past it the process
+ * exits whatever is still pending (main.ts).
+ */
+export function shutdownBoundMs(shutdown: Config['shutdown'], drainMs = shutdown.drain_timeout_ms): number {
+  return drainMs + shutdown.finish_timeout_ms + RELEASE_MS;
+}
 
 export interface Service {
   /** e.g. http://127.0.0.1:43121 */
@@ -62,6 +70,8 @@ function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, p
   });
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   installTracing({ serviceName: 'streamer', serviceVersion: packageJson.version, exporter: options.spanExporter });
   // Everything this service counts lives in its own context: nothing is shared with another
@@ -99,11 +109,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   log.info({ address: `http://${config.host}:${port}`, node: process.version, version: packageJson.version, config }, 'listening');
 
-  const warm = model.warmup().then(() => {
-    admission.warm = true;
-    // A service told to stop during its warm-up never becomes ready: the log must not say it did.
-    log.info({ model: model.name }, admission.draining ? 'model warmed up; not ready: draining' : 'model warmed up; ready');
-  });
+  const warm = model.warmup().then(
+    () => {
+      admission.warm = true;
+      // A service told to stop during its warm-up never becomes ready: the log must not say it did.
+      log.info({ model: model.name }, admission.draining ? 'model warmed up; not ready: draining' : 'model warmed up; ready');
+    },
+    (err: unknown) => {
+      // Shutdown closes the model under a warm-up still running: that is no failure of the model.
+      if (!admission.draining) throw err;
+      log.info({ model: model.name }, 'model warm-up cancelled: shutting down');
+    },
+  );
 
   let stopping: Promise<void> | null = null;
   const shutdown = (drainMs = config.shutdown.drain_timeout_ms) =>
@@ -114,16 +131,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
       log.info({ active_streams: admission.active, drain_ms: drainMs }, 'draining');
       // Every running stream learns how long it has: a client can move it to another instance.
       for (const s of sessions) s.goingAway(drainMs);
-      await Promise.race([admission.idle(), new Promise((r) => setTimeout(r, drainMs).unref())]);
+      await Promise.race([admission.idle(), sleep(drainMs)]);
       // Streams still running at the deadline are finished (final results, stream_end), then closed
-      // with 1001; a pipeline that cannot finish within DRAIN_FINISH_MS more is cut off.
-      const finishing = Promise.all([...sessions].map((s) => s.drain()));
-      await Promise.race([finishing, new Promise((r) => setTimeout(r, DRAIN_FINISH_MS).unref())]);
+      // with 1001; a pipeline that cannot finish within the finish time is cut off.
+      const finishing = Promise.all([...sessions].map((s) => s.drain())).then(() => true);
+      const finished = await Promise.race([finishing, sleep(config.shutdown.finish_timeout_ms).then(() => false)]);
+      if (!finished) log.warn({ active_streams: admission.active, finish_timeout_ms: config.shutdown.finish_timeout_ms }, 'streams did not finish in time: closed with 1001 without their stream_end');
       for (const s of sessions) s.shutdown();
       server.close();
       (server as Server).closeAllConnections();
-      await warm.catch(() => undefined);
+      // Closing the model also ends a warm-up that never finished (its jobs are rejected).
       await Promise.all([model.close(), vad.close()]);
+      await warm.catch(() => undefined);
       runtime?.stop();
       await telemetry.shutdown();
       await shutdownTracing();

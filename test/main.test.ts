@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { newTraceparent, streamAudio } from '../src/client/stream-client.ts';
+import { RELEASE_MS } from '../src/service.ts';
 import { launch, writeConfig } from './helpers/launch.ts';
 import { FAST_MODEL, speechFixture } from './helpers/service.ts';
-import { waitFor } from './helpers/wait.ts';
+import { waitFor, within } from './helpers/wait.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const fixture = speechFixture();
@@ -51,7 +52,7 @@ test('npm start path: structured logs, the CLI client prints one JSON line per e
       // Each was running when draining began: told once (default 30 s drain), then finished normally.
       assert.deepEqual(
         result.events.filter((e) => e.type !== 'going_away').map((e) => e.type),
-        ['active', 'inactive', 'segment', 'stream_end'],
+        ['started', 'active', 'inactive', 'segment', 'stream_end'],
       );
       assert.deepEqual(
         result.events.filter((e) => e.type === 'going_away'),
@@ -198,21 +199,48 @@ test('--help prints the usage with the exit statuses and starts nothing', async 
   assert.equal(stderr, '');
 });
 
-test('SIGTERM during the warm-up: the service drains without ever becoming ready, and its log does not say "ready"', { timeout: 60_000 }, async () => {
-  // Each model worker's first inference costs 0.3 s × (1 + 9): a warm-up of about 3 s.
-  const server = await launch(fromSources, { model: { delay: 0.3, warmup_penalty: 9, workers: 2 } }, { ready: false });
+test('SIGTERM during a warm-up that never ends: the service stops without ever becoming ready, and its log does not say "ready"', { timeout: 60_000 }, async () => {
+  // A model whose first inference never returns (its cost is 0.05 s × (1 + 1e9)): a stage that never returns.
+  const server = await launch(fromSources, { model: { delay: 0.05, jitter: 0, warmup_penalty: 1e9, workers: 1 } }, { ready: false });
   try {
     // At once, on the 'listening' line: the signal handlers are in place before the service starts
     // (without them the process would die of the signal).
     server.child.kill('SIGTERM');
     const closed = once(server.child, 'close'); // every log line read
-    assert.equal(await server.exitCode, 0, server.logs.join('\n'));
+    assert.equal(await within('the service to exit', server.exitCode, 30_000), 0, server.logs.join('\n'));
     await closed;
     const m = server.entries().map((e) => e.msg);
-    assert.ok(m.indexOf('draining') < m.indexOf('model warmed up; not ready: draining'), m.join(' | '));
-    assert.ok(!m.includes('model warmed up; ready'), m.join(' | '));
+    assert.ok(m.indexOf('draining') < m.indexOf('model warm-up cancelled: shutting down'), m.join(' | '));
+    assert.ok(!m.some((msg) => msg?.includes('ready') && !msg.includes('not ready')), m.join(' | '));
+    assert.ok(!server.logs.some((line) => line.includes('warm-up failed')), 'a cancelled warm-up is no failure');
     assert.equal(m.at(-1), 'stopped');
   } finally {
     server.kill();
+  }
+});
+
+test('a shutdown that cannot finish (a trace collector that never answers) exits 1 at its bound: drain + finish + release time', { timeout: 60_000 }, async () => {
+  // Accepts connections and never answers: the exporter's flush at shutdown waits for its own timeout (60 s).
+  const collector = createServer(() => undefined);
+  collector.listen(0, '127.0.0.1');
+  await once(collector, 'listening');
+  const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+  const shutdown = { drain_timeout_ms: 0, finish_timeout_ms: 0 };
+  const server = await launch(fromSources, { model: FAST_MODEL, shutdown }, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '60000' } });
+  try {
+    const { closeCode } = await streamAudio({ addr: `ws://127.0.0.1:${server.port}/api/v1/simple`, format: fixture.format, pcm: fixture.pcm.subarray(0, 32000) });
+    assert.equal(closeCode, 1000); // its spans wait for export
+    const signalled = performance.now();
+    server.child.kill('SIGTERM');
+    const closed = once(server.child, 'close');
+    assert.equal(await within('the service to exit', server.exitCode, 30_000), 1, server.logs.join('\n'));
+    await closed;
+    const took = performance.now() - signalled;
+    assert.ok(took >= RELEASE_MS, `exited after ${took.toFixed(0)} ms: not before its bound`);
+    assert.ok(server.logs.some((l) => l === `streamer: shutdown did not finish within ${RELEASE_MS / 1000} s (drain + finish + release time): exiting with work still pending`), server.logs.join('\n'));
+  } finally {
+    server.kill();
+    collector.closeAllConnections();
+    collector.close();
   }
 });

@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import yaml from 'js-yaml';
 import { parseConfig } from '../../src/config.ts';
-import { DRAIN_FINISH_MS } from '../../src/service.ts';
+import { shutdownBoundMs } from '../../src/service.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { CATALOGUE_SERIES } from '../otel/catalogue.ts';
 import { aggregationsIn, metricNamesIn } from '../otel/promql.ts';
@@ -144,10 +144,10 @@ test('probes: liveness on health, readiness and start-up on ready, paths that an
   assert.equal(c.env?.find((e) => e.name === 'HOST')?.value, '0.0.0.0');
 });
 
-test('the grace period covers preStop, the drain deadline and the finish time', () => {
+test('the grace period covers preStop and the shutdown bound (drain deadline, finish time, release time)', () => {
   const pod = deployment().spec.template.spec;
   const preStop = container().lifecycle.preStop.sleep.seconds;
-  const needed = preStop + config().shutdown.drain_timeout_ms / 1000 + DRAIN_FINISH_MS / 1000;
+  const needed = preStop + shutdownBoundMs(config().shutdown) / 1000;
   assert.ok(pod.terminationGracePeriodSeconds >= needed, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} < ${needed}`);
 });
 

@@ -30,7 +30,7 @@ before(() => {
 function assertDrainedStream(events: ServerEvent[]): void {
   assert.deepEqual(
     events.filter((e) => e.type !== 'going_away').map((e) => e.type),
-    ['active', 'inactive', 'segment', 'stream_end'],
+    ['started', 'active', 'inactive', 'segment', 'stream_end'],
   );
   assert.deepEqual(
     events.filter((e) => e.type === 'going_away'),
