@@ -62,7 +62,7 @@ export class LiveStream {
     deps.admission.acquire();
     const live = new LiveStream(mode, deps, deliver, span, ctx);
     try {
-      const params = { mode, format: toPcmFormat(format), interimResults: request.interim_results, vad: toSegmenterTuning(request.vad), trace: ctx, timeOffset: request.time_offset, progress };
+      const params = { mode, format: toPcmFormat(format), interimResults: request.interim_results, vad: toSegmenterTuning(request.vad), minChunkMs: request.chunk_ms, trace: ctx, timeOffset: request.time_offset, progress };
       live.stream = await AudioStream.open(params, deps, (e) => live.send(e));
     } catch (err) {
       deps.admission.release();
