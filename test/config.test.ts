@@ -44,3 +44,13 @@ test('a bad value from the environment names its variable', () => {
   assert.throws(() => loadConfig(undefined, { PORT: 'eighty' }), /port: .*\(from the environment variable PORT\)/);
   assert.throws(() => parseConfig({ port: 'eighty' }), (e: Error) => /port: /.test(e.message) && !/environment/.test(e.message), 'a file key is not blamed on the environment');
 });
+
+test('simple-route chunking: documented defaults; the minimum may not exceed the maximum', () => {
+  const { pipeline } = parseConfig({});
+  assert.deepEqual(pipeline, { simple_max_inflight: 2, simple_min_chunk_ms: 250, simple_max_chunk_ms: 2000 });
+  assert.equal(parseConfig({ pipeline: { simple_min_chunk_ms: 2000, simple_max_chunk_ms: 2000 } }).pipeline.simple_min_chunk_ms, 2000);
+  assert.throws(() => parseConfig({ pipeline: { simple_min_chunk_ms: 3000 } }), /pipeline\.simple_max_chunk_ms: simple_min_chunk_ms must not exceed simple_max_chunk_ms/);
+  assert.throws(() => parseConfig({ pipeline: { simple_min_chunk_ms: -1 } }), /pipeline\.simple_min_chunk_ms/);
+  assert.throws(() => parseConfig({ pipeline: { simple_max_chunk_ms: 30_001 } }), /pipeline\.simple_max_chunk_ms/);
+  assert.throws(() => parseConfig({ pipeline: { simple_max_chunk_ms: 50 } }), /pipeline\.simple_max_chunk_ms/);
+});

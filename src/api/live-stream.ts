@@ -80,6 +80,7 @@ export class LiveStream {
         format: toPcmFormat(format),
         interimResults: request.interim_results,
         vad: toSegmenterTuning(request.vad),
+        minChunkMs: request.chunk_ms,
         trace: ctx,
         timeOffset: request.time_offset,
         log: live.log,

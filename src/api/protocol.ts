@@ -1,5 +1,6 @@
 // The wire contract (docs/protocol.md): client requests validated with zod, server events typed.
 import { z } from 'zod';
+import { MAX_CHUNK_MS } from '../pipeline/chunking.ts';
 
 export const audioFormatSchema = z.object({
   channels: z.number().int(),
@@ -27,6 +28,8 @@ const startSchema = z.object({
   /** Seconds added to every time reported for the stream (a client that moved keeps one timeline). */
   time_offset: z.number().min(0).max(1e9).default(0),
   vad: vadTuningSchema.optional(),
+  /** Simple route: this stream's minimum chunk duration in ms (the server's pipeline.simple_min_chunk_ms when absent). */
+  chunk_ms: z.number().int().min(0).max(MAX_CHUNK_MS).optional(),
 });
 const stopSchema = z.object({ request: z.literal('stop'), disconnect: z.boolean().default(false) });
 const finalizeSchema = z.object({ request: z.literal('finalize') });

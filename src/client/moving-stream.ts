@@ -74,6 +74,7 @@ export class MovingStream {
     this.baseOffset = opts.timeOffset ?? 0;
     this.start = { request: 'start', format, interim_results: opts.interimResults ?? false };
     if (opts.vad) this.start.vad = opts.vad;
+    if (opts.chunkMs !== undefined) this.start.chunk_ms = opts.chunkMs;
     if (opts.traceId) this.start.trace_id = opts.traceId;
   }
 

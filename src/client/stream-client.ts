@@ -23,6 +23,8 @@ export interface StreamOptions {
   interimResults?: boolean;
   /** Optional `start.vad` tuning. */
   vad?: Record<string, number>;
+  /** Optional `start.chunk_ms`: the simple route's minimum chunk for this stream. */
+  chunkMs?: number;
   traceId?: string;
   /** `start.time_offset`: seconds added to every time the server reports (a stream that moved). */
   timeOffset?: number;

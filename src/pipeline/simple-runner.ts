@@ -1,17 +1,19 @@
 // Simple mode: every sample goes to the model, in consecutive chunks, through one model channel
-// (a streaming model keeps its state there and runs the chunks in order). Audio that queues while
-// the channel's inferences are in flight is batched into the next call, so the chunks tile the
-// audio exactly and grow when the model is slow. Results are sent in order.
+// (a streaming model keeps its state there and runs the chunks in order). A chunk goes once the
+// policy's minimum is queued and a call slot is free; audio that queues while the channel's
+// inferences are in flight is batched into the next call, up to the policy's maximum (chunking.ts).
+// So the chunks tile the audio exactly, grow when the model is slow, and stay bounded when audio
+// arrives faster than real time. Results are sent in order.
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model, ModelChannel } from '../model/index.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
+import { AudioQueue, type ChunkPolicy } from './chunking.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
 import { finalLatency, type Endpoint, type StreamContext } from './stream-context.ts';
 
 export class SimpleRunner implements ChannelRunner {
-  private queued: Float32Array[] = [];
-  private queuedSamples = 0;
+  private readonly queue = new AudioQueue();
   private nextStart = 0;
   private inflight = 0;
   private inflightSamples = 0;
@@ -20,26 +22,19 @@ export class SimpleRunner implements ChannelRunner {
   private readonly channel: number;
   private readonly model: ModelChannel;
   private readonly out: OrderedOutput;
-  private readonly maxInflight: number;
+  private readonly policy: ChunkPolicy;
   private readonly ctx: StreamContext;
-  constructor(
-    channel: number,
-    model: Model,
-    out: OrderedOutput,
-    maxInflight: number,
-    ctx: StreamContext,
-  ) {
+  constructor(channel: number, model: Model, out: OrderedOutput, policy: ChunkPolicy, ctx: StreamContext) {
     this.channel = channel;
     this.model = model.openChannel();
     this.out = out;
-    this.maxInflight = maxInflight;
+    this.policy = policy;
     this.ctx = ctx;
   }
 
   push(samples: Float32Array): void {
     if (samples.length === 0 || this.aborted) return;
-    this.queued.push(samples.slice()); // the caller reuses its buffer
-    this.queuedSamples += samples.length;
+    this.queue.push(samples);
     this.dispatch();
   }
 
@@ -61,21 +56,26 @@ export class SimpleRunner implements ChannelRunner {
   }
 
   backlog(): ChannelBacklog {
-    return { model: (this.queuedSamples + this.inflightSamples) / MODEL_SAMPLE_RATE };
+    // Audio short of the minimum waits for more audio, not for the model: it is no backlog (were it
+    // counted, a minimum above limits.max_backlog_seconds would pause reading for good).
+    const waiting = this.queue.length >= this.policy.minSamples ? this.queue.length : 0;
+    return { model: (waiting + this.inflightSamples) / MODEL_SAMPLE_RATE };
   }
 
   openFrom(): number {
     return this.nextStart;
   }
 
-  /** Sends what has queued as one chunk while a slot is free, or regardless when forced by a request. */
+  /**
+   * Sends chunks while the minimum is queued and a slot is free, or, forced by a request, everything
+   * queued at once; either way in pieces of at most the maximum.
+   */
   private dispatch(forced?: { endpoint: Endpoint; at: number }): void {
-    while (this.queuedSamples > 0 && !this.aborted && (forced || this.inflight < this.maxInflight)) {
-      const audio = concat(this.queued, this.queuedSamples);
+    const { maxInflight, minSamples, maxSamples } = this.policy;
+    while (this.queue.length > 0 && !this.aborted && (forced || (this.inflight < maxInflight && this.queue.length >= minSamples))) {
+      const audio = this.queue.take(maxSamples);
       const span = { channel: this.channel, start: this.nextStart, end: this.nextStart + audio.length };
       this.nextStart = span.end;
-      this.queued = [];
-      this.queuedSamples = 0;
       this.inflight++;
       this.inflightSamples += audio.length;
       const readyAt = forced ? forced.at : this.ctx.arrivals.arrivalOf(span.end);
@@ -88,15 +88,4 @@ export class SimpleRunner implements ChannelRunner {
       this.out.enqueue(result, finalLatency(this.ctx, forced?.endpoint ?? 'chunk', readyAt));
     }
   }
-}
-
-function concat(parts: Float32Array[], total: number): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

@@ -15,6 +15,7 @@ import { Segmenter, type SegmenterTuning } from '../vad/segmenter.ts';
 import type { SileroVad } from '../vad/silero.ts';
 import { ArrivalClock } from './arrival-clock.ts';
 import type { ChannelRunner } from './channel-runner.ts';
+import { chunkPolicy } from './chunking.ts';
 import type { Send } from './events.ts';
 import { OrderedOutput } from './ordered-output.ts';
 import { SegmentedRunner } from './segmented-runner.ts';
@@ -28,6 +29,8 @@ export interface StreamParams {
   format: PcmFormat;
   interimResults: boolean;
   vad?: SegmenterTuning;
+  /** Simple mode: this stream's minimum chunk in ms (unset: pipeline.simple_min_chunk_ms). */
+  minChunkMs?: number;
   /** Trace context of the stream's span. */
   trace: Context;
   /** Seconds added to every time reported (see StreamContext.timeOffset). */
@@ -194,7 +197,10 @@ export class AudioStream {
 }
 
 function createRunner(channel: number, params: StreamParams, deps: PipelineDeps, out: OrderedOutput, ctx: StreamContext): ChannelRunner {
-  if (params.mode === 'simple') return new SimpleRunner(channel, deps.model, out, deps.config.pipeline.simple_max_inflight, ctx);
+  if (params.mode === 'simple') {
+    const { simple_max_inflight, simple_min_chunk_ms, simple_max_chunk_ms } = deps.config.pipeline;
+    return new SimpleRunner(channel, deps.model, out, chunkPolicy(simple_max_inflight, params.minChunkMs ?? simple_min_chunk_ms, simple_max_chunk_ms), ctx);
+  }
   const defaults = deps.config.vad;
   const tuning = params.vad ?? {};
   const segmenter = new Segmenter({

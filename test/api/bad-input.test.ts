@@ -150,6 +150,12 @@ const CASES: Case[] = [
   { name: 'vad.speech_pad_ms 1001 (max 1000)', send: [withVad({ speech_pad_ms: 1001 })], errors: ['invalid_request'], close: 1008 },
   { name: 'vad.min_speech_ms fractional', send: [withVad({ min_speech_ms: 2.5 })], errors: ['invalid_request'], close: 1008 },
   { name: 'vad.min_speech_ms 1e309', send: ['{"request":"start","format":{"channels":1,"sample_rate":16000,"bit_depth":16,"is_float":false},"vad":{"min_speech_ms":1e309}}'], errors: ['invalid_request'], close: 1008 },
+  { name: 'chunk_ms -1', route: 'simple', send: [start(S, { chunk_ms: -1 })], errors: ['invalid_request'], close: 1008 },
+  { name: 'chunk_ms 30001 (max 30000)', route: 'simple', send: [start(S, { chunk_ms: 30_001 })], errors: ['invalid_request'], close: 1008 },
+  { name: 'chunk_ms fractional (2.5)', route: 'simple', send: [start(S, { chunk_ms: 2.5 })], errors: ['invalid_request'], close: 1008 },
+  { name: 'chunk_ms is a numeric string', route: 'simple', send: [start(S, { chunk_ms: '250' })], errors: ['invalid_request'], close: 1008 },
+  { name: 'chunk_ms is null', route: 'simple', send: [start(S, { chunk_ms: null })], errors: ['invalid_request'], close: 1008 },
+  { name: 'chunk_ms 1e309 (Infinity)', route: 'simple', send: ['{"request":"start","format":{"channels":1,"sample_rate":16000,"bit_depth":16,"is_float":false},"chunk_ms":1e309}'], errors: ['invalid_request'], close: 1008 },
   { name: 'format nested 400 deep', send: [`{"request":"start","format":${'['.repeat(400)}${']'.repeat(400)}}`], errors: ['invalid_request'], close: 1008 },
 
   // ── numbers of the right type but out of range: unsupported_format, close 1008 ────────
@@ -195,6 +201,15 @@ const CASES: Case[] = [
     ends: [Array<number>(8).fill(1920 / 192_000)],
   },
   { name: 'smallest rate: 8 kHz stereo s16', send: [start({ channels: 2, sample_rate: 8000, bit_depth: 16, is_float: false }), frames(fixture.pcm.subarray(0, 16000))], ends: [[0.5, 0.5]] },
+  {
+    name: 'chunk_ms at its bounds (30000, then 0) on the simple route',
+    route: 'simple',
+    send: [start(S, { chunk_ms: 30_000 }), audio(0.5), { request: 'stop' }, start(S, { chunk_ms: 0 }), audio(0.25)],
+    ends: [[0.5], [0.25]],
+    // the first stream's 0.5 s never reached 30 s: the stop sent it as one chunk
+    check: (events) => assert.deepEqual(segmentsOf(events.slice(0, events.findIndex((e) => e.type === 'stream_end'))).map((s) => [s.start_time, s.end_time]), [[0, 0.5]]),
+  },
+  { name: 'chunk_ms on the segmented route is ignored', send: [start(S, { chunk_ms: 1000 }), audio(0.5, 1)], ends: [[0.5]] },
   { name: 'finalize before start', send: [{ request: 'finalize' }], acks: ['finalize'] },
   { name: 'finalize twice in a row mid-stream', route: 'simple', send: [start(), audio(0.25), { request: 'finalize' }, { request: 'finalize' }], acks: ['finalize', 'finalize'], ends: [[0.25]] },
 

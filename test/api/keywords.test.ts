@@ -114,6 +114,27 @@ test('simple: random frame sizes give the same detections (scores within 1e-4) a
   }
 });
 
+test('simple: the chunk duration (start.chunk_ms 0, 100, 1000) changes no detection (scores within 1e-4)', async () => {
+  const run = async (chunkMs?: number) => {
+    // 20 ms frames, as a real-time client sends them: with chunk_ms 0 most chunks are a frame or a few
+    const { events } = await streamAudio({ addr: ws('simple'), format: S16_MONO_16K, pcm: fixture.pcm, chunkBytes: 640, chunkMs });
+    const segments = resultsOf(events, 'simple', 0);
+    return { detections: keywordsOf(segments), chunks: segments.length };
+  };
+  const reference = await run();
+  assertDetections(reference.detections, fixture.regions, 'default chunks');
+  for (const chunkMs of [0, 100, 1000]) {
+    const { detections, chunks } = await run(chunkMs);
+    if (chunkMs === 1000) assert.ok(chunks <= Math.ceil(fixture.duration), `${chunks} chunks of at least 1 s`);
+    assert.deepEqual(
+      detections.map((d) => [d.keyword, d.time]),
+      reference.detections.map((d) => [d.keyword, d.time]),
+      `chunk_ms ${chunkMs}`,
+    );
+    detections.forEach((d, i) => assert.ok(Math.abs(d.score - reference.detections[i].score) <= 1e-4, `chunk_ms ${chunkMs}, ${d.keyword}: ${d.score} vs ${reference.detections[i].score}`));
+  }
+});
+
 test('promtool check metrics accepts /metrics after keyword streams', async (t) => {
   if (!(await requirePromtool(t))) return;
   const text = (await scrape(service.url)).text;
