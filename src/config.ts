@@ -106,6 +106,13 @@ const limitsSchema = z
     max_text_bytes: z.number().int().min(256).default(64 * 1024),
     /** No message from the client for this long: `idle_timeout`, close 1008. */
     idle_timeout_ms: z.number().int().min(100).default(30_000),
+    /** A connection that has not sent `start` this long after the upgrade: `start_timeout`, close 1008. */
+    start_timeout_ms: z.number().int().min(100).default(5_000),
+    /**
+     * Open websocket connections (with or without a stream); past it an upgrade is answered 503
+     * `too_many_connections`. Unset: twice max_streams (room for clients between streams and moving).
+     */
+    max_connections: z.number().int().min(1).optional(),
     /** Audio seconds (per channel) one stream may carry; beyond it the stream is finished and closed. */
     max_stream_seconds: z.number().min(1).default(4 * 3600),
     /** Inbound backpressure: stop reading a socket while its stream is this many audio seconds behind. */

@@ -93,7 +93,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
   if (vadLoad.status === 'rejected') return fail('cannot load the VAD model', vadLoad.reason);
   if (modelLoad.status === 'rejected') return fail(`cannot load the ${config.model.backend} model`, modelLoad.reason);
   const [vad, model] = [vadLoad.value, modelLoad.value];
-  const admission = new Admission(config.limits.max_streams, config.limits.saturation_backlog_seconds, telemetry.backlog);
+  const { limits } = config;
+  const admission = new Admission(
+    { maxStreams: limits.max_streams, maxConnections: limits.max_connections ?? 2 * limits.max_streams, saturationSeconds: limits.saturation_backlog_seconds },
+    telemetry.backlog,
+  );
   const { app, injectWebSocket, sessions } = createApp({ service, config, model, vad, admission });
 
   let server: ServerType;

@@ -1,21 +1,26 @@
-// How many streams run at once, and whether the service takes new ones (readiness).
+// How many streams run and connections are open at once, and whether the service takes new ones
+// (readiness).
 import type { BacklogRegistry } from '../telemetry/backlog.ts';
 
 export class Admission {
   active = 0;
+  /** Open connections that asked for a websocket upgrade and were let through. */
+  connections = 0;
   /** False until start-up work (model warm-up) is done. */
   warm = false;
   draining = false;
   private readonly idleWaiters: (() => void)[] = [];
 
   private readonly maxStreams: number;
+  readonly maxConnections: number;
   private readonly saturationSeconds: number;
   /** The backlog of this service's own sessions. */
   private readonly backlog: BacklogRegistry;
-  constructor(maxStreams: number, saturationSeconds: number, backlog: BacklogRegistry) {
+  constructor(limits: { maxStreams: number; maxConnections: number; saturationSeconds: number }, backlog: BacklogRegistry) {
     this.backlog = backlog;
-    this.maxStreams = maxStreams;
-    this.saturationSeconds = saturationSeconds;
+    this.maxStreams = limits.maxStreams;
+    this.maxConnections = limits.maxConnections;
+    this.saturationSeconds = limits.saturationSeconds;
   }
 
   /** Measured saturation: some stage is, on average per stream, this far behind real time. */
@@ -25,7 +30,7 @@ export class Admission {
   }
 
   get ready(): boolean {
-    return this.warm && !this.draining && this.active < this.maxStreams && !this.saturated;
+    return this.warm && !this.draining && this.active < this.maxStreams && this.connections < this.maxConnections && !this.saturated;
   }
 
   /** Why a new stream cannot start now, or null when it can. */

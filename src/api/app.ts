@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import { log } from '../log.ts';
 import type { Mode } from '../pipeline/stream.ts';
 import { bearerAuth } from './auth.ts';
+import { capConnections } from './connection-limit.ts';
 import { pageRoutes } from './page.ts';
 import { Session, type SessionDeps, type SessionSocket } from './session.ts';
 import { keepUpgradeRefusals } from './upgrade-refusal.ts';
@@ -66,7 +67,14 @@ export function createApp(deps: AppDeps) {
 
   app.get('/api/v1/ready', (c) => {
     const { admission } = deps;
-    const body = { ready: admission.ready, active_streams: admission.active, draining: admission.draining, warm: admission.warm, saturated: admission.saturated };
+    const body = {
+      ready: admission.ready,
+      active_streams: admission.active,
+      connections: admission.connections,
+      draining: admission.draining,
+      warm: admission.warm,
+      saturated: admission.saturated,
+    };
     return c.json(body, admission.ready ? 200 : 503);
   });
 
@@ -121,7 +129,12 @@ export function createApp(deps: AppDeps) {
     return c.json({ error: 'internal server error' }, 500);
   });
 
-  return { app, injectWebSocket: (server: UpgradeServer) => withRefusalBodies(server, (s) => nodeWs.injectWebSocket(s)), sessions };
+  const injectWebSocket = (server: UpgradeServer) => {
+    withRefusalBodies(server, (s) => nodeWs.injectWebSocket(s));
+    // Outermost: a full instance says so to every client, with or without a token.
+    capConnections(server, deps.admission, telemetry.metrics);
+  };
+  return { app, injectWebSocket, sessions };
 }
 
 function socketOf(ws: WSContext): SessionSocket {

@@ -52,6 +52,8 @@ export const ERROR_CODES = [
   'too_many_streams',
   'shutting_down',
   'idle_timeout',
+  'start_timeout',
+  'too_many_connections',
   'stream_too_long',
   'incomplete_sample',
   'slow_consumer',

@@ -35,6 +35,8 @@ export class Session {
   private queuedAudioBytes = 0;
   private idleSince: number | null = performance.now();
   private readonly unregisterBacklog: () => void;
+  /** Until the first stream is started: a connection must not hold its slot without one. */
+  private startDeadline: NodeJS.Timeout | null;
   private readonly flow: FlowControl;
   private readonly outbound: Outbound;
   private readonly limits: SessionLimits;
@@ -67,6 +69,9 @@ export class Session {
       resume: () => socket.resume(),
       onPause: () => this.metrics.inboundPauses.add(1, { [ATTR.route]: mode }),
     });
+    this.startDeadline = setTimeout(() => {
+      if (this.state.phase === 'idle') this.failNow(`no start request within ${limits.start_timeout_ms / 1000} s of connecting`, 'start_timeout', CloseCode.policy);
+    }, limits.start_timeout_ms).unref();
   }
 
 
@@ -190,7 +195,7 @@ export class Session {
     this.deps.service.tasks.spawn('client_receiver', async () => this.apply(input, performance.now()));
   }
 
-  private failNow(message: string, code: 'slow_consumer' | 'idle_timeout' | 'internal_error', close: number): void {
+  private failNow(message: string, code: 'slow_consumer' | 'idle_timeout' | 'start_timeout' | 'internal_error', close: number): void {
     this.runNow({ type: 'fail', code, message, close });
   }
 
@@ -240,10 +245,16 @@ export class Session {
       this.metrics.streams.add(1, { [ATTR.route]: this.mode, [ATTR.outcome]: 'refused' });
       return void (await this.apply({ type: 'refused', refusal }, at));
     }
+    this.clearStartDeadline();
     const live = await LiveStream.open(this.mode, request, this.deps, (e) => this.send(e), this.progressed);
     // The session ended while the stream was opening: the client left, or the server is closing it.
     if (this.isClosed) return live.abort(this.clientGone ? 'client_closed' : 'error');
     this.live = live;
+  }
+
+  private clearStartDeadline(): void {
+    if (this.startDeadline) clearTimeout(this.startDeadline);
+    this.startDeadline = null;
   }
 
   private send(event: ServerEvent): boolean {
@@ -254,6 +265,7 @@ export class Session {
   private cleanUp(): void {
     if (this.cleanedUp) return;
     this.cleanedUp = true;
+    this.clearStartDeadline();
     this.flow.stop();
     this.inbox.length = 0;
     this.queuedAudioBytes = 0;

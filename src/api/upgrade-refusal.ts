@@ -7,7 +7,7 @@ import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
 
-interface Answer {
+export interface Answer {
   status: number;
   headers: Headers;
   body: Buffer;
@@ -54,7 +54,8 @@ export function keepUpgradeRefusals<S extends EventEmitter>(app: Hono): (server:
   };
 }
 
-function httpResponse({ status, headers, body }: Answer): Buffer {
+/** An HTTP/1.1 answer written straight to an upgrade's socket (which then closes). */
+export function httpResponse({ status, headers, body }: Answer): Buffer {
   const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, 'Connection: close'];
   headers.forEach((value, name) => {
     if (!NOT_FORWARDED.has(name)) lines.push(`${name}: ${value}`);

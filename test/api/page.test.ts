@@ -253,3 +253,24 @@ test('when its server drains, the page moves the microphone stream to a new conn
     await pair.close();
   }
 });
+
+test('opened over plain HTTP from another host, the page says that the microphone needs HTTPS or localhost', { timeout: 60_000 }, async (t) => {
+  const executablePath = findChromium();
+  if (!executablePath) return unavailable(t, 'Chromium not found (/usr/bin/chromium or chromium on PATH; Debian: apt-get install chromium)');
+  if (!(await pageMounted(t))) return;
+  // A name that is not localhost, mapped to this machine: for the browser an ordinary insecure origin.
+  const remote = await launchWithMicrophone(executablePath, fixture.path, ['--host-resolver-rules=MAP streamer.test 127.0.0.1']);
+  try {
+    const page = await remote.newPage();
+    page.setDefaultTimeout(15_000);
+    await page.goto(`http://streamer.test:${service.port}/`);
+    assert.equal(await page.evaluate(() => window.isSecureContext), false);
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.waitForFunction(() => (document.querySelector('#errors')?.textContent ?? '') !== '');
+    const shown = await page.locator('#errors').innerText();
+    assert.match(shown, /The microphone needs a secure page, and http:\/\/streamer\.test:\d+ is not one: open this page over HTTPS/);
+    assert.doesNotMatch(shown, /Cannot read properties/);
+  } finally {
+    await remote.close();
+  }
+});

@@ -15,8 +15,8 @@ export function findChromium(): string | undefined {
   });
 }
 
-/** Launches Chromium at `executablePath` with `wav` as the microphone (granted without asking). */
-export function launchWithMicrophone(executablePath: string, wav: string): Promise<Browser> {
+/** Launches Chromium at `executablePath` with `wav` as the microphone (granted without asking), plus `extraArgs`. */
+export function launchWithMicrophone(executablePath: string, wav: string, extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath,
     headless: true,
@@ -33,6 +33,7 @@ export function launchWithMicrophone(executablePath: string, wav: string): Promi
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${wav}`,
+      ...extraArgs,
     ],
   });
 }

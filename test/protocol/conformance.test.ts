@@ -89,6 +89,31 @@ const CASES: Case[] = [
     },
   },
 
+  {
+    section: 'routes',
+    promise: 'past limits.max_connections an upgrade is refused with HTTP 503, Retry-After and too_many_connections; readiness is 503 at the limit; a closed connection frees its slot',
+    server: 'fewConnections',
+    covers: ['error:too_many_connections'],
+    async run({ service, open }) {
+      const held = [await open('simple'), await open('segmented'), await open('simple')];
+      await waitFor('the connections to be counted', async () => (await fetch(`${service.url}/api/v1/ready`)).status === 503);
+      const refused = await refusedUpgrade(service.ws('segmented'));
+      assert.equal(refused.status, 503);
+      assert.ok(Number(refused.headers['retry-after']) > 0, 'Retry-After in seconds');
+      const body = JSON.parse(refused.body) as Received;
+      assert.equal(body.type, 'error');
+      assert.equal(body.code, 'too_many_connections');
+      assert.match(String(body.message), /limit of 3 connections/);
+      held[0].send(start());
+      await held[0].next('started'); // the held connections are unaffected
+      held[1].hangUp();
+      await held[1].close();
+      const again = await open('simple');
+      again.send(start());
+      await again.next('started');
+    },
+  },
+
   // ── A session ───────────────────────────────────────────────────────────────────────────
   {
     section: 'a-session',
@@ -306,6 +331,27 @@ const CASES: Case[] = [
         assert.deepEqual(flow(c), ['started', 'active', 'inactive', 'final', 'stream_end', 'error']);
         assert.equal(c.events.at(-1)?.code, code);
       }
+    },
+  },
+
+  {
+    section: 'routes',
+    promise: 'a connection that does not start a stream within limits.start_timeout_ms is closed: start_timeout, 1008; one that started is not',
+    server: 'limits',
+    covers: ['error:start_timeout'],
+    async run({ open }) {
+      const idle = await open('segmented');
+      idle.send({ request: 'keepalive' }); // talking is not starting
+      const started = await open('segmented');
+      started.send(start());
+      started.send({ request: 'stop' });
+      await started.next('stream_end');
+      assert.equal((await idle.close()).code, 1008);
+      assert.deepEqual(idle.events, [{ type: 'ack', request: 'keepalive' }, { type: 'error', code: 'start_timeout', message: `no start request within ${LIMITS.start_timeout_ms / 1000} s of connecting` }]);
+      // The one that started is left alone until its idle timeout, later than the start timeout.
+      assert.equal((await started.close()).code, 1008);
+      assert.deepEqual(started.types(), ['started', 'stream_end', 'error']);
+      assert.equal(started.events.at(-1)?.code, 'idle_timeout');
     },
   },
 

@@ -11,6 +11,7 @@ export const LIMITS = {
   max_text_bytes: 4096,
   max_stream_seconds: 6,
   max_channels: 2,
+  start_timeout_ms: 1000,
 };
 
 export const CONFIGS = {
@@ -19,6 +20,7 @@ export const CONFIGS = {
   limits: { limits: LIMITS },
   auth: { auth: { tokens: [TOKEN] } },
   oneStream: { limits: { max_streams: 1 } },
+  fewConnections: { limits: { max_connections: 3 } },
   slowReader: { limits: { max_outbound_bytes: 16 * 1024 } },
   failingModel: { model: { failure_rate: 1 } },
   crashingModel: { model: { panic_rate: 1 } },

@@ -79,6 +79,9 @@ async function start() {
   session = s;
   setState(s, 'Asking for the microphone…');
   try {
+    // Browsers offer the microphone only to secure pages: without HTTPS (or localhost) there is no
+    // navigator.mediaDevices at all, and the bare TypeError would say nothing useful.
+    if (!window.isSecureContext || !navigator.mediaDevices) throw new Error(INSECURE_PAGE);
     s.mic = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
@@ -574,6 +577,10 @@ function log(text) {
 function clearLog() {
   ui.log.replaceChildren();
 }
+
+const INSECURE_PAGE =
+  `The microphone needs a secure page, and ${location.origin} is not one: open this page over HTTPS ` +
+  '(behind a TLS ingress or proxy) or on this machine as http://localhost. The streaming API itself works over plain ws://.';
 
 function fail(err) {
   const name = err?.name;
