@@ -81,7 +81,7 @@ async function start() {
   try {
     // Browsers offer the microphone only to secure pages: without HTTPS (or localhost) there is no
     // navigator.mediaDevices at all, and the bare TypeError would say nothing useful.
-    if (!window.isSecureContext || !navigator.mediaDevices) throw new Error(INSECURE_PAGE);
+    if (!globalThis.isSecureContext || !navigator.mediaDevices) throw new Error(INSECURE_PAGE);
     s.mic = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
