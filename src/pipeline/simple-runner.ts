@@ -7,7 +7,7 @@ import type { Model, ModelChannel } from '../model/index.ts';
 import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
-import { finalLatency, type Endpoint, type StreamContext } from './stream-context.ts';
+import { finalLatency, type EndpointOf, type StreamContext } from './stream-context.ts';
 
 export class SimpleRunner implements ChannelRunner {
   private queued: Float32Array[] = [];
@@ -69,7 +69,7 @@ export class SimpleRunner implements ChannelRunner {
   }
 
   /** Sends what has queued as one chunk while a slot is free, or regardless when forced by a request. */
-  private dispatch(forced?: { endpoint: Endpoint; at: number }): void {
+  private dispatch(forced?: { endpoint: EndpointOf<'simple'>; at: number }): void {
     while (this.queuedSamples > 0 && !this.aborted && (forced || this.inflight < this.maxInflight)) {
       const audio = concat(this.queued, this.queuedSamples);
       const span = { channel: this.channel, start: this.nextStart, end: this.nextStart + audio.length };
