@@ -16,6 +16,7 @@ import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { SileroVad, vadModelPath } from './vad/silero.ts';
 import { TASK_NAMES } from './task.ts';
+import { KNOWN_LABELS } from './known-labels.ts';
 
 // package.json is one level above src/ and dist/ alike (a JSON import would pull it into the build).
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -77,7 +78,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // Everything this service counts lives in its own context: nothing is shared with another
   // service in the same process.
   const telemetry = config.telemetry.enabled
-    ? createTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, tasks: TASK_NAMES })
+    ? createTelemetry({ serviceName: 'streamer', serviceVersion: packageJson.version, labels: KNOWN_LABELS })
     : noopTelemetry(TASK_NAMES);
   const service = serviceContext(telemetry);
   const runtime = telemetry.meterProvider ? startRuntimeMetrics(telemetry.meterProvider) : null;

@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { Instruments } from '../telemetry/instruments.ts';
 import { ATTR } from '../telemetry/names.ts';
+import type { ProtocolErrorCode } from './protocol.ts';
 
 const digest = (token: string) => createHash('sha256').update(token).digest();
 
@@ -20,7 +21,7 @@ export function bearerAuth(tokens: readonly string[], metrics: Instruments): Mid
     const header = c.req.header('authorization');
     const candidate = header?.startsWith('Bearer ') ? header.slice(7).trim() : c.req.query('token');
     if (candidate && accepts(candidate)) return next();
-    metrics.protocolErrors.add(1, { [ATTR.code]: 'unauthorized' });
+    metrics.protocolErrors.add(1, { [ATTR.code]: 'unauthorized' satisfies ProtocolErrorCode });
     return c.json({ type: 'error', code: 'unauthorized', message: 'a valid bearer token is required' }, 401, { 'www-authenticate': 'Bearer' });
   };
 }

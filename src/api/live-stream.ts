@@ -11,10 +11,11 @@ import { contextFromTraceparent, isTraceparent, startChildSpan, tracingEnabled, 
 import type { Admission } from './admission.ts';
 import { toServerEvent } from './events.ts';
 import { incompleteSample, toPcmFormat, toSegmenterTuning } from './format.ts';
-import type { AudioFormat, ErrorCode, ServerEvent, StartRequest } from './protocol.ts';
+import type { AudioFormat, ProtocolErrorCode, ServerEvent, StartRequest } from './protocol.ts';
 
-/** How a stream ended, for streams_total{outcome}. */
-export type Outcome = 'completed' | 'client_closed' | 'error';
+/** How a stream ended, for streams_total{outcome}; `refused`: admission refused it, it never ran. */
+export const STREAM_OUTCOMES = ['completed', 'client_closed', 'error', 'refused'] as const;
+export type Outcome = (typeof STREAM_OUTCOMES)[number];
 
 export interface LiveStreamDeps extends PipelineDeps {
   admission: Admission;
@@ -128,7 +129,7 @@ export class LiveStream {
   }
 
   /** Ends the stream without its remaining results. */
-  abort(outcome: Exclude<Outcome, 'completed'>): void {
+  abort(outcome: Exclude<Outcome, 'completed' | 'refused'>): void {
     if (this.ended) return;
     this.stream.abort();
     this.end(outcome);
@@ -139,7 +140,7 @@ export class LiveStream {
   }
 
   /** A protocol error about this stream that does not end it. */
-  private protocolError(code: ErrorCode, message: string): void {
+  private protocolError(code: ProtocolErrorCode, message: string): void {
     this.metrics.protocolErrors.add(1, { [ATTR.code]: code });
     this.deliver({ type: 'error', message, code });
   }
@@ -153,7 +154,7 @@ export class LiveStream {
     }
   }
 
-  private end(outcome: Outcome, audioSeconds?: number): void {
+  private end(outcome: Exclude<Outcome, 'refused'>, audioSeconds?: number): void {
     this.ended = true;
     this.admission.release();
     this.metrics.activeStreams.add(-1, { [ATTR.route]: this.mode });

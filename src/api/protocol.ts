@@ -63,6 +63,13 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * The codes of protocol errors (`error` events about the session or its stream, without `channel`),
+ * counted in protocol_errors_total{code}. `model_failure` is only about one channel's result.
+ */
+export type ProtocolErrorCode = Exclude<ErrorCode, 'model_failure'>;
+export const PROTOCOL_ERROR_CODES = ERROR_CODES.filter((c): c is ProtocolErrorCode => c !== 'model_failure');
+
 /** Output fields of a model, flattened into `segment` events (e.g. `count`, `text`). */
 export type ModelOutput = Record<string, unknown>;
 

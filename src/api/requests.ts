@@ -1,11 +1,11 @@
 // A client's text message → a validated request, or the protocol error it is (the error event's
 // message and code, and whether the connection closes).
-import { CloseCode, KNOWN_REQUESTS, requestSchema, type ClientRequest, type ErrorCode } from './protocol.ts';
+import { CloseCode, KNOWN_REQUESTS, requestSchema, type ClientRequest, type ProtocolErrorCode } from './protocol.ts';
 
 /** Why a text message is not a valid request: the error event to send, and whether to close. */
 export interface RequestError {
   message: string;
-  code: ErrorCode;
+  code: ProtocolErrorCode;
   close?: number;
 }
 

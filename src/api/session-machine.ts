@@ -2,7 +2,7 @@
 // input in, the new state and the actions to carry out (in order) out. No I/O, no clock, no
 // streams: session.ts feeds it and carries the actions out. docs/protocol.md is the contract.
 import { formatError } from './format.ts';
-import { CloseCode, type ClientRequest, type ErrorCode, type StartRequest } from './protocol.ts';
+import { CloseCode, type ClientRequest, type ProtocolErrorCode, type StartRequest } from './protocol.ts';
 
 export type Phase =
   /** No stream yet. */
@@ -35,12 +35,12 @@ export type Refusal = 'too_many_streams' | 'shutting_down';
 export type SessionInput =
   | { type: 'request'; request: ClientRequest }
   /** A text message that is not a valid request (parse error); `close` ends the connection. */
-  | { type: 'invalid'; code: ErrorCode; message: string; close?: number }
+  | { type: 'invalid'; code: ProtocolErrorCode; message: string; close?: number }
   | { type: 'audio'; bytes: number }
   /** Admission refused the stream an `open` action asked for. */
   | { type: 'refused'; refusal: Refusal }
   /** The session must end with an error: idle timeout, slow consumer, a crash while handling. */
-  | { type: 'fail'; code: ErrorCode; message: string; close: number }
+  | { type: 'fail'; code: ProtocolErrorCode; message: string; close: number }
   /** Draining began: a running stream is told how long it has left (`going_away`). */
   | { type: 'going_away'; deadlineMs: number }
   /** Shutdown: finish the running stream, then close with 1001. */
@@ -62,7 +62,7 @@ export type SessionAction =
   | { do: 'abort'; outcome: 'client_closed' | 'error' }
   | { do: 'ack'; request: 'finalize' | 'keepalive' }
   | { do: 'going_away'; deadlineMs: number }
-  | { do: 'error'; code: ErrorCode; message: string }
+  | { do: 'error'; code: ProtocolErrorCode; message: string }
   | { do: 'close'; code: number; reason: string };
 
 export interface Step {
@@ -146,14 +146,14 @@ function onAudio(state: SessionState, bytes: number, limits: SessionLimits): Ste
  * Errors after which a running stream cannot be finished: the client does not read its events
  * (more would pile up), or the session itself crashed. Every other error finishes it first.
  */
-const DROPS_THE_STREAM: readonly ErrorCode[] = ['slow_consumer', 'internal_error'];
+const DROPS_THE_STREAM: readonly ProtocolErrorCode[] = ['slow_consumer', 'internal_error'];
 
 /**
  * An error that ends the connection. A running stream is finished first (every result of the audio
  * received, then `stream_end`), then the error is sent and the socket closed (docs/protocol.md,
  * "How a stream ends"); inputs meanwhile are ignored.
  */
-function fail(state: SessionState, code: ErrorCode, message: string, close: number): Step {
+function fail(state: SessionState, code: ProtocolErrorCode, message: string, close: number): Step {
   const closing: SessionAction = { do: 'close', code: close, reason: code };
   if (DROPS_THE_STREAM.includes(code)) {
     return { state: { ...state, phase: 'closed' }, actions: [error(code, message), { do: 'abort', outcome: 'error' }, closing] };
@@ -161,5 +161,5 @@ function fail(state: SessionState, code: ErrorCode, message: string, close: numb
   return { state: { ...state, phase: 'closing' }, actions: [{ do: 'finish' }, error(code, message), closing] };
 }
 
-const error = (code: ErrorCode, message: string): SessionAction => ({ do: 'error', code, message });
+const error = (code: ProtocolErrorCode, message: string): SessionAction => ({ do: 'error', code, message });
 const keep = (state: SessionState, ...actions: SessionAction[]): Step => ({ state, actions });

@@ -10,7 +10,7 @@ import { ATTR } from '../telemetry/names.ts';
 import type { TaskMonitor } from '../telemetry/task-monitor.ts';
 import { tracingEnabled } from '../telemetry/tracing.ts';
 import { FlowControl } from './flow-control.ts';
-import { LiveStream, type LiveStreamDeps } from './live-stream.ts';
+import { LiveStream, type LiveStreamDeps, type Outcome } from './live-stream.ts';
 import { Outbound } from './outbound.ts';
 import { CloseCode, type ServerEvent } from './protocol.ts';
 import { parseRequest } from './requests.ts';
@@ -242,7 +242,7 @@ export class Session {
   private async open(request: Parameters<typeof LiveStream.open>[1], at: number): Promise<void> {
     const refusal = this.deps.admission.refusal();
     if (refusal) {
-      this.metrics.streams.add(1, { [ATTR.route]: this.mode, [ATTR.outcome]: 'refused' });
+      this.metrics.streams.add(1, { [ATTR.route]: this.mode, [ATTR.outcome]: 'refused' satisfies Outcome });
       return void (await this.apply({ type: 'refused', refusal }, at));
     }
     this.clearStartDeadline();

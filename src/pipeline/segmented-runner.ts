@@ -12,7 +12,7 @@ import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import type { ChannelEvent } from './events.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
-import { finalLatency, reportedTime, type Endpoint, type StreamContext } from './stream-context.ts';
+import { finalLatency, reportedTime, type EndpointOf, type StreamContext } from './stream-context.ts';
 
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
 
@@ -126,7 +126,7 @@ export class SegmentedRunner implements ChannelRunner {
     this.ctx.progress();
   }
 
-  private handle(events: SegmentEvent[], endpoint: Endpoint, readyAt: number): void {
+  private handle(events: SegmentEvent[], endpoint: EndpointOf<'segmented'>, readyAt: number): void {
     for (const e of events) {
       switch (e.kind) {
         case 'active':

@@ -10,7 +10,7 @@ import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import { AudioQueue, type ChunkPolicy } from './chunking.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
-import { finalLatency, type Endpoint, type StreamContext } from './stream-context.ts';
+import { finalLatency, type EndpointOf, type StreamContext } from './stream-context.ts';
 
 export class SimpleRunner implements ChannelRunner {
   private readonly queue = new AudioQueue();
@@ -70,7 +70,7 @@ export class SimpleRunner implements ChannelRunner {
    * Sends chunks while the minimum is queued and a slot is free, or, forced by a request, everything
    * queued at once; either way in pieces of at most the maximum.
    */
-  private dispatch(forced?: { endpoint: Endpoint; at: number }): void {
+  private dispatch(forced?: { endpoint: EndpointOf<'simple'>; at: number }): void {
     const { maxInflight, minSamples, maxSamples } = this.policy;
     while (this.queue.length > 0 && !this.aborted && (forced || (this.inflight < maxInflight && this.queue.length >= minSamples))) {
       const audio = this.queue.take(maxSamples);

@@ -9,10 +9,23 @@ import { ATTR } from '../telemetry/names.ts';
 import type { ArrivalClock } from './arrival-clock.ts';
 import type { ChannelEvent } from './events.ts';
 
-export type Mode = 'simple' | 'segmented';
+/** The websocket routes (/api/v1/<route>), the `route` label of the per-route series. */
+export const ROUTES = ['simple', 'segmented'] as const;
+export type Mode = (typeof ROUTES)[number];
 
-/** What ended a segment or chunk: the VAD, a finalize request, the end of the audio, or (simple mode) the chunking. */
-export type Endpoint = 'vad' | 'finalize' | 'end_of_audio' | 'chunk';
+/**
+ * What each route can report: what ends its final results (final_result_latency_seconds{endpoint})
+ * and whether it sends interim results (segments_total{final="false"}). The service exports these
+ * series at 0 from start-up (src/known-labels.ts), so a route's entry must list all it can send.
+ */
+export const ROUTE_RESULTS = {
+  simple: { endpoints: ['chunk', 'finalize', 'end_of_audio'], interims: false },
+  segmented: { endpoints: ['vad', 'finalize', 'end_of_audio'], interims: true },
+} as const satisfies Record<Mode, { endpoints: readonly string[]; interims: boolean }>;
+
+/** What ended a segment or chunk on route R: the VAD, a finalize request, the end of the audio, or (simple mode) the chunking. */
+export type EndpointOf<R extends Mode> = (typeof ROUTE_RESULTS)[R]['endpoints'][number];
+export type Endpoint = EndpointOf<Mode>;
 
 export interface StreamContext {
   service: ServiceContext;

@@ -8,20 +8,20 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 import { BacklogRegistry } from './backlog.ts';
 import { Exposition } from './exposition.ts';
 import { createInstruments, type Instruments } from './instruments.ts';
-import { ATTR } from './names.ts';
 import { PanicTracker } from './panics.ts';
 import { RUNTIME_VIEWS } from './runtime.ts';
 import { TaskMonitors } from './task-monitor.ts';
+import { createZeroSeries, NO_LABELS, type KnownLabels } from './zero-series.ts';
 
 export interface TelemetryOptions {
   serviceName: string;
   serviceVersion: string;
   views?: ViewOptions[];
   /**
-   * Task names whose panic counters and task-monitor counters exist from the start at 0, so that
-   * increase() sees the first event.
+   * Every label value the code can record (task names, routes, outcomes, codes): each series they
+   * make exists from the start at 0, so that increase() sees the first event (zero-series.ts).
    */
-  tasks?: readonly string[];
+  labels?: KnownLabels;
 }
 
 export class Telemetry {
@@ -33,14 +33,13 @@ export class Telemetry {
   readonly meterProvider: MeterProvider | null;
   private readonly exposition: Exposition | null;
 
-  constructor(exporting: { provider: MeterProvider; exposition: Exposition } | null, tasks: readonly string[] = []) {
+  constructor(exporting: { provider: MeterProvider; exposition: Exposition } | null, labels: KnownLabels = NO_LABELS) {
     this.meterProvider = exporting?.provider ?? null;
     this.exposition = exporting?.exposition ?? null;
-    this.monitors = new TaskMonitors(tasks);
+    this.monitors = new TaskMonitors(labels.tasks);
     this.metrics = createInstruments(this.meterProvider, { monitors: this.monitors, backlog: this.backlog });
     this.panics = new PanicTracker(this.metrics.taskPanics);
-    for (const task of tasks) this.metrics.taskPanics.add(0, { [ATTR.task]: task });
-    this.metrics.modelFailures.add(0);
+    createZeroSeries(this.metrics, labels);
   }
 
   /** Prometheus text exposition (one family per metric name), or null when metrics are off. */
@@ -61,10 +60,10 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     detectResources({ detectors: [envDetector] }),
   );
   const provider = new MeterProvider({ resource, readers: [exposition.reader], views: [...RUNTIME_VIEWS, ...(options.views ?? [])] });
-  return new Telemetry({ provider, exposition }, options.tasks);
+  return new Telemetry({ provider, exposition }, options.labels);
 }
 
 /** Counts nothing anywhere (unit tests, benchmarks of one stage). */
 export function noopTelemetry(tasks: readonly string[] = []): Telemetry {
-  return new Telemetry(null, tasks);
+  return new Telemetry(null, { ...NO_LABELS, tasks });
 }

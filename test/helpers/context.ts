@@ -1,7 +1,8 @@
 // A service context of its own for a unit test, exported like a service's, and a reader of its
 // exposition: tests of one stage count only their own work, whatever ran before them.
 import { serviceContext } from '../../src/context.ts';
-import { TASK_NAMES, type TaskName } from '../../src/task.ts';
+import { KNOWN_LABELS } from '../../src/known-labels.ts';
+import type { TaskName } from '../../src/task.ts';
 import { createTelemetry } from '../../src/telemetry/telemetry.ts';
 import { Exposition } from './prometheus.ts';
 
@@ -12,7 +13,7 @@ export interface TaskJobs {
 }
 
 export function testContext() {
-  const telemetry = createTelemetry({ serviceName: 'streamer', serviceVersion: 'test', tasks: TASK_NAMES });
+  const telemetry = createTelemetry({ serviceName: 'streamer', serviceVersion: 'test', labels: KNOWN_LABELS });
   const render = telemetry.render();
   if (!render) throw new Error('test telemetry exports nothing');
   const read = async () => new Exposition((await telemetry.render()) ?? '');

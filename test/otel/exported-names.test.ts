@@ -40,6 +40,30 @@ async function scrape(): Promise<string> {
   return body;
 }
 
+/** Series name → where otel/alerts.yml and otel/dashboard.json read it. */
+function wantedNames(): Map<string, string[]> {
+  const wanted = new Map<string, string[]>();
+  for (const { source, expr } of allExprs()) {
+    for (const name of metricNamesIn(expr)) {
+      if (!SCRAPER_SERIES.has(name)) wanted.set(name, [...(wanted.get(name) ?? []), source]);
+    }
+  }
+  return wanted;
+}
+
+// Runs first: no stream yet. An absence alert (absent(), "no data") must mean a scrape problem,
+// never a quiet service, and increase() must see the first event of every series.
+test('the series names used by otel/alerts.yml and otel/dashboard.json are all on the first /metrics, before any traffic', async () => {
+  const wanted = wantedNames();
+  const names = seriesNames(await scrape());
+  const missing = [...wanted.keys()].filter((n) => !names.has(n));
+  assert.deepEqual(
+    missing.map((n) => `${n} (used by ${wanted.get(n)!.join('; ')})`),
+    [],
+    'series read by the alerts/dashboard but absent before the first event: create them at 0 (src/telemetry/zero-series.ts)',
+  );
+});
+
 test('the series names used by otel/alerts.yml and otel/dashboard.json are all on a live /metrics after traffic', async (t) => {
   // Real traffic on both routes: whole streams with results, interim segments on the segmented route.
   const [simple, segmented] = await Promise.all([
@@ -51,19 +75,14 @@ test('the series names used by otel/alerts.yml and otel/dashboard.json are all o
     assert.ok(r.events.some((e) => e.type === 'segment'), `${route}: got segments`);
     assert.equal(r.events.at(-1)?.type, 'stream_end', `${route}: stream_end`);
   }
-  // A protocol error (the stream goes on), so that protocol_errors_total has a series.
+  // A protocol error (the stream goes on).
   const conn = await connect(service.ws('segmented'));
   await conn.send('this is not json');
   const error = await conn.next('error');
   assert.equal(error.code, 'invalid_json');
   await conn.close();
 
-  const wanted = new Map<string, string[]>(); // name -> where it is used
-  for (const { source, expr } of allExprs()) {
-    for (const name of metricNamesIn(expr)) {
-      if (!SCRAPER_SERIES.has(name)) wanted.set(name, [...(wanted.get(name) ?? []), source]);
-    }
-  }
+  const wanted = wantedNames();
   assert.ok(wanted.size >= 25, `${wanted.size} names referenced`);
 
   // Metrics recorded when a stream ends may land just after the socket closes: scrape until none is missing.
