@@ -71,6 +71,12 @@ function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, p
   });
 }
 
+/** The config as logged: of the tokens only how many there are (`auth: "off"` without any). */
+function loggedConfig(config: Config) {
+  const { tokens, ...auth } = config.auth;
+  return { ...config, auth: tokens.length === 0 ? 'off' : { ...auth, token_count: tokens.length } };
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
@@ -112,7 +118,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   injectWebSocket(server);
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-  log.info({ address: `http://${config.host}:${port}`, node: process.version, version: packageJson.version, config }, 'listening');
+  log.info({ address: `http://${config.host}:${port}`, node: process.version, version: packageJson.version, config: loggedConfig(config) }, 'listening');
 
   const warm = model.warmup().then(
     () => {

@@ -11,7 +11,7 @@ const TOKEN_ENV = 'STREAMER_TOKEN';
 /** Exit statuses; the usage text and the README list them. */
 const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
 
-const USAGE = `Usage: npm run client -- --input <file.wav> [options]
+const USAGE = `Usage: npm run -s client -- --input <file.wav> [options]
 
 Streams a WAV file (16-bit integer or 32-bit float PCM, any rate and channel count)
 to the streaming service and prints every server event as one JSON line on stdout.
