@@ -673,6 +673,49 @@ const CASES: Case[] = [
   },
   {
     section: 'server--client',
+    promise: 'simple route: a chunk goes once chunk_ms is waiting (20 ms frames give ~4 segments a second), none longer than the maximum; finalize and stop send what waits, however short',
+    async run({ open }) {
+      const c = await open('simple');
+      c.send(start({ chunk_ms: 300 }));
+      for (let t = 0; t < 1.5; t += 0.02) c.send(speech(t, t + 0.02)); // 75 frames of 20 ms
+      c.send({ request: 'finalize' });
+      await c.next('ack');
+      c.sendAudio(speech(1.5, 5.5), BPS * 4); // one 4 s frame: cut at the maximum (2 s)
+      c.send({ request: 'stop', disconnect: true });
+      await c.close();
+      const lengths = segments(c).map((e) => Math.round(((e.end_time as number) - (e.start_time as number)) * 1000));
+      const acked = c.events.findIndex((e) => e.type === 'ack');
+      const before = c.events.slice(0, acked).filter((e) => e.type === 'segment').length;
+      assert.ok(lengths.slice(0, before - 1).every((ms) => ms >= 300), `chunks before the finalize: ${lengths.join(' ')} ms`);
+      assert.ok(before <= 6, `${before} segments for 1.5 s of 20 ms frames, not 75`);
+      assert.ok(lengths.every((ms) => ms <= 2000), `none over 2 s: ${lengths.join(' ')}`);
+      assert.equal(lengths.reduce((a, b) => a + b, 0), 5500, 'the chunks tile the audio');
+    },
+  },
+  {
+    section: 'server--client',
+    promise: 'segmented route, interim_results: interims start at active.time and end exactly 0.5 s, 1 s, 1.5 s… after it, covering all the audio so far',
+    async run({ open }) {
+      const c = await open('segmented');
+      c.send(start({ interim_results: true }));
+      c.sendAudio(fixture.pcm);
+      c.send({ request: 'stop', disconnect: true });
+      await c.close();
+      let active = 0;
+      let k = 0;
+      for (const e of c.events) {
+        if (e.type === 'active') [active, k] = [e.time as number, 0];
+        if (e.type !== 'segment' || e.is_final !== false) continue;
+        k++;
+        assert.equal(e.start_time, active);
+        assert.equal(Math.round(((e.end_time as number) - active) * 1e6), k * 500_000, `interim ${k} of the segment at ${active}`);
+        assert.equal(e.count, Math.round(((e.end_time as number) - active) * 16000));
+      }
+      assert.ok(segments(c).filter((e) => e.is_final === false).length >= 6);
+    },
+  },
+  {
+    section: 'server--client',
     promise: 'every segment gets exactly one final result or one error for its channel (model_failure), and stream_end comes',
     server: 'failingModel',
     covers: ['error:model_failure'],
