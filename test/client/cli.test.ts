@@ -77,7 +77,7 @@ void test('an unknown flag is a usage error: exit 2 with the usage on stderr', a
   const run = await runCli(['--input', wavPath, '--bogus']);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /Unknown option '--bogus'/);
-  assert.match(run.stderr, /Usage: npm run client/);
+  assert.match(run.stderr, /Usage: npm run -s client -- --input/);
   assert.equal(run.stdout, '');
 });
 
