@@ -106,6 +106,8 @@ const limitsSchema = z
     max_text_bytes: z.number().int().min(256).default(64 * 1024),
     /** No message from the client for this long: `idle_timeout`, close 1008. */
     idle_timeout_ms: z.number().int().min(100).default(30_000),
+    /** Every connection is pinged this often; a peer that answered neither of two pings in a row is dropped. */
+    ping_interval_ms: z.number().int().min(100).default(10_000),
     /** A connection that has not sent `start` this long after the upgrade: `start_timeout`, close 1008. */
     start_timeout_ms: z.number().int().min(100).default(5_000),
     /**

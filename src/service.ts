@@ -105,7 +105,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     { maxStreams: limits.max_streams, maxConnections: limits.max_connections ?? 2 * limits.max_streams, saturationSeconds: limits.saturation_backlog_seconds },
     telemetry.backlog,
   );
-  const { app, injectWebSocket, sessions } = createApp({ service, config, model, vad, admission });
+  const { app, injectWebSocket, sessions, heartbeat } = createApp({ service, config, model, vad, admission });
 
   let server: ServerType;
   try {
@@ -149,6 +149,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const finished = await Promise.race([finishing, sleep(config.shutdown.finish_timeout_ms).then(() => false)]);
       if (!finished) log.warn({ active_streams: admission.active, finish_timeout_ms: config.shutdown.finish_timeout_ms }, 'streams did not finish in time: closed with 1001 without their stream_end');
       for (const s of sessions) s.shutdown();
+      heartbeat.stop();
       server.close();
       (server as Server).closeAllConnections();
       // Closing the model also ends a warm-up that never finished (its jobs are rejected).

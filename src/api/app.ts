@@ -7,6 +7,7 @@ import { log } from '../log.ts';
 import type { Mode } from '../pipeline/stream.ts';
 import { bearerAuth } from './auth.ts';
 import { capConnections } from './connection-limit.ts';
+import { Heartbeat } from './heartbeat.ts';
 import { pageRoutes } from './page.ts';
 import { Session, type SessionDeps, type SessionSocket } from './session.ts';
 import { keepUpgradeRefusals } from './upgrade-refusal.ts';
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps) {
   nodeWs.wss.options.maxPayload = Math.max(4 * deps.config.limits.max_frame_bytes, 1 << 20);
   const sessions = new Set<Session>();
   const { tasks, telemetry } = deps.service;
+  const heartbeat = new Heartbeat(deps.config.limits.ping_interval_ms, () => telemetry.metrics.deadPeers.add(1));
   const route = tasks.monitor('route');
 
   // Every HTTP request is one instance of the `route` task; its handler is one poll. Scrapes are
@@ -90,6 +92,7 @@ export function createApp(deps: AppDeps) {
       return {
         onOpen(_event, ws) {
           telemetry.metrics.activeConnections.add(1);
+          heartbeat.add(ws.raw as WebSocket);
           session = new Session(mode, deps, socketOf(ws));
           sessions.add(session);
         },
@@ -97,8 +100,9 @@ export function createApp(deps: AppDeps) {
           const data = event.data;
           session?.receive(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
         },
-        onClose() {
+        onClose(_event, ws) {
           telemetry.metrics.activeConnections.add(-1);
+          heartbeat.remove(ws.raw as WebSocket);
           if (session) {
             session.clientClosed();
             sessions.delete(session);
@@ -134,7 +138,7 @@ export function createApp(deps: AppDeps) {
     // Outermost: a full instance says so to every client, with or without a token.
     capConnections(server, deps.admission, telemetry.metrics);
   };
-  return { app, injectWebSocket, sessions };
+  return { app, injectWebSocket, sessions, heartbeat };
 }
 
 function socketOf(ws: WSContext): SessionSocket {

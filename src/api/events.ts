@@ -3,15 +3,17 @@
 // backend whose output has a field named `type`, `channel`, `start_time`… cannot change what the
 // event means (the field is dropped, and logged once per name).
 import { log } from '../log.ts';
-import type { ChannelEvent } from '../pipeline/events.ts';
+import type { StreamEvent } from '../pipeline/events.ts';
 import type { ServerEvent } from './protocol.ts';
 
 /** The fields a `segment` event defines itself. */
 const SEGMENT_FIELDS = new Set(['type', 'start_time', 'end_time', 'is_final', 'channel']);
 const reportedCollisions = new Set<string>();
 
-export function toServerEvent(event: ChannelEvent): ServerEvent {
+export function toServerEvent(event: StreamEvent): ServerEvent {
   switch (event.kind) {
+    case 'committed':
+      return { type: 'committed', time: event.time };
     case 'active':
     case 'inactive':
       return { type: event.kind, time: event.time, channel: event.channel };

@@ -3,7 +3,7 @@
 // stream ends (finished, dropped by the client, cut by the server), it ends through end(), once.
 import { randomUUID } from 'node:crypto';
 import { log, type Logger } from '../log.ts';
-import type { ChannelEvent } from '../pipeline/events.ts';
+import type { StreamEvent } from '../pipeline/events.ts';
 import { AudioStream, type Mode, type PipelineDeps, type StreamBacklog } from '../pipeline/stream.ts';
 import type { Instruments } from '../telemetry/instruments.ts';
 import { ATTR } from '../telemetry/names.ts';
@@ -95,6 +95,7 @@ export class LiveStream {
       throw err;
     }
     live.metrics.activeStreams.add(1, { [ATTR.route]: mode });
+    if (request.resumed) live.metrics.streamResumes.add(1, { [ATTR.route]: mode });
     live.log.debug({ route: mode, format, time_offset: request.time_offset }, 'stream started');
     deliver({ type: 'started', stream_id: id, ...(tracingEnabled() ? { trace_id: span.spanContext().traceId } : {}) });
     return live;
@@ -145,7 +146,7 @@ export class LiveStream {
     this.deliver({ type: 'error', message, code });
   }
 
-  private send(event: ChannelEvent): void {
+  private send(event: StreamEvent): void {
     if (!this.deliver(toServerEvent(event)) || event.kind !== 'result') return;
     this.metrics.segments.add(1, { [ATTR.route]: this.mode, [ATTR.final]: String(event.isFinal ?? true) });
     if (!this.firstResultSent && this.firstAudioAt !== null) {

@@ -27,6 +27,8 @@ const startSchema = z.object({
   trace_id: z.string().nullish(),
   /** Seconds added to every time reported for the stream (a client that moved keeps one timeline). */
   time_offset: z.number().min(0).max(1e9).default(0),
+  /** The client lost its connection and replays its audio from its last committed point (counted only). */
+  resumed: z.boolean().default(false),
   vad: vadTuningSchema.optional(),
   /** Simple route: this stream's minimum chunk duration in ms (the server's pipeline.simple_min_chunk_ms when absent). */
   chunk_ms: z.number().int().min(0).max(MAX_CHUNK_MS).optional(),
@@ -75,6 +77,7 @@ export type ModelOutput = Record<string, unknown>;
 
 export type ServerEvent =
   | { type: 'started'; stream_id: string; trace_id?: string }
+  | { type: 'committed'; time: number }
   | { type: 'active'; time: number; channel: number }
   | { type: 'inactive'; time: number; channel: number }
   | ({ type: 'segment'; start_time: number; end_time: number; is_final?: boolean; channel: number } & ModelOutput)

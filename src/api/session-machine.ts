@@ -131,7 +131,7 @@ function onAudio(state: SessionState, bytes: number, limits: SessionLimits): Ste
   if (state.phase === 'idle' || !start) return fail(state, 'audio_before_start', 'audio received before a start request', CloseCode.policy);
   // After a stop without disconnect, new audio is a new stream with the same format and options,
   // on a timeline of its own: the time_offset was the stopped stream's.
-  const opening: SessionAction[] = state.phase === 'stopped' ? [{ do: 'open', request: { ...start, time_offset: 0 } }] : [];
+  const opening: SessionAction[] = state.phase === 'stopped' ? [{ do: 'open', request: { ...start, time_offset: 0, resumed: false } }] : [];
   const streamBytes = (state.phase === 'stopped' ? 0 : state.streamBytes) + bytes;
   const { channels, sample_rate, bit_depth } = start.format;
   const seconds = Math.floor(streamBytes / (channels * (bit_depth / 8))) / sample_rate;

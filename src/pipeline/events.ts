@@ -13,6 +13,17 @@ export type ChannelEvent =
   | { kind: 'result'; channel: number; start: number; end: number; isFinal?: boolean; output: ModelOutput; timing?: InferenceTiming }
   /** The model reported a failure (`reason` is its own words), or the pipeline crashed (`internal`). */
   | { kind: 'failure'; channel: number; cause: 'model'; reason: string }
-  | { kind: 'failure'; channel: number; cause: 'internal' };
+  | { kind: 'failure'; channel: number; cause: 'internal' }
+  /**
+   * Everything of this channel about audio before `time` has been sent, and nothing more will be
+   * (not sent itself: the stream's committed point is the least of its channels').
+   */
+  | { kind: 'settled'; channel: number; time: number };
 
+/** What a stream sends: its channels' events, and its committed point when that advances. */
+export type StreamEvent = Exclude<ChannelEvent, { kind: 'settled' }> | { kind: 'committed'; time: number };
+
+/** Where a channel's events go, in order. */
 export type Send = (event: ChannelEvent) => void;
+/** Where a stream's events go. */
+export type SendStream = (event: StreamEvent) => void;

@@ -15,6 +15,8 @@ import type { OrderedOutput } from './ordered-output.ts';
 import { finalLatency, reportedTime, type EndpointOf, type StreamContext } from './stream-context.ts';
 
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
+/** A channel in silence marks its settled point at most this often (samples: 0.25 s). */
+const SETTLE_EVERY = 4000;
 
 export class SegmentedRunner implements ChannelRunner {
   private readonly history = new AudioHistory();
@@ -25,6 +27,8 @@ export class SegmentedRunner implements ChannelRunner {
   private loop: Promise<void> = Promise.resolve();
   private stopped = false;
   private inflightSamples = 0;
+  /** Samples before which this channel's events have all been queued (its last settled mark). */
+  private settledTo = 0;
 
   private readonly channel: number;
   private readonly vad: SileroVad;
@@ -60,6 +64,7 @@ export class SegmentedRunner implements ChannelRunner {
   async finalize(at: number): Promise<void> {
     await this.loop;
     this.handle(this.segmenter.flush(this.history.end), 'finalize', at);
+    this.settle(true);
     await this.out.drained();
   }
 
@@ -116,17 +121,21 @@ export class SegmentedRunner implements ChannelRunner {
   /** Analyses whole windows from `this.analysed`; `end` is where the real audio in them ends. */
   private async analyse(samples: Float32Array | WindowSource, end: number): Promise<void> {
     const probs = await this.vad.probabilities(this.vadState, samples, seconds(end - this.analysed));
+    let ended = false;
     for (const prob of probs) {
       const start = this.analysed;
       const windowEnd = Math.min(start + VAD_WINDOW, end);
       this.analysed = windowEnd;
-      this.handle(this.segmenter.push(prob, start, windowEnd), 'vad', this.ctx.arrivals.arrivalOf(windowEnd));
+      if (this.handle(this.segmenter.push(prob, start, windowEnd), 'vad', this.ctx.arrivals.arrivalOf(windowEnd))) ended = true;
       this.history.dropBefore(this.segmenter.retainFrom(this.analysed));
     }
+    this.settle(ended);
     this.ctx.progress();
   }
 
-  private handle(events: SegmentEvent[], endpoint: EndpointOf<'segmented'>, readyAt: number): void {
+  /** Queues the events of one window (or flush); true when a segment ended. */
+  private handle(events: SegmentEvent[], endpoint: EndpointOf<'segmented'>, readyAt: number): boolean {
+    let ended = false;
     for (const e of events) {
       switch (e.kind) {
         case 'active':
@@ -140,9 +149,24 @@ export class SegmentedRunner implements ChannelRunner {
           this.out.enqueue({ kind: 'inactive', channel: this.channel, time: reportedTime(this.ctx, e.end) });
           // The VAD request that found a VAD endpoint is the one just answered: its times, as they are now.
           this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt, endpoint === 'vad' ? { ...this.vadState.lastRequest } : undefined));
+          ended = true;
           break;
       }
     }
+    return ended;
+  }
+
+  /**
+   * Marks, behind the events queued so far, how far this channel is settled: nothing before the
+   * earliest sample a segment can still include will be sent again (Segmenter.retainFrom). On the
+   * VAD window grid, so that a stream resumed from there analyses the same windows; at most every
+   * SETTLE_EVERY samples, and at once after a segment ended (`now`).
+   */
+  private settle(now: boolean): void {
+    const at = Math.floor(this.segmenter.retainFrom(this.analysed) / VAD_WINDOW) * VAD_WINDOW;
+    if (at <= this.settledTo || (!now && at - this.settledTo < SETTLE_EVERY)) return;
+    this.settledTo = at;
+    this.out.enqueue({ kind: 'settled', channel: this.channel, time: reportedTime(this.ctx, at) });
   }
 
   private infer(start: number, end: number, isFinal: boolean): Promise<ChannelEvent> {

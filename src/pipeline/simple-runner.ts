@@ -10,7 +10,7 @@ import type { ChannelBacklog, ChannelRunner } from './channel-runner.ts';
 import { AudioQueue, type ChunkPolicy } from './chunking.ts';
 import { inferSegment } from './inference.ts';
 import type { OrderedOutput } from './ordered-output.ts';
-import { finalLatency, type EndpointOf, type StreamContext } from './stream-context.ts';
+import { finalLatency, reportedTime, type EndpointOf, type StreamContext } from './stream-context.ts';
 
 export class SimpleRunner implements ChannelRunner {
   private readonly queue = new AudioQueue();
@@ -86,6 +86,8 @@ export class SimpleRunner implements ChannelRunner {
         this.ctx.progress();
       });
       this.out.enqueue(result, finalLatency(this.ctx, forced?.endpoint ?? 'chunk', readyAt));
+      // Once this chunk's result is out, everything before its end is settled.
+      this.out.enqueue({ kind: 'settled', channel: this.channel, time: reportedTime(this.ctx, span.end) });
     }
   }
 }

@@ -16,7 +16,8 @@ import type { SileroVad } from '../vad/silero.ts';
 import { ArrivalClock } from './arrival-clock.ts';
 import type { ChannelRunner } from './channel-runner.ts';
 import { chunkPolicy } from './chunking.ts';
-import type { Send } from './events.ts';
+import { CommitTracker } from './commit-tracker.ts';
+import type { SendStream } from './events.ts';
 import { OrderedOutput } from './ordered-output.ts';
 import { SegmentedRunner } from './segmented-runner.ts';
 import { SimpleRunner } from './simple-runner.ts';
@@ -78,32 +79,31 @@ export class AudioStream {
   private readonly channels: ChannelRunner[];
   private readonly ctx: StreamContext;
   private readonly channelSpans: Span[];
-  private constructor(
-    params: StreamParams,
-    decoder: PcmDecoder,
-    resampler: Resampler,
-    channels: ChannelRunner[],
-    ctx: StreamContext,
-    channelSpans: Span[],
-  ) {
+  private readonly commits: CommitTracker;
+  private constructor(params: StreamParams, parts: { resampler: Resampler; channels: ChannelRunner[]; ctx: StreamContext; channelSpans: Span[]; commits: CommitTracker }) {
     this.params = params;
-    this.decoder = decoder;
-    this.resampler = resampler;
-    this.channels = channels;
-    this.ctx = ctx;
-    this.channelSpans = channelSpans;
+    this.decoder = new PcmDecoder(params.format);
+    this.resampler = parts.resampler;
+    this.channels = parts.channels;
+    this.ctx = parts.ctx;
+    this.channelSpans = parts.channelSpans;
+    this.commits = parts.commits;
     this.routeAttributes = { [ATTR.route]: params.mode };
-    this.decoding = ctx.service.tasks.monitor('audio_decoding');
+    this.decoding = parts.ctx.service.tasks.monitor('audio_decoding');
     this.decoding.instrumented();
   }
 
-  static async open(params: StreamParams, deps: PipelineDeps, send: Send): Promise<AudioStream> {
+  /** `send` gets the stream's events: its channels' (each channel's in order) and its committed point. */
+  static async open(params: StreamParams, deps: PipelineDeps, send: SendStream): Promise<AudioStream> {
     const { format } = params;
     const resampler = await createResampler(format.sampleRate, format.channels);
     const ctx: StreamContext = { service: deps.service, progress: params.progress, timeOffset: params.timeOffset, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace, log: params.log };
     const spans = Array.from({ length: format.channels }, (_, c) => startChildSpan('channel', params.trace, { channel: c }));
-    const channels = spans.map(({ ctx: trace }, c) => createRunner(c, params, deps, new OrderedOutput(send), { ...ctx, trace }));
-    return new AudioStream(params, new PcmDecoder(format), resampler, channels, ctx, spans.map((s) => s.span));
+    const commits = new CommitTracker(format.channels, microseconds(params.timeOffset), send);
+    // A channel's settled marks reach the tracker in order behind its events, never the client.
+    const out = () => new OrderedOutput((e) => (e.kind === 'settled' ? commits.settle(e.channel, e.time) : send(e)));
+    const channels = spans.map(({ ctx: trace }, c) => createRunner(c, params, deps, out(), { ...ctx, trace }));
+    return new AudioStream(params, { resampler, channels, ctx, channelSpans: spans.map((s) => s.span), commits });
   }
 
   /** Seconds of audio received so far, per channel (to the microsecond). */
@@ -187,6 +187,7 @@ export class AudioStream {
   private release(): void {
     if (this.released) return;
     this.released = true;
+    this.commits.stop();
     this.resampler.destroy();
     for (const span of this.channelSpans) {
       span.setAttribute('audio_seconds', this.durationSeconds);

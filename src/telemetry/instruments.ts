@@ -36,6 +36,14 @@ function serviceInstruments(meter: Meter) {
       unit: UNIT.seconds,
       advice: { explicitBucketBoundaries: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25] },
     }),
+    streamResumes: meter.createCounter(METRIC.streamResumes, {
+      description: 'Streams started with resumed: true (a client that lost its connection and replays from its last committed point)',
+      unit: UNIT.stream,
+    }),
+    deadPeers: meter.createCounter(METRIC.deadPeers, {
+      description: 'Connections ended because the peer answered neither of two pings (a half-open connection)',
+      unit: UNIT.connection,
+    }),
     inboundPauses: meter.createCounter(METRIC.inboundPauses, {
       description: 'Times reading a socket was paused because its stream was too far behind',
       unit: UNIT.pause,

@@ -17,6 +17,8 @@ export const METRIC = {
   vadBatchSize: 'vad_batch_size',
   vadBatchWait: 'vad_batch_wait_seconds',
   inboundPauses: 'inbound_pauses',
+  streamResumes: 'stream_resumes',
+  deadPeers: 'dead_peers',
   timeToFirstResult: 'time_to_first_result_seconds',
   finalResultLatency: 'final_result_latency_seconds',
   finalResultPhase: 'final_result_phase_seconds',

@@ -43,11 +43,11 @@ function emptyHistogram(histogram: Histogram, attributes: Record<string, string>
 /** Creates every known series of `metrics` at 0 (no-op instruments: nothing). */
 export function createZeroSeries(metrics: Instruments, labels: KnownLabels): void {
   for (const task of labels.tasks) metrics.taskPanics.add(0, { [ATTR.task]: task });
-  for (const counter of [metrics.modelFailures, metrics.activeConnections, metrics.audioReceivedBytes, metrics.vadSpeechSeconds]) counter.add(0);
+  for (const counter of [metrics.modelFailures, metrics.activeConnections, metrics.audioReceivedBytes, metrics.vadSpeechSeconds, metrics.deadPeers]) counter.add(0);
   for (const code of labels.protocolErrorCodes) metrics.protocolErrors.add(0, { [ATTR.code]: code });
   for (const [route, results] of Object.entries(labels.routes)) {
     const onRoute = { [ATTR.route]: route };
-    for (const counter of [metrics.activeStreams, metrics.audioReceivedSeconds, metrics.inboundPauses]) counter.add(0, onRoute);
+    for (const counter of [metrics.activeStreams, metrics.audioReceivedSeconds, metrics.inboundPauses, metrics.streamResumes]) counter.add(0, onRoute);
     for (const outcome of labels.streamOutcomes) metrics.streams.add(0, { ...onRoute, [ATTR.outcome]: outcome });
     for (const final of results.interims ? ['true', 'false'] : ['true']) metrics.segments.add(0, { ...onRoute, [ATTR.final]: final });
     emptyHistogram(metrics.timeToFirstResult, onRoute);

@@ -13,7 +13,7 @@ const errorOf = (text: string) => {
 test('valid requests parse, with the protocol defaults filled in', () => {
   const start = parseRequest(JSON.stringify({ request: 'start', format: { channels: 1, sample_rate: 16000, bit_depth: 16, is_float: false } }), MAX);
   assert.ok('request' in start);
-  assert.deepEqual(start.request, { request: 'start', format: { channels: 1, sample_rate: 16000, bit_depth: 16, is_float: false }, interim_results: false, time_offset: 0 });
+  assert.deepEqual(start.request, { request: 'start', format: { channels: 1, sample_rate: 16000, bit_depth: 16, is_float: false }, interim_results: false, time_offset: 0, resumed: false });
   assert.deepEqual(parseRequest('{"request":"stop"}', MAX), { request: { request: 'stop', disconnect: false } });
   assert.deepEqual(parseRequest('{"request":"keepalive"}', MAX), { request: { request: 'keepalive' } });
 });

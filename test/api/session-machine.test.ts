@@ -5,7 +5,7 @@ import { INITIAL_STATE, step, type SessionAction, type SessionInput, type Sessio
 import type { StartRequest } from '../../src/api/protocol.ts';
 
 const limits = { maxChannels: 2, maxFrameBytes: 64_000, maxStreamSeconds: 10 };
-const start: StartRequest = { request: 'start', format: { channels: 1, sample_rate: 16000, bit_depth: 16, is_float: false }, interim_results: false, time_offset: 0 };
+const start: StartRequest = { request: 'start', format: { channels: 1, sample_rate: 16000, bit_depth: 16, is_float: false }, interim_results: false, time_offset: 0, resumed: false };
 const req = (request: Record<string, unknown>): SessionInput => ({ type: 'request', request: request as never });
 
 /** Runs inputs from the initial state; returns the final state and every action, step by step. */
@@ -33,10 +33,10 @@ test('a start mid-stream finishes that stream before opening the next', () => {
 });
 
 test('audio after a stop opens a new stream with the last format and options, its length and time from zero', () => {
-  const offset = { ...start, interim_results: true, time_offset: 100 };
+  const offset = { ...start, interim_results: true, time_offset: 100, resumed: true };
   const { state, steps } = run(req(offset), { type: 'audio', bytes: 32_000 }, req({ request: 'stop', disconnect: false }), { type: 'audio', bytes: 3200 });
   assert.deepEqual(does(steps[3]), ['open', 'push']);
-  assert.deepEqual((steps[3][0] as { request: StartRequest }).request, { ...offset, time_offset: 0 });
+  assert.deepEqual((steps[3][0] as { request: StartRequest }).request, { ...offset, time_offset: 0, resumed: false });
   assert.equal(state.streamBytes, 3200);
   assert.equal(state.phase, 'streaming');
 });

@@ -14,6 +14,11 @@ export interface SwitchProxy {
   connections(upstreamPort: number): number;
   /** Bytes the clients sent to `upstreamPort` so far. */
   bytesTo(upstreamPort: number): number;
+  /**
+   * Stops forwarding, both ways, on every connection open now, without closing anything: each side
+   * sees a silent peer (a half-open connection, as a dead network leaves it).
+   */
+  blackHole(): void;
   /** Resolves once `predicate` holds (checked after every connection and every forwarded chunk). */
   until(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -24,6 +29,7 @@ export async function startSwitchProxy(upstreamPort: number): Promise<SwitchProx
   const conns = new Map<number, number>();
   const bytes = new Map<number, number>();
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   const changed = new EventEmitter();
 
   const server = createServer((client) => {
@@ -41,6 +47,9 @@ export async function startSwitchProxy(upstreamPort: number): Promise<SwitchProx
     });
     client.pipe(target);
     target.pipe(client);
+    const pair: [Socket, Socket] = [client, target];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
     client.on('close', () => target.destroy());
     target.on('close', () => client.destroy());
     changed.emit('change');
@@ -54,6 +63,14 @@ export async function startSwitchProxy(upstreamPort: number): Promise<SwitchProx
       upstream = port;
     },
     connections: (port) => conns.get(port) ?? 0,
+    blackHole: () => {
+      for (const [client, target] of pairs) {
+        client.unpipe(target);
+        target.unpipe(client);
+        client.pause();
+        target.pause();
+      }
+    },
     bytesTo: (port) => bytes.get(port) ?? 0,
     until: (predicate, what, timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {

@@ -35,6 +35,8 @@ export const SCALARS = [
   'task_idle_duration_seconds_total',
   'active_streams',
   'active_connections',
+  'stream_resumes_total',
+  'dead_peers_total',
   'streams_total',
   'audio_received_bytes_total',
   'audio_received_seconds_total',

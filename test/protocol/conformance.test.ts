@@ -777,6 +777,90 @@ const CASES: Case[] = [
     },
   },
 
+  // ── Resuming after a lost connection ─────────────────────────────────────────────────────
+  {
+    section: 'resuming-after-a-lost-connection',
+    promise: 'committed: never decreases, on the stream’s timeline, on the VAD window grid, the least of the channels; after committed T nothing about audio before T comes',
+    async run({ open }) {
+      const mono = speech(0, fixture.duration);
+      const stereo = new Uint8Array(mono.length * 2); // channel 1 is channel 0 half a second later
+      const lag = 0.5 * 16000 * 2;
+      for (let i = 0; i < mono.length; i += 2) {
+        stereo.set(mono.subarray(i, i + 2), 2 * i);
+        if (i >= lag) stereo.set(mono.subarray(i - lag, i - lag + 2), 2 * i + 2);
+      }
+      for (const [route, format, pcm] of [
+        ['segmented', { ...S16, channels: 2 }, stereo],
+        ['simple', S16, mono],
+      ] as const) {
+        const c = await open(route);
+        c.send(start({ time_offset: 100, interim_results: true }, format));
+        await paced(c, pcm, format.channels * 2 * 16000, 4); // four times real time: 2 s, several committed points
+        c.send({ request: 'stop', disconnect: true });
+        await c.close();
+        const commits = assertCommitted(c.all, 100, fixture.duration);
+        assert.ok(commits.length >= 2, `${route}: ${commits.length} committed events`);
+        if (route === 'segmented') {
+          for (const t of commits) assert.equal(Math.round((t - 100) * 16000) % 512, 0, `${t} is on the 32 ms grid`);
+          // channel 1's second speech ends at 7.5 s: nothing after it is committed before its final
+          assert.ok(commits.at(-1)! <= 100 + fixture.duration);
+        }
+      }
+    },
+  },
+  {
+    section: 'resuming-after-a-lost-connection',
+    promise: 'in silence the committed point advances about every quarter second, at most four committed events a second',
+    async run({ open }) {
+      const c = await open('segmented');
+      c.send(start());
+      const started = performance.now();
+      await paced(c, speech(0, 0.9), BPS); // the fixture's leading silence, in real time
+      const elapsed = (performance.now() - started) / 1000;
+      await handled(c);
+      const commits = assertCommitted(c.all, 0, 0.9);
+      assert.ok(commits.length >= 2, `committed ${JSON.stringify(commits)} in 0.9 s of silence`);
+      assert.ok(commits.length <= Math.ceil(elapsed * 4) + 1, `${commits.length} committed events in ${elapsed.toFixed(2)} s`);
+      assert.ok(commits.at(-1)! >= 0.5, `committed reached ${commits.at(-1)} of 0.9 s of silence`);
+      c.hangUp();
+    },
+  },
+  {
+    section: 'resuming-after-a-lost-connection',
+    promise: 'a client that loses its connection and resumes from T (time_offset T, resumed: true, the audio from T) gets every final once, within 64 ms of an uninterrupted run; the resume is counted',
+    async run({ service, open }) {
+      const reference = await open('segmented');
+      reference.send(start());
+      reference.sendAudio(fixture.pcm);
+      reference.send({ request: 'stop', disconnect: true });
+      await reference.close();
+      const resumesBefore = (await scrape(service.url)).value('stream_resumes_total', { route: 'segmented' });
+
+      const lost = await open('segmented');
+      lost.send(start());
+      lost.sendAudio(speech(0, REGION_B.start + 0.5)); // cut inside the second speech region
+      const committed = await lost.next('committed', (e) => (e.time as number) > REGION_A.end);
+      await handled(lost);
+      lost.terminate();
+      const T = Math.max(...lost.all.filter((e) => e.type === 'committed').map((e) => e.time as number));
+      assert.ok(T >= (committed.time as number) && T < REGION_B.start, `T = ${T}`);
+
+      const resumed = await open('segmented');
+      resumed.send(start({ time_offset: T, resumed: true }));
+      resumed.sendAudio(speech(T, fixture.duration));
+      resumed.send({ request: 'stop', disconnect: true });
+      assert.equal((await resumed.close()).code, 1000);
+      const kept = finals(lost).filter((f) => (f.end_time as number) <= T);
+      const got = [...kept, ...finals(resumed).filter((f) => (f.start_time as number) >= T)];
+      const want = finals(reference);
+      assert.equal(got.length, want.length, `finals: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+      got.forEach((f, i) => {
+        for (const edge of ['start_time', 'end_time'] as const) assert.ok(Math.abs((f[edge] as number) - (want[i][edge] as number)) <= 0.064, `final ${i} ${edge}: ${String(f[edge])} vs ${String(want[i][edge])}`);
+      });
+      assert.equal((await scrape(service.url)).value('stream_resumes_total', { route: 'segmented' }) - resumesBefore, 1);
+    },
+  },
+
   // ── Moving a stream ─────────────────────────────────────────────────────────────────────
   {
     section: 'moving-a-stream-to-another-instance',
@@ -819,6 +903,40 @@ const CASES: Case[] = [
     },
   },
 ];
+
+/** Sends `pcm` (`bytesPerSecond`) in 50 ms frames, `speed` times faster than real time. */
+async function paced(c: RawClient, pcm: Uint8Array, bytesPerSecond: number, speed = 1): Promise<void> {
+  const frame = bytesPerSecond / 20;
+  const began = performance.now();
+  for (let i = 0; i < pcm.length; i += frame) {
+    c.send(pcm.subarray(i, Math.min(pcm.length, i + frame)));
+    const due = began + ((i + frame) / bytesPerSecond / speed) * 1000;
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+  }
+}
+
+/**
+ * Checks the committed points among `all` (a stream's events in order, from `offset` on, `duration`
+ * seconds long): each later than the one before and within the stream, and nothing after one of
+ * them is about audio before it. Returns their times.
+ */
+function assertCommitted(all: Received[], offset: number, duration: number): number[] {
+  let committed = offset;
+  const times: number[] = [];
+  for (const e of all) {
+    if (e.type === 'committed') {
+      const t = e.time as number;
+      assert.ok(t > committed, `committed ${t} after ${committed}: it only advances`);
+      assert.ok(t <= offset + duration + 1e-6, `committed ${t} beyond the stream's audio`);
+      committed = t;
+      times.push(t);
+    }
+    for (const field of ['time', 'start_time'] as const) {
+      if (typeof e[field] === 'number') assert.ok((e[field]) >= committed, `${JSON.stringify(e)} after committed ${committed}`);
+    }
+  }
+  return times;
+}
 
 /** Status, headers and body of an upgrade the server refuses. */
 function refusedUpgrade(url: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {

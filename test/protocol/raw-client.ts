@@ -12,6 +12,12 @@ export interface Closed {
 }
 
 export class RawClient {
+  /** Every event, in order. */
+  readonly all: Received[] = [];
+  /**
+   * The events less `committed`: most promises are about the others, and how many committed points
+   * come depends on pacing (at most four a second).
+   */
   readonly events: Received[] = [];
   /** Frames that were not a JSON object with a string `type` (the protocol promises none). */
   readonly malformed: string[] = [];
@@ -31,7 +37,10 @@ export class RawClient {
         event = null;
       }
       if (isBinary || typeof event !== 'object' || event === null || typeof (event as Received).type !== 'string') this.malformed.push(text);
-      else this.events.push(event as Received);
+      else {
+        this.all.push(event as Received);
+        if ((event as Received).type !== 'committed') this.events.push(event as Received);
+      }
       this.wake();
     });
     ws.on('error', () => undefined); // the close code tells the story
@@ -71,7 +80,7 @@ export class RawClient {
 
   /** The first event from index `from` on that is of `type` (and passes `where`); waits for it. */
   async next(type: string, where: (e: Received) => boolean = () => true, timeoutMs = 15_000): Promise<Received> {
-    const found = await this.until(() => this.events.find((e) => e.type === type && where(e)), `a ${type} event`, timeoutMs);
+    const found = await this.until(() => this.all.find((e) => e.type === type && where(e)), `a ${type} event`, timeoutMs);
     return found;
   }
 
