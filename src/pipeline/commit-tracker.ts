@@ -5,7 +5,8 @@
 // order behind their own events.
 import type { SendStream } from './events.ts';
 
-export const COMMIT_INTERVAL_MS = 250;
+/** At most two committed events a second per stream: each is a message the event loop sends. */
+export const COMMIT_INTERVAL_MS = 500;
 
 export class CommitTracker {
   private readonly settledAt: number[];

@@ -15,8 +15,8 @@ import type { OrderedOutput } from './ordered-output.ts';
 import { finalLatency, reportedTime, type EndpointOf, type StreamContext } from './stream-context.ts';
 
 const seconds = (samples: number) => samples / MODEL_SAMPLE_RATE;
-/** A channel in silence marks its settled point at most this often (samples: 0.25 s). */
-const SETTLE_EVERY = 4000;
+/** A channel in silence marks its settled point at most this often (samples: 0.5 s of audio). */
+const SETTLE_EVERY = 8000;
 
 export class SegmentedRunner implements ChannelRunner {
   private readonly history = new AudioHistory();

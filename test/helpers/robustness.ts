@@ -10,7 +10,7 @@ export { eventually } from './wait.ts';
 
 export type ServerError = Extract<ServerEvent, { type: 'error' }>;
 
-/** Events without the committed points: they go out at most every 250 ms of wall time, so how many come depends on pacing and load. */
+/** Events without the committed points: they go out at most every 500 ms of wall time, so how many come depends on pacing and load. */
 export const withoutCommits = (events: ServerEvent[]): ServerEvent[] => events.filter((e) => e.type !== 'committed');
 
 /** What two runs of the same audio have in common: their events less the stream ids and the committed points. */

@@ -16,7 +16,7 @@ export class RawClient {
   readonly all: Received[] = [];
   /**
    * The events less `committed`: most promises are about the others, and how many committed points
-   * come depends on pacing (at most four a second).
+   * come depends on pacing (at most two a second).
    */
   readonly events: Received[] = [];
   /** Frames that were not a JSON object with a string `type` (the protocol promises none). */
