@@ -6,6 +6,7 @@ import { bytesPerSample, readWav } from './wav.ts';
 
 const DEFAULT_ADDR = 'ws://127.0.0.1:8080/api/v1/segmented';
 const DEFAULT_CHUNK = 256;
+const DEFAULT_MAX_REPLAY_S = 60;
 const TOKEN_ENV = 'STREAMER_TOKEN';
 
 /** Exit statuses; the usage text and the README list them. */
@@ -23,7 +24,8 @@ Options:
       --real-time          pace the audio at its real-time rate
       --interim-results    ask for interim segments (segmented mode)
       --chunk-size <n>     samples per channel in each binary frame (default ${DEFAULT_CHUNK})
-      --no-reconnect       stay on a server that goes away (see below) until it closes the stream
+      --max-replay <s>     audio kept to send again after a lost connection (default ${DEFAULT_MAX_REPLAY_S})
+      --no-reconnect       neither move nor resume (see below): one connection, whatever happens to it
   -h, --help               show this help
 
 Server going away: a server that drains (a rolling restart, a scale-down) tells its streams
@@ -36,6 +38,14 @@ Printed events stay on one timeline, connection after connection; a stream that 
 one stream_end per connection. When no new connection takes the stream before the deadline,
 the stream stays where it is until the server closes it (1001), and the client says so (exit 1).
 
+Connection lost: when the connection drops (an instance killed, a network that goes away) or
+stalls (nothing from the server for 10 s, a keepalive probe included), the client resumes the
+stream on a new connection from the server's last committed point, sends the audio from there
+again, and drops what the server repeats, so that every final segment is printed once. It keeps
+at most --max-replay seconds of audio for this: audio older than that is not sent again, and the
+line says how much was lost. It retries for 30 s, then gives up (exit 1). One line on stderr:
+  streamer-client: connection lost (dropped (1006)): resumed at 12.34 s on a new connection (1.52 s sent again)
+
 Auth: when the service's operator configured tokens (auth.tokens in its config or STREAMER_TOKENS
 in its environment), every stream needs one of them. Ask the operator for one and give it with
 --token or the environment variable ${TOKEN_ENV} (--token wins); it is sent as the header
@@ -46,8 +56,8 @@ Exit status:
   ${EXIT.ok}  the server closed the connection normally (1000); for a stream that moved, every
      connection also sent its stream_end
   ${EXIT.failed}  the file could not be read, the server could not be reached, the connection closed
-     abnormally (the code and reason are printed), or the stream could not move when its
-     server went away
+     abnormally and could not be resumed (the code and reason are printed), or the stream could
+     not move when its server went away
   ${EXIT.usage}  usage error
   ${EXIT.refused}  the server refused the connection with an HTTP status instead of a websocket, e.g.
      401: a missing or wrong token; 503: the service is not ready (the status and the
@@ -60,6 +70,7 @@ interface CliArgs {
   realTime: boolean;
   interimResults: boolean;
   chunkSize: number;
+  maxReplay: number;
   reconnect: boolean;
   token?: string;
 }
@@ -77,6 +88,7 @@ function parse(argv: string[]): CliArgs | 'help' {
       'real-time': { type: 'boolean', default: false },
       'interim-results': { type: 'boolean', default: false },
       'chunk-size': { type: 'string', default: String(DEFAULT_CHUNK) },
+      'max-replay': { type: 'string', default: String(DEFAULT_MAX_REPLAY_S) },
       reconnect: { type: 'boolean', default: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -88,6 +100,8 @@ function parse(argv: string[]): CliArgs | 'help' {
   if (!/^\d+$/.test(chunkText) || !Number.isSafeInteger(chunkSize) || chunkSize < 1) {
     throw new UsageError(`--chunk-size must be a positive integer (samples per channel), got '${chunkText}'`);
   }
+  const maxReplay = Number(values['max-replay']);
+  if (!(maxReplay > 0) || !Number.isFinite(maxReplay)) throw new UsageError(`--max-replay must be a positive number of seconds, got '${values['max-replay']}'`);
   if (values.token !== undefined && values.token.trim() === '') throw new UsageError('--token must not be empty');
   const token = values.token?.trim() ?? (process.env[TOKEN_ENV]?.trim() || undefined);
   return {
@@ -97,6 +111,7 @@ function parse(argv: string[]): CliArgs | 'help' {
     realTime: values['real-time'],
     interimResults: values['interim-results'],
     chunkSize,
+    maxReplay,
     reconnect: values.reconnect,
   };
 }
@@ -163,6 +178,8 @@ async function main(args: CliArgs): Promise<number> {
       realTime: args.realTime,
       interimResults: args.interimResults,
       reconnect: args.reconnect,
+      maxReplaySeconds: args.maxReplay,
+      onResume: (r) => note(`connection lost (${r.reason}): resumed at ${r.atSeconds.toFixed(2)} s on a new connection (${r.replayedSeconds.toFixed(2)} s sent again${r.gapSeconds > 0 ? `; ${r.gapSeconds.toFixed(2)} s older than --max-replay could not be, and is missing` : ''})`),
       onEvent: (e) => printLine(`${JSON.stringify(e)}\n`),
       onProgress: (sent) => bar?.update(round1(sent)),
       onMove: (m) => note(`server going away (deadline ${m.deadlineMs} ms): moved the stream at ${m.atSeconds.toFixed(2)} s to a new connection`),
@@ -195,8 +212,12 @@ function streamProblem(result: StreamResult, addr: string, totalSeconds: number)
       `the server closed it with code ${result.closeCode}${reason} after ${result.sentSeconds.toFixed(2)} of ${totalSeconds.toFixed(2)} s of audio`
     );
   }
+  const lost = result.resumeFailure;
+  if (lost) return `connection lost (${lost.reason}) at ${lost.lostAtSeconds.toFixed(2)} s: could not resume the stream: ${lost.why}`;
   if (result.closeCode !== 1000) return `connection to ${redactAddr(addr)} closed with code ${result.closeCode}${reason}`;
-  const cut = result.connections.findIndex((c) => c.channelDurations === undefined);
+  // A connection that was lost and resumed has no stream_end: its results came on the next one.
+  const resumedFrom = new Set(result.resumes.map((r) => r.from));
+  const cut = result.connections.findIndex((c, i) => c.channelDurations === undefined && !resumedFrom.has(i));
   if (cut >= 0) {
     const c = result.connections[cut];
     return `connection ${cut + 1} of ${result.connections.length} to ${redactAddr(addr)} closed with code ${c.closeCode} before its stream_end: its last results are missing`;

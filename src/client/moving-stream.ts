@@ -1,11 +1,14 @@
-// One stream of audio, carried by one connection or, when servers go away, by several in turn: on
-// `going_away` it moves to a new connection to the same address as docs/protocol.md's recipe says
-// ("Moving a stream to another instance"), so that no sample is sent twice or lost and every
-// reported time stays on one timeline.
+// One stream of audio, carried by one connection or, when servers go away or connections are lost,
+// by several in turn: on `going_away` it moves to a new connection to the same address as
+// docs/protocol.md's recipe says ("Moving a stream to another instance"), so that no sample is sent
+// twice or lost; a connection that drops or stalls is resumed on a new one from the last committed
+// point ("Resuming after a lost connection"), its repeats dropped (resume-filter.ts). Every reported
+// time stays on one timeline.
 import type { ServerEvent } from '../api/protocol.ts';
 import { type CloseInfo, type Connection, connect, describeError } from './connection.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Move, MoveFailure, PacingClock, StreamConnection, StreamOptions, StreamResult } from './stream-client.ts';
+import { DeliveredLog } from './resume-filter.ts';
+import type { Move, MoveFailure, PacingClock, Resume, ResumeFailure, StreamConnection, StreamOptions, StreamResult } from './stream-client.ts';
 import { bytesPerSample } from './wav.ts';
 
 /** Real-time pacing on the real clock (tests pass a virtual one as `StreamOptions.clock`). */
@@ -17,6 +20,14 @@ const BACKOFF_MAX_MS = 2000;
 /** How long a new connection gets to confirm its stream; the audio waits meanwhile (one round trip, normally). */
 const CONFIRM_TIMEOUT_MS = 2000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+const MAX_REPLAY_SECONDS = 60;
+const RESUME_TIMEOUT_MS = 30_000;
+const STALL_TIMEOUT_MS = 10_000;
+/**
+ * Close codes after which a stream is resumed: dropped without a close frame, the server's crash or
+ * restart. A protocol error (1008, 1009) is the client's own doing: sending the same again would not help.
+ */
+const RESUMABLE = new Set([1006, 1011, 1012, 1014]);
 
 /** One connection of the stream and what it carried. */
 interface Leg {
@@ -35,6 +46,21 @@ interface Leg {
   moveTried: boolean;
   /** The ack of the keepalive that confirms a new stream is still expected. */
   awaitingConfirm: boolean;
+  /** Its `started` came: it carries the stream, and losing it means resuming. */
+  started: boolean;
+  /** Its last `committed` time: the audio before it is settled. */
+  committed: number | null;
+  /** For a resumed stream: false for an event that repeats what the lost connection delivered. */
+  filter?: (e: ServerEvent) => boolean;
+  /** When the server last sent anything on it (performance.now ms). */
+  lastHeardAt: number;
+  /** When the last keepalive probe went out, and how many probes' acks are still to come (not reported). */
+  probedAt: number;
+  probes: number;
+  /** Nothing came for the stall timeout: terminated, to be resumed. */
+  stalled: boolean;
+  /** `stop` was sent on it: what comes now is its last results. */
+  stopSent: boolean;
 }
 
 export class MovingStream {
@@ -52,6 +78,16 @@ export class MovingStream {
   private reporting = 0;
   private readonly moves: Move[] = [];
   private failure?: MoveFailure;
+  private readonly resumes: Resume[] = [];
+  private resumeFailure?: ResumeFailure;
+  /** What went to `onEvent`: a resumed stream must not deliver it again. */
+  private readonly log = new DeliveredLog();
+  /** Simple-route chunks were delivered (no `is_final`): a resume may start after the last one. */
+  private sawChunks = false;
+  private resuming?: Promise<boolean>;
+  /** When the first frame was due (pacing clock ms). */
+  private t0?: number;
+  private readonly maxReplayBytes: number;
 
   /** Bytes of the PCM sent, over every leg. */
   private sent = 0;
@@ -72,6 +108,7 @@ export class MovingStream {
     this.bytesPerSecond = format.sample_rate * this.frameBytes;
     this.moveStepBytes = moveStepFrames(format.sample_rate) * this.frameBytes;
     this.baseOffset = opts.timeOffset ?? 0;
+    this.maxReplayBytes = Math.floor(((opts.maxReplaySeconds ?? MAX_REPLAY_SECONDS) * this.bytesPerSecond) / this.frameBytes) * this.frameBytes;
     this.start = { request: 'start', format, interim_results: opts.interimResults ?? false };
     if (opts.vad) this.start.vad = opts.vad;
     if (opts.chunkMs !== undefined) this.start.chunk_ms = opts.chunkMs;
@@ -83,17 +120,22 @@ export class MovingStream {
     first.conn = await connect(this.opts.addr, this.opts.headers, { signal: this.signal, onEvent: (e) => this.receive(first, e) });
     this.commit(first);
     const { disconnect = true } = this.opts;
+    const watchdog = setInterval(() => this.watch(), 250);
     try {
       await first.conn.send(this.baseOffset ? { ...this.start, time_offset: this.baseOffset } : this.start);
-      await this.sendAudio();
-      await this.moving; // a move cut short by the end of the audio leaves `current` as it is
-      const last = this.current;
-      if (last.conn.isOpen && !this.signal.aborted) {
+      // Until the last connection answered the stop, a lost one is resumed and its audio sent again.
+      for (;;) {
+        await this.sendAudio();
+        await this.moving; // a move cut short by the end of the audio leaves `current` as it is
+        if (await this.resumed()) continue;
+        const last = this.current;
+        if (!last.conn.isOpen || this.signal.aborted || this.sent < this.opts.pcm.byteLength) break;
+        last.stopSent = true;
         await last.conn.send({ request: 'stop', disconnect });
-        if (!disconnect) {
-          await Promise.race([last.conn.next('stream_end', 2 ** 31 - 1), last.conn.closed]);
-          await last.conn.close(1000);
-        }
+        await Promise.race([last.conn.next('stream_end', 2 ** 31 - 1).catch(() => undefined), last.conn.closed]);
+        if (await this.resumed()) continue;
+        if (!disconnect && last.conn.isOpen) await last.conn.close(1000);
+        break;
       }
     } catch (err) {
       // A send failing or the server closing while we wait is a normal outcome, reported by the close code.
@@ -102,11 +144,20 @@ export class MovingStream {
         throw err;
       }
     } finally {
+      clearInterval(watchdog);
       this.finish();
       await this.moving; // no move may complete after this point
     }
     const closes = await Promise.all(this.legs.map((leg) => leg.conn.closed));
     return this.result(closes);
+  }
+
+  /** When the current connection was lost: waits for its resume; true when the stream goes on on a new one. */
+  private async resumed(): Promise<boolean> {
+    const leg = this.current;
+    if (leg.conn.isOpen) return false;
+    await leg.conn.closed; // its close handler (registered first) decides whether to resume
+    return this.resuming ? this.resuming : false;
   }
 
   // ---- audio ----
@@ -115,7 +166,9 @@ export class MovingStream {
     const { pcm, realTime, clock = REAL_CLOCK } = this.opts;
     const chunk = this.opts.chunkBytes ?? 256 * this.frameBytes;
     const nextSize = typeof chunk === 'function' ? chunk : () => chunk;
-    const t0 = clock.now();
+    // One pacing origin for the whole stream: audio sent again after a resume is due already, and goes at once.
+    const t0 = (this.t0 ??= clock.now());
+    // A lost connection ends this loop; run() resumes the stream and calls it again from the resume point.
     while (this.sent < pcm.byteLength && this.current.conn.isOpen && !this.signal.aborted) {
       // A move waits for the next move point; audio goes on until then.
       const limit = this.holdRequest ? this.nextMovePoint() : pcm.byteLength;
@@ -203,14 +256,38 @@ export class MovingStream {
   // ---- events ----
 
   private newLeg(timeOffset: number): Leg {
-    return { conn: undefined as unknown as Connection, timeOffset, sentBytes: 0, events: [], emitted: 0, ended: false, moveTried: false, awaitingConfirm: false };
+    return {
+      conn: undefined as unknown as Connection,
+      timeOffset,
+      sentBytes: 0,
+      events: [],
+      emitted: 0,
+      ended: false,
+      moveTried: false,
+      awaitingConfirm: false,
+      started: false,
+      committed: null,
+      lastHeardAt: performance.now(),
+      probedAt: -Infinity,
+      probes: 0,
+      stalled: false,
+      stopSent: false,
+    };
   }
 
   private receive(leg: Leg, e: ServerEvent): void {
+    leg.lastHeardAt = performance.now();
     if (leg.awaitingConfirm && e.type === 'ack' && e.request === 'keepalive') {
       leg.awaitingConfirm = false; // our own probe's answer, not the user's
       return;
     }
+    if (leg.probes > 0 && e.type === 'ack' && e.request === 'keepalive') {
+      leg.probes--; // the stall watchdog's probe
+      return;
+    }
+    if (e.type === 'started') leg.started = true;
+    if (e.type === 'committed') leg.committed = e.time;
+    if (leg.filter && !leg.filter(e)) return;
     leg.events.push(e);
     if (e.type === 'stream_end') {
       leg.channelDurations = e.channel_durations;
@@ -230,6 +307,8 @@ export class MovingStream {
       if (!leg) return;
       while (leg.emitted < leg.events.length) {
         const e = leg.events[leg.emitted++]; // not inside `onEvent?.()`: its arguments are skipped when it is absent
+        this.log.delivered(e);
+        if (e.type === 'segment' && e.is_final === undefined) this.sawChunks = true;
         this.opts.onEvent?.(e);
       }
       if (!leg.ended || this.reporting === this.legs.length - 1) return;
@@ -241,13 +320,111 @@ export class MovingStream {
     this.legs.push(leg);
     this.current = leg;
     leg.conn.closed.then(
-      () => {
+      (info) => {
         leg.ended = true;
         this.report();
+        this.maybeResume(leg, info);
       },
       () => {},
     );
     this.report();
+  }
+
+  // ---- resuming ----
+
+  /** The stall watchdog: probes a connection that went quiet, and gives it up when even the probe is not answered. */
+  private watch(): void {
+    const leg = this.current;
+    if (!leg?.started || leg.stopSent || !leg.conn.isOpen || this.finished || this.resuming || this.opts.reconnect === false) return;
+    const stallMs = this.opts.stallTimeoutMs ?? STALL_TIMEOUT_MS;
+    const now = performance.now();
+    const quiet = now - leg.lastHeardAt;
+    if (quiet >= stallMs) {
+      leg.stalled = true;
+      leg.conn.terminate(); // its close (1006) resumes the stream
+    } else if (quiet >= stallMs / 3 && leg.probedAt < leg.lastHeardAt) {
+      // Speech without interim results can be quiet for long: a keepalive's ack tells a live server.
+      leg.probedAt = now;
+      leg.probes++;
+      leg.conn.send({ request: 'keepalive' }).catch(() => {});
+    }
+  }
+
+  private maybeResume(leg: Leg, close: CloseInfo): void {
+    if (leg !== this.current || leg.channelDurations || !leg.started || this.resuming || this.moving) return;
+    if (this.opts.reconnect === false || this.signal.aborted || (!leg.stalled && !RESUMABLE.has(close.code))) return;
+    const reason = leg.stalled ? 'stalled' : close.code === 1006 ? 'dropped (1006)' : `closed ${close.code}${close.reason ? ` ${close.reason}` : ''}`;
+    this.resuming = this.resume(leg, reason).finally(() => (this.resuming = undefined));
+  }
+
+  /**
+   * Resumes the stream lost with `from` on a new connection, from its last committed point (on the simple
+   * route, from the end of the last chunk delivered, when later), retrying with a backoff until the resume
+   * deadline. True when a new connection took the stream; `sent` then points at the audio to send again.
+   */
+  private async resume(from: Leg, reason: string): Promise<boolean> {
+    const lostAt = performance.now();
+    const lostAtBytes = this.sent;
+    let at = from.committed ?? from.timeOffset;
+    if (this.sawChunks) at = Math.max(at, this.log.chunksDeliveredTo(this.opts.format.channels) ?? at);
+    let bytes = Math.min(this.sent, Math.max(0, Math.round((at - this.baseOffset) * this.bytesPerSecond / this.frameBytes) * this.frameBytes));
+    // Audio older than the replay buffer is gone: resume after it, on the VAD window grid, and say so.
+    const kept = Math.min(this.sent, Math.ceil(Math.max(0, this.sent - this.maxReplayBytes) / this.moveStepBytes) * this.moveStepBytes);
+    const gapSeconds = bytes < kept ? (kept - bytes) / this.bytesPerSecond : 0;
+    bytes = Math.max(bytes, kept);
+    const deadline = lostAt + (this.opts.resumeTimeoutMs ?? RESUME_TIMEOUT_MS);
+    let attempts = 0;
+    let last = 'no attempt';
+    for (let k = 0; !this.signal.aborted; k++) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      attempts++;
+      const next = this.newLeg(this.timeline(bytes));
+      next.filter = this.log.resumeFilter();
+      try {
+        next.conn = await connect(this.opts.addr, this.opts.headers, {
+          timeoutMs: Math.min(HANDSHAKE_TIMEOUT_MS, left),
+          signal: this.signal,
+          onEvent: (e) => this.receive(next, e),
+        });
+        await next.conn.send({ ...this.start, time_offset: next.timeOffset, resumed: true });
+        await this.confirmedStart(next.conn, Math.min(HANDSHAKE_TIMEOUT_MS, Math.max(1, deadline - performance.now())));
+        this.sent = bytes;
+        this.commit(next);
+        const resume: Resume = {
+          reason,
+          atSeconds: next.timeOffset,
+          replayedSeconds: (lostAtBytes - bytes) / this.bytesPerSecond,
+          gapSeconds,
+          from: this.legs.indexOf(from),
+          to: this.legs.length - 1,
+          attempts,
+          tookMs: performance.now() - lostAt,
+        };
+        this.resumes.push(resume);
+        this.opts.onResume?.(resume);
+        return true;
+      } catch (err) {
+        next.conn?.terminate();
+        last = describeError(err);
+      }
+      const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** k) * (0.5 + Math.random() / 2);
+      await abortableSleep(Math.min(backoff, Math.max(0, deadline - performance.now())), this.signal);
+    }
+    this.resumeFailure = { reason, lostAtSeconds: this.timeline(lostAtBytes), attempts, why: `no new connection took the stream within ${this.opts.resumeTimeoutMs ?? RESUME_TIMEOUT_MS} ms (last attempt: ${last})` };
+    return false;
+  }
+
+  /** Resolves once `started` came on `conn`; rejects with the server's error, or its close. */
+  private async confirmedStart(conn: Connection, timeoutMs: number): Promise<void> {
+    try {
+      await conn.next((e) => e.type === 'started', timeoutMs);
+    } catch {
+      const error = conn.events.find((e) => e.type === 'error');
+      if (error) throw new Error(`the new connection refused the stream: ${error.message} (${error.code})`);
+      if (!conn.isOpen) throw new Error(`the new connection closed (${(await conn.closed).code}) before taking the stream`);
+      throw new Error(`the new connection did not start the stream within ${Math.round(timeoutMs)} ms`);
+    }
   }
 
   // ---- moving ----
@@ -375,6 +552,8 @@ export class MovingStream {
       connections,
       moves: this.moves,
       ...(this.failure && { moveFailure: this.failure }),
+      resumes: this.resumes,
+      ...(this.resumeFailure && { resumeFailure: this.resumeFailure }),
     };
   }
 }

@@ -37,6 +37,21 @@ export interface StreamOptions {
    */
   reconnect?: boolean;
   /**
+   * Audio kept for a resume (docs/protocol.md, "Resuming after a lost connection"): what was sent since
+   * the last `committed` point, at most this many seconds (default 60); older audio cannot be sent again,
+   * and a resume past it reports the gap.
+   */
+  maxReplaySeconds?: number;
+  /** How long a lost connection is retried before the stream is given up (default 30000 ms). */
+  resumeTimeoutMs?: number;
+  /**
+   * A connection that sends nothing this long while audio goes out, a keepalive probe included, is taken
+   * for dead and resumed elsewhere (default 10000 ms).
+   */
+  stallTimeoutMs?: number;
+  /** The stream resumed on a new connection after its connection was lost. */
+  onResume?: (resume: Resume) => void;
+  /**
    * Every server event of the stream, connection after connection: the events of a connection the stream
    * moved to wait until the previous connection's `stream_end` (or close), so the calls follow one timeline.
    */
@@ -70,6 +85,35 @@ export interface Move {
   attempts: number;
   /** How long the audio waited for the new stream's confirmation (then it went out at once, the pacing unchanged). */
   heldMs: number;
+}
+
+/** A resume on a new connection after the connection was lost (dropped, or stalled). */
+export interface Resume {
+  /** What happened to the lost connection: `closed 1006` (dropped without a close frame), `stalled`… */
+  reason: string;
+  /** Where the new stream starts on the timeline: its `time_offset` (the lost stream's committed point, or later). */
+  atSeconds: number;
+  /** Seconds of audio sent again: from `atSeconds` to where the lost connection had got. */
+  replayedSeconds: number;
+  /** Seconds of audio lost: older than the replay buffer holds (`maxReplaySeconds`); 0 normally. */
+  gapSeconds: number;
+  /** Indexes into `StreamResult.connections`. */
+  from: number;
+  to: number;
+  /** Connections tried, the one that took the stream included. */
+  attempts: number;
+  /** From the loss to the new stream's `started`. */
+  tookMs: number;
+}
+
+/** A lost connection after which no new connection took the stream before the resume deadline. */
+export interface ResumeFailure {
+  reason: string;
+  /** Timeline seconds of audio sent when the connection was lost. */
+  lostAtSeconds: number;
+  attempts: number;
+  /** Why resuming stopped, with the last attempt's error. */
+  why: string;
 }
 
 /** A `going_away` after which no new connection took the stream. */
@@ -113,6 +157,9 @@ export interface StreamResult {
   moves: Move[];
   /** Set when a `going_away` could not be followed by a move. */
   moveFailure?: MoveFailure;
+  resumes: Resume[];
+  /** Set when a lost connection could not be resumed. */
+  resumeFailure?: ResumeFailure;
 }
 
 /**

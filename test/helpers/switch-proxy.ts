@@ -19,6 +19,8 @@ export interface SwitchProxy {
    * sees a silent peer (a half-open connection, as a dead network leaves it).
    */
   blackHole(): void;
+  /** Drops every connection open now, both ways, without a websocket close (each side sees 1006). */
+  reset(): void;
   /** Resolves once `predicate` holds (checked after every connection and every forwarded chunk). */
   until(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -63,6 +65,12 @@ export async function startSwitchProxy(upstreamPort: number): Promise<SwitchProx
       upstream = port;
     },
     connections: (port) => conns.get(port) ?? 0,
+    reset: () => {
+      for (const [client, target] of pairs) {
+        client.resetAndDestroy();
+        target.resetAndDestroy();
+      }
+    },
     blackHole: () => {
       for (const [client, target] of pairs) {
         client.unpipe(target);

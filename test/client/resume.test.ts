@@ -1,0 +1,93 @@
+// The client resumes a stream whose connection was lost: reset mid-speech (1006), or black-holed (no
+// byte either way, nothing closed: the stall watchdog gives it up). Through a real forwarder to the
+// real service, in real time: every final segment comes once, within two VAD windows of an
+// uninterrupted run's, and the server counts the resume.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { ServerEvent } from '../../src/api/protocol.ts';
+import { streamAudio, type Resume, type StreamResult } from '../../src/client/stream-client.ts';
+import { scrape } from '../helpers/prometheus.ts';
+import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
+import { startSwitchProxy } from '../helpers/switch-proxy.ts';
+import { runCli } from './run-cli.ts';
+
+const fixture = speechFixture();
+const [REGION_A, REGION_B] = fixture.regions;
+type Seg = Extract<ServerEvent, { type: 'segment' }>;
+const finals = (events: ServerEvent[]) => events.filter((e): e is Seg => e.type === 'segment' && e.is_final === true);
+
+let service: TestService;
+let reference: StreamResult;
+before(async () => {
+  service = await startTestService();
+  reference = await streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm, interimResults: true });
+});
+after(() => service.shutdown(0));
+
+/** Streams the fixture in real time through a forwarder, which `cut` breaks once 5.5 s of audio went through (inside the second speech). */
+async function streamWithCut(cut: 'reset' | 'blackHole'): Promise<{ result: StreamResult; resumes: Resume[] }> {
+  const proxy = await startSwitchProxy(service.port);
+  const resumes: Resume[] = [];
+  try {
+    const running = streamAudio({
+      addr: `ws://127.0.0.1:${proxy.port}/api/v1/segmented`,
+      format: fixture.format,
+      pcm: fixture.pcm,
+      realTime: true,
+      chunkBytes: 3200,
+      interimResults: true,
+      stallTimeoutMs: 1500,
+      onResume: (r) => resumes.push(r),
+    });
+    await proxy.until(() => proxy.bytesTo(service.port) >= (REGION_B.start + 0.7) * 32_000, 'audio inside the second speech region');
+    proxy[cut]();
+    return { result: await running, resumes };
+  } finally {
+    await proxy.close();
+  }
+}
+
+for (const cut of ['reset', 'blackHole'] as const) {
+  test(`a connection lost mid-speech (${cut}) is resumed from the committed point: every final once, as an uninterrupted run gives it`, { timeout: 60_000 }, async () => {
+    const before = (await scrape(service.url)).value('stream_resumes_total', { route: 'segmented' });
+    const { result, resumes } = await streamWithCut(cut);
+    assert.equal(result.closeCode, 1000);
+    assert.equal(resumes.length, 1, JSON.stringify(resumes));
+    const [resume] = resumes;
+    assert.equal(resume.reason, cut === 'reset' ? 'dropped (1006)' : 'stalled');
+    assert.ok(resume.atSeconds >= REGION_A.end && resume.atSeconds < REGION_B.start, `resumed at ${resume.atSeconds}: in the silence after the first speech`);
+    assert.ok(resume.replayedSeconds >= 0.5, `replayed ${resume.replayedSeconds} s`);
+    assert.equal(resume.gapSeconds, 0);
+    assert.equal(result.resumes.length, 1);
+
+    const got = finals(result.events);
+    const want = finals(reference.events);
+    assert.equal(got.length, want.length, `finals ${JSON.stringify(got)}`);
+    got.forEach((f, i) => {
+      assert.ok(Math.abs(f.start_time - want[i].start_time) <= 0.064 && Math.abs(f.end_time - want[i].end_time) <= 0.064, `final ${i}: ${f.start_time}–${f.end_time} vs ${want[i].start_time}–${want[i].end_time}`);
+    });
+    const types = result.events.map((e) => e.type);
+    assert.equal(types.filter((t) => t === 'active').length, want.length, 'each speech region announced once');
+    assert.equal(types.filter((t) => t === 'inactive').length, want.length);
+    assert.equal((await scrape(service.url)).value('stream_resumes_total', { route: 'segmented' }) - before, 1);
+  });
+}
+
+test('the CLI resumes a dropped connection by itself: one stderr line, every final printed once, exit 0', { timeout: 60_000 }, async () => {
+  const proxy = await startSwitchProxy(service.port);
+  try {
+    const run = runCli(['--input', fixture.path, '--addr', `ws://127.0.0.1:${proxy.port}/api/v1/segmented`, '--real-time']);
+    await proxy.until(() => proxy.bytesTo(service.port) >= (REGION_B.start + 0.7) * 32_000, 'audio inside the second speech region');
+    proxy.reset();
+    const { code, stdout, stderr } = await run;
+    assert.equal(code, 0, stderr);
+    const lines = stderr.trimEnd().split('\n').slice(1); // after the trace_id line
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0], /^streamer-client: connection lost \(dropped \(1006\)\): resumed at \d+\.\d\d s on a new connection \(\d+\.\d\d s sent again\)$/);
+    const printed = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as ServerEvent);
+    assert.equal(finals(printed).length, finals(reference.events).length, 'each final printed once');
+    assert.equal(printed.filter((e) => e.type === 'stream_end').length, 1, 'the lost connection has no stream_end');
+  } finally {
+    await proxy.close();
+  }
+});
