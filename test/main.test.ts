@@ -222,6 +222,31 @@ test('SIGTERM during a warm-up that never ends: the service stops without ever b
   }
 });
 
+test('a second signal exits at once even while the shutdown waits on something that never answers', { timeout: 60_000 }, async () => {
+  const collector = createServer(() => undefined); // a trace collector that never answers
+  collector.listen(0, '127.0.0.1');
+  await once(collector, 'listening');
+  const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+  // The bound is far away (30 s drain + 10 s finish + 5 s): only the second signal can end it soon.
+  const server = await launch(fromSources, { model: FAST_MODEL }, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '60000' } });
+  try {
+    await streamAudio({ addr: `ws://127.0.0.1:${server.port}/api/v1/simple`, format: fixture.format, pcm: fixture.pcm.subarray(0, 32000) });
+    server.child.kill('SIGTERM');
+    await waitFor('the server to take the first signal', () => server.entries().some((e) => e.msg === 'shutting down'));
+    const took = server.entries().find((e) => e.msg === 'shutting down')!.time as number;
+    await new Promise((r) => setTimeout(r, Math.max(0, took + 1250 - Date.now()))); // past SAME_ACTION_MS (src/main.ts)
+    server.child.kill('SIGTERM');
+    const closed = once(server.child, 'close');
+    assert.equal(await within('the service to exit', server.exitCode, 15_000), 1, server.logs.join('\n'));
+    await closed;
+    assert.ok(server.entries().some((e) => e.msg === 'second signal: exiting now'));
+  } finally {
+    server.kill();
+    collector.closeAllConnections();
+    collector.close();
+  }
+});
+
 test('a shutdown that cannot finish (a trace collector that never answers) exits 1 at its bound: drain + finish + release time', { timeout: 60_000 }, async () => {
   // Accepts connections and never answers: the exporter's flush at shutdown waits for its own timeout (60 s).
   const collector = createServer(() => undefined);
