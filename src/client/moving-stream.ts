@@ -131,7 +131,7 @@ export class MovingStream {
         const last = this.current;
         if (!last.conn.isOpen || this.signal.aborted || this.sent < this.opts.pcm.byteLength) break;
         last.stopSent = true;
-        await last.conn.send({ request: 'stop', disconnect });
+        await last.conn.send({ request: 'stop', disconnect }).catch(() => {}); // a lost connection is resumed below
         await Promise.race([last.conn.next('stream_end', 2 ** 31 - 1).catch(() => undefined), last.conn.closed]);
         if (await this.resumed()) continue;
         if (!disconnect && last.conn.isOpen) await last.conn.close(1000);
@@ -194,7 +194,13 @@ export class MovingStream {
     const { pcm } = this.opts;
     const leg = this.current;
     const end = Math.min(pcm.byteLength, this.sent + size);
-    await leg.conn.send(pcm.subarray(this.sent, end));
+    try {
+      await leg.conn.send(pcm.subarray(this.sent, end));
+    } catch (err) {
+      if (leg.conn.isOpen) throw err;
+      return; // the connection was lost meanwhile: run() resumes the stream from its committed point
+    }
+    if (this.current !== leg) return; // a resume replaced it meanwhile, and set where the audio goes on
     leg.sentBytes += end - this.sent;
     this.sent = end;
     this.opts.onProgress?.(this.sent / this.bytesPerSecond, pcm.byteLength / this.bytesPerSecond);
