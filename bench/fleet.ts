@@ -49,8 +49,8 @@ export interface FleetGap {
   /** Longest lag of the interim results around the move (null: none there), and of the same stream's elsewhere (s). */
   aroundMoveLagS: number | null;
   baselineLagS: number | null;
-  /** How long the audio waited for the new connection's confirmation (Move.heldMs). */
-  heldMs: number;
+  /** Seconds of audio the new connection was sent again, from the old one's last committed point (Move.replayedSeconds). */
+  replayedS: number;
 }
 
 export interface FleetResults {
@@ -68,8 +68,8 @@ export interface FleetResults {
   aroundMoveMaxS: number | null;
   baselineMedianS: number | null;
   baselineMaxS: number | null;
-  heldMedianMs: number | null;
-  heldMaxMs: number | null;
+  replayedMedianS: number | null;
+  replayedMaxS: number | null;
   lagAroundMoveMaxS: number | null;
   lagBaselineMaxS: number | null;
 }
@@ -101,7 +101,7 @@ interface Tracked {
 export async function runFleet(options: FleetOptions): Promise<FleetResults> {
   const { streams, audioSeconds } = options;
   const empty = { streams, audioSeconds, restarts: [], moves: 0, lost: 0, gaps: [], movesWithoutResultAfter: 0 };
-  const none = { aroundMoveMedianS: null, aroundMoveMaxS: null, baselineMedianS: null, baselineMaxS: null, heldMedianMs: null, heldMaxMs: null, lagAroundMoveMaxS: null, lagBaselineMaxS: null };
+  const none = { aroundMoveMedianS: null, aroundMoveMaxS: null, baselineMedianS: null, baselineMaxS: null, replayedMedianS: null, replayedMaxS: null, lagAroundMoveMaxS: null, lagBaselineMaxS: null };
   const skipped = missing();
   if (skipped) return { skipped, ...empty, ...none };
 
@@ -165,8 +165,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResults> {
       aroundMoveMaxS: max(around),
       baselineMedianS: median(baseline),
       baselineMaxS: max(baseline),
-      heldMedianMs: median(gaps.map((g) => g.heldMs)),
-      heldMaxMs: max(gaps.map((g) => g.heldMs)),
+      replayedMedianS: median(gaps.map((g) => g.replayedS)),
+      replayedMaxS: max(gaps.map((g) => g.replayedS)),
       lagAroundMoveMaxS: max(gaps.flatMap((g) => g.aroundMoveLagS ?? [])),
       lagBaselineMaxS: max(gaps.flatMap((g) => g.baselineLagS ?? [])),
     };
@@ -235,7 +235,7 @@ export function gapsOf(t: Pick<Tracked, 'events' | 't0'>, result: Pick<Streamed,
       baselineS: baseline,
       aroundMoveLagS: longest(stretch.map((k) => lag(k + 1))),
       baselineLagS: baselineLag,
-      heldMs: s.move.heldMs,
+      replayedS: s.move.replayedSeconds,
     };
   });
   return { gaps, withoutResultAfter };

@@ -416,11 +416,11 @@ function fleetTables(f: FleetResults): string[] {
     ],
     [
       'Around a move: from the last result before going_away to the first result of the new connection (its events reach the',
-      'caller after the old connection\'s stream_end). Baseline: the longest gap outside its moves, silences between sentences included.',
-      'A move near a sentence\'s end finalizes it early (at the move, not 0.3 s of silence later), which lengthens the gap to the next',
-      'sentence without making any result late; the lag of interim results (arrival − when the audio up to their end was sent) shows',
-      'lateness (finals wait for 0.3 s of silence, or come at once when a move ends their segment: their lag says nothing of a move).',
-      `Audio held for the new connection's confirmation: p50 ${num(f.heldMedianMs, 1)} ms, max ${num(f.heldMaxMs, 1)} ms.` +
+      'caller once the old connection is closed). Baseline: the longest gap outside its moves, silences between sentences included.',
+      'The new connection takes over from the old one\'s last committed point and is sent the audio from there again: a segment in',
+      'progress is recomputed whole, not split; the lag of interim results (arrival − when the audio up to their end was sent) shows',
+      'the lateness the replay adds (finals wait for 0.3 s of silence: their lag says nothing of a move).',
+      `Audio sent again after a move: p50 ${num(f.replayedMedianS, 2)} s, max ${num(f.replayedMaxS, 2)} s.` +
         (f.movesWithoutResultAfter > 0 ? ` ${f.movesWithoutResultAfter} move(s) had no result after them (silence to the end).` : ''),
     ],
   );

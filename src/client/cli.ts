@@ -30,13 +30,14 @@ Options:
 
 Server going away: a server that drains (a rolling restart, a scale-down) tells its streams
 with a going_away event. The client then moves the stream to a new connection to the same
-address (the load balancer picks a ready instance): the new stream starts where the old one
-stopped (time_offset), the old one still sends all its results and its stream_end, and no
-sample is sent twice or lost. It prints one line on stderr:
-  streamer-client: server going away (deadline 30000 ms): moved the stream at 12.34 s to a new connection
-Printed events stay on one timeline, connection after connection; a stream that moved prints
-one stream_end per connection. When no new connection takes the stream before the deadline,
-the stream stays where it is until the server closes it (1001), and the client says so (exit 1).
+address (the load balancer picks a ready instance): the new stream takes over from the old
+one's last committed point, the audio from there is sent again (a sentence in progress is
+recomputed whole, not split), what it repeats is dropped, and the old connection is closed.
+It prints one line on stderr:
+  streamer-client: server going away (deadline 30000 ms): moved the stream at 12.34 s to a new connection (1.52 s sent again)
+Printed events stay on one timeline, each final segment once; only the last connection prints
+a stream_end. When no new connection takes the stream before the deadline, the stream stays
+where it is until the server closes it (1001), and the client says so (exit 1).
 
 Connection lost: when the connection drops (an instance killed, a network that goes away) or
 stalls (nothing from the server for 10 s, a keepalive probe included), the client resumes the
@@ -53,8 +54,7 @@ in its environment), every stream needs one of them. Ask the operator for one an
 network. Without a valid token the server refuses the connection with HTTP 401 (unauthorized).
 
 Exit status:
-  ${EXIT.ok}  the server closed the connection normally (1000); for a stream that moved, every
-     connection also sent its stream_end
+  ${EXIT.ok}  the server closed the connection normally (1000) after the stream's stream_end
   ${EXIT.failed}  the file could not be read, the server could not be reached, the connection closed
      abnormally and could not be resumed (the code and reason are printed), or the stream could
      not move when its server went away
@@ -182,7 +182,7 @@ async function main(args: CliArgs): Promise<number> {
       onResume: (r) => note(`connection lost (${r.reason}): resumed at ${r.atSeconds.toFixed(2)} s on a new connection (${r.replayedSeconds.toFixed(2)} s sent again${r.gapSeconds > 0 ? `; ${r.gapSeconds.toFixed(2)} s older than --max-replay could not be, and is missing` : ''})`),
       onEvent: (e) => printLine(`${JSON.stringify(e)}\n`),
       onProgress: (sent) => bar?.update(round1(sent)),
-      onMove: (m) => note(`server going away (deadline ${m.deadlineMs} ms): moved the stream at ${m.atSeconds.toFixed(2)} s to a new connection`),
+      onMove: (m) => note(`server going away (deadline ${m.deadlineMs} ms): moved the stream at ${m.atSeconds.toFixed(2)} s to a new connection (${m.replayedSeconds.toFixed(2)} s sent again)`),
       // A real-time stream takes as long as the audio; leave room for processing on top.
       timeoutMs: Math.max(120_000, (args.realTime ? durationSeconds * 1000 : 0) + 120_000),
     });
@@ -215,9 +215,9 @@ function streamProblem(result: StreamResult, addr: string, totalSeconds: number)
   const lost = result.resumeFailure;
   if (lost) return `connection lost (${lost.reason}) at ${lost.lostAtSeconds.toFixed(2)} s: could not resume the stream: ${lost.why}`;
   if (result.closeCode !== 1000) return `connection to ${redactAddr(addr)} closed with code ${result.closeCode}${reason}`;
-  // A connection that was lost and resumed has no stream_end: its results came on the next one.
-  const resumedFrom = new Set(result.resumes.map((r) => r.from));
-  const cut = result.connections.findIndex((c, i) => c.channelDurations === undefined && !resumedFrom.has(i));
+  // A connection left for another (a move or a resume) has no stream_end: its results came on the next one.
+  const leftFor = new Set([...result.moves, ...result.resumes].map((t) => t.from));
+  const cut = result.connections.findIndex((c, i) => c.channelDurations === undefined && !leftFor.has(i));
   if (cut >= 0) {
     const c = result.connections[cut];
     return `connection ${cut + 1} of ${result.connections.length} to ${redactAddr(addr)} closed with code ${c.closeCode} before its stream_end: its last results are missing`;

@@ -1,9 +1,10 @@
 // One stream of audio, carried by one connection or, when servers go away or connections are lost,
-// by several in turn: on `going_away` it moves to a new connection to the same address as
-// docs/protocol.md's recipe says ("Moving a stream to another instance"), so that no sample is sent
-// twice or lost; a connection that drops or stalls is resumed on a new one from the last committed
-// point ("Resuming after a lost connection"), its repeats dropped (resume-filter.ts). Every reported
-// time stays on one timeline.
+// by several in turn. Both cases are the same move (docs/protocol.md, "Resuming after a lost
+// connection"): a new connection to the same address takes the stream from the last `committed`
+// point, the audio from there is sent again, and what the new stream repeats of what was delivered
+// is dropped (resume-filter.ts). On `going_away` the old connection is closed once the new stream
+// started; a lost one (dropped, or stalled) is resumed from. A speech segment in progress is never
+// split: the new stream recomputes it whole. Every reported time stays on one timeline.
 import type { ServerEvent } from '../api/protocol.ts';
 import { type CloseInfo, type Connection, connect, describeError } from './connection.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,8 +18,6 @@ const REAL_CLOCK: PacingClock = { now: () => performance.now(), sleep: (ms, sign
 /** Waits between attempts to open the new connection: doubling from 100 ms up to 2 s (with jitter, so that a fleet's clients spread out), never past the deadline. */
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 2000;
-/** How long a new connection gets to confirm its stream; the audio waits meanwhile (one round trip, normally). */
-const CONFIRM_TIMEOUT_MS = 2000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_REPLAY_SECONDS = 60;
 const RESUME_TIMEOUT_MS = 30_000;
@@ -34,7 +33,7 @@ interface Leg {
   conn: Connection;
   timeOffset: number;
   sentBytes: number;
-  /** The events reported for it (the ack that confirmed a moved stream is not one). */
+  /** The events reported for it. */
   events: ServerEvent[];
   /** How many of `events` went to `onEvent`. */
   emitted: number;
@@ -44,14 +43,14 @@ interface Leg {
   notice?: { deadlineMs: number; receivedAt: number; atSeconds: number };
   /** A move away from it was tried (once per notice). */
   moveTried: boolean;
-  /** The ack of the keepalive that confirms a new stream is still expected. */
-  awaitingConfirm: boolean;
   /** Its `started` came: it carries the stream, and losing it means resuming. */
   started: boolean;
   /** Its last `committed` time: the audio before it is settled. */
   committed: number | null;
-  /** For a resumed stream: false for an event that repeats what the lost connection delivered. */
+  /** For a stream that took over from another: false for an event that repeats what was delivered. */
   filter?: (e: ServerEvent) => boolean;
+  /** Another connection took the stream over: what it still sends is ignored. */
+  retired: boolean;
   /** When the server last sent anything on it (performance.now ms). */
   lastHeardAt: number;
   /** When the last keepalive probe went out, and how many probes' acks are still to come (not reported). */
@@ -63,13 +62,21 @@ interface Leg {
   stopSent: boolean;
 }
 
+/** Where a new connection takes the stream over: a byte of the PCM, and the audio that could not be kept before it. */
+interface TakeOver {
+  bytes: number;
+  gapSeconds: number;
+}
+
 export class MovingStream {
   private readonly opts: StreamOptions;
   private readonly signal: AbortSignal;
   private readonly frameBytes: number;
   private readonly bytesPerSecond: number;
-  private readonly moveStepBytes: number;
+  /** Whole 32 ms VAD windows: where audio kept for a replay begins, so that the windows fall as before. */
+  private readonly gridBytes: number;
   private readonly baseOffset: number;
+  private readonly maxReplayBytes: number;
   private readonly start: Record<string, unknown>;
 
   private readonly legs: Leg[] = [];
@@ -80,24 +87,22 @@ export class MovingStream {
   private failure?: MoveFailure;
   private readonly resumes: Resume[] = [];
   private resumeFailure?: ResumeFailure;
-  /** What went to `onEvent`: a resumed stream must not deliver it again. */
+  /** What went to `onEvent`: a stream that takes over must not deliver it again. */
   private readonly log = new DeliveredLog();
-  /** Simple-route chunks were delivered (no `is_final`): a resume may start after the last one. */
+  /** Simple-route chunks were delivered (no `is_final`): a take-over may start after the last one. */
   private sawChunks = false;
-  private resuming?: Promise<boolean>;
-  /** When the first frame was due (pacing clock ms). */
-  private t0?: number;
-  private readonly maxReplayBytes: number;
 
-  /** Bytes of the PCM sent, over every leg. */
+  /** Bytes of the PCM sent on the current connection's stream (rewound when another takes over). */
   private sent = 0;
-  /** Set when all audio went out or the stream cannot go on: nothing to move any more. */
+  /** When the first frame was due (pacing clock ms): one origin for the whole stream. */
+  private t0?: number;
+  /** Set once all audio was sent or the stream cannot go on: nothing to move any more (a lost connection is still resumed). */
   private finished = false;
   private moving?: Promise<void>;
-  /** Cancels the attempt in progress (its connect, its backoff) once the sender finished. */
+  private resuming?: Promise<boolean>;
+  /** Cancels the move attempt in progress (its connect, its backoff) once the stream finished. */
   private attempt?: AbortController;
-  private holdRequest?: (at: number | null) => void;
-  private holdRelease?: () => void;
+  /** Cuts the sender's pacing sleep short: audio to send again is due at once. */
   private wake?: () => void;
 
   constructor(opts: StreamOptions, signal: AbortSignal) {
@@ -106,7 +111,7 @@ export class MovingStream {
     const { format } = opts;
     this.frameBytes = format.channels * bytesPerSample(format);
     this.bytesPerSecond = format.sample_rate * this.frameBytes;
-    this.moveStepBytes = moveStepFrames(format.sample_rate) * this.frameBytes;
+    this.gridBytes = moveStepFrames(format.sample_rate) * this.frameBytes;
     this.baseOffset = opts.timeOffset ?? 0;
     this.maxReplayBytes = Math.floor(((opts.maxReplaySeconds ?? MAX_REPLAY_SECONDS) * this.bytesPerSecond) / this.frameBytes) * this.frameBytes;
     this.start = { request: 'start', format, interim_results: opts.interimResults ?? false };
@@ -123,13 +128,18 @@ export class MovingStream {
     const watchdog = setInterval(() => this.watch(), 250);
     try {
       await first.conn.send(this.baseOffset ? { ...this.start, time_offset: this.baseOffset } : this.start);
-      // Until the last connection answered the stop, a lost one is resumed and its audio sent again.
+      // Until the last connection answered the stop: a connection that took over is sent the audio
+      // from where it took over, and a lost one is resumed.
       for (;;) {
         await this.sendAudio();
-        await this.moving; // a move cut short by the end of the audio leaves `current` as it is
+        // All audio is out: the stream stays where it is (a move now would only send it all again), and the
+        // old stream answers everything before its server's deadline.
+        if (this.sent >= this.opts.pcm.byteLength) this.finish();
+        await this.moving;
         if (await this.resumed()) continue;
         const last = this.current;
-        if (!last.conn.isOpen || this.signal.aborted || this.sent < this.opts.pcm.byteLength) break;
+        if (!last.conn.isOpen || this.signal.aborted) break;
+        if (this.sent < this.opts.pcm.byteLength) continue; // a move took over meanwhile, from an earlier point
         last.stopSent = true;
         await last.conn.send({ request: 'stop', disconnect }).catch(() => {}); // a lost connection is resumed below
         await Promise.race([last.conn.next('stream_end', 2 ** 31 - 1).catch(() => undefined), last.conn.closed]);
@@ -162,32 +172,24 @@ export class MovingStream {
 
   // ---- audio ----
 
+  /** Sends the audio from `sent` on to the current connection; ends with the audio, or when the connection is lost. */
   private async sendAudio(): Promise<void> {
     const { pcm, realTime, clock = REAL_CLOCK } = this.opts;
     const chunk = this.opts.chunkBytes ?? 256 * this.frameBytes;
     const nextSize = typeof chunk === 'function' ? chunk : () => chunk;
-    // One pacing origin for the whole stream: audio sent again after a resume is due already, and goes at once.
     const t0 = (this.t0 ??= clock.now());
-    // A lost connection ends this loop; run() resumes the stream and calls it again from the resume point.
     while (this.sent < pcm.byteLength && this.current.conn.isOpen && !this.signal.aborted) {
-      // A move waits for the next move point; audio goes on until then.
-      const limit = this.holdRequest ? this.nextMovePoint() : pcm.byteLength;
-      if (this.sent === limit) {
-        await this.holdHere();
-        continue;
-      }
       if (realTime) {
         // Frame i is due at t0 + (bytes before it) / rate, on every connection alike: timers only, no
-        // drift accumulates, and audio held back during a move goes out at once after it.
+        // drift accumulates, and audio sent again after a take-over is due already: it goes at once.
         const wait = t0 + (this.sent / this.bytesPerSecond) * 1000 - clock.now();
         if (wait > 0) {
           await this.pace(clock, wait);
-          continue; // a move may have asked to hold meanwhile
+          continue; // a take-over may have moved `sent` back meanwhile
         }
       }
-      await this.sendBytes(Math.min(Math.max(1, Math.floor(nextSize())), limit - this.sent));
+      await this.sendBytes(Math.max(1, Math.floor(nextSize())));
     }
-    this.finish();
   }
 
   private async sendBytes(size: number): Promise<void> {
@@ -198,16 +200,15 @@ export class MovingStream {
       await leg.conn.send(pcm.subarray(this.sent, end));
     } catch (err) {
       if (leg.conn.isOpen) throw err;
-      return; // the connection was lost meanwhile: run() resumes the stream from its committed point
+      return; // the connection was lost meanwhile: run() resumes the stream
     }
-    if (this.current !== leg) return; // a resume replaced it meanwhile, and set where the audio goes on
+    if (this.current !== leg) return; // another connection took over meanwhile, and set where the audio goes on
     leg.sentBytes += end - this.sent;
     this.sent = end;
     this.opts.onProgress?.(this.sent / this.bytesPerSecond, pcm.byteLength / this.bytesPerSecond);
   }
 
-  /** Waits `ms`, or less when a move wants the audio held or the stream is aborted. */
-  /** Waits `ms` on the pacing clock, or less when the stream is aborted or a move asks to hold. */
+  /** Waits `ms` on the pacing clock, or less when the stream is aborted or another connection took over. */
   private async pace(clock: PacingClock, ms: number): Promise<void> {
     const woken = new AbortController();
     this.wake = () => woken.abort();
@@ -220,42 +221,8 @@ export class MovingStream {
     }
   }
 
-  /**
-   * Where a move may happen next: a whole frame, and where the rate allows a multiple of 32 ms, so that the
-   * new stream's VAD windows (512 samples at 16 kHz) fall where the old stream's would have.
-   */
-  private nextMovePoint(): number {
-    return Math.min(this.opts.pcm.byteLength, Math.ceil(this.sent / this.moveStepBytes) * this.moveStepBytes);
-  }
-
-  /** The sender's side of a hold, at a move point: waits until the move is done (or given up). */
-  private async holdHere(): Promise<void> {
-    const request = this.holdRequest!;
-    this.holdRequest = undefined;
-    const released = new Promise<void>((resolve) => (this.holdRelease = resolve));
-    request(this.sent);
-    await released;
-  }
-
-  /** The mover's side: resolves with the bytes sent once the sender holds at a move point, or null when it is done. */
-  private hold(): Promise<number | null> {
-    if (this.finished) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.holdRequest = resolve;
-      this.wake?.();
-    });
-  }
-
-  private release(): void {
-    const release = this.holdRelease;
-    this.holdRelease = undefined;
-    release?.();
-  }
-
   private finish(): void {
     this.finished = true;
-    this.holdRequest?.(null);
-    this.holdRequest = undefined;
     this.attempt?.abort();
   }
 
@@ -270,9 +237,9 @@ export class MovingStream {
       emitted: 0,
       ended: false,
       moveTried: false,
-      awaitingConfirm: false,
       started: false,
       committed: null,
+      retired: false,
       lastHeardAt: performance.now(),
       probedAt: -Infinity,
       probes: 0,
@@ -282,13 +249,10 @@ export class MovingStream {
   }
 
   private receive(leg: Leg, e: ServerEvent): void {
+    if (leg.retired) return;
     leg.lastHeardAt = performance.now();
-    if (leg.awaitingConfirm && e.type === 'ack' && e.request === 'keepalive') {
-      leg.awaitingConfirm = false; // our own probe's answer, not the user's
-      return;
-    }
     if (leg.probes > 0 && e.type === 'ack' && e.request === 'keepalive') {
-      leg.probes--; // the stall watchdog's probe
+      leg.probes--; // the stall watchdog's probe, not the user's
       return;
     }
     if (e.type === 'started') leg.started = true;
@@ -336,7 +300,133 @@ export class MovingStream {
     this.report();
   }
 
-  // ---- resuming ----
+  private timeline(bytes: number): number {
+    return this.baseOffset + bytes / this.bytesPerSecond;
+  }
+
+  // ---- taking over: a new connection from the last committed point ----
+
+  /**
+   * Where a new connection takes the stream over from `from`: its last committed point (on the simple
+   * route, the end of the last chunk delivered, when later), or later when the replay buffer does not
+   * reach back that far (the gap is reported).
+   */
+  private takeOverPoint(from: Leg): TakeOver {
+    let at = from.committed ?? from.timeOffset;
+    if (this.sawChunks) at = Math.max(at, this.log.chunksDeliveredTo(this.opts.format.channels) ?? at);
+    const wanted = Math.min(this.sent, Math.max(0, Math.round(((at - this.baseOffset) * this.bytesPerSecond) / this.frameBytes) * this.frameBytes));
+    // Audio older than the replay buffer is gone: take over after it, on the VAD window grid.
+    const kept = Math.min(this.sent, Math.ceil(Math.max(0, this.sent - this.maxReplayBytes) / this.gridBytes) * this.gridBytes);
+    return { bytes: Math.max(wanted, kept), gapSeconds: wanted < kept ? (kept - wanted) / this.bytesPerSecond : 0 };
+  }
+
+  /** Opens a connection and starts the stream on it at `bytes`; resolves once its `started` came. */
+  private async openTakeOver(bytes: number, resumed: boolean, timeoutMs: number, cancel: AbortSignal): Promise<Leg> {
+    const next = this.newLeg(this.timeline(bytes));
+    next.filter = this.log.resumeFilter();
+    try {
+      next.conn = await connect(this.opts.addr, this.opts.headers, {
+        timeoutMs: Math.min(HANDSHAKE_TIMEOUT_MS, timeoutMs),
+        signal: cancel,
+        onEvent: (e) => this.receive(next, e),
+      });
+      await next.conn.send({ ...this.start, time_offset: next.timeOffset, ...(resumed && { resumed: true }) });
+      await this.confirmedStart(next.conn, Math.max(1, timeoutMs));
+      return next;
+    } catch (err) {
+      next.conn?.terminate();
+      throw err;
+    }
+  }
+
+  /** `next` carries the stream from `bytes` on: `from`'s later events are ignored, and the sender goes on from there. */
+  private takeOver(from: Leg, next: Leg, bytes: number): void {
+    from.retired = true;
+    this.sent = bytes;
+    this.commit(next);
+    this.wake?.();
+  }
+
+  /** Resolves once `started` came on `conn`; rejects with the server's error, or its close. */
+  private async confirmedStart(conn: Connection, timeoutMs: number): Promise<void> {
+    try {
+      await conn.next((e) => e.type === 'started', timeoutMs);
+    } catch {
+      const error = conn.events.find((e) => e.type === 'error');
+      if (error) throw new Error(`the new connection refused the stream: ${error.message} (${error.code})`);
+      if (!conn.isOpen) throw new Error(`the new connection closed (${(await conn.closed).code}) before taking the stream`);
+      throw new Error(`the new connection did not start the stream within ${Math.round(timeoutMs)} ms`);
+    }
+  }
+
+  // ---- moving: the server goes away ----
+
+  private maybeMove(): void {
+    const leg = this.current;
+    if (this.opts.reconnect === false || this.finished || this.moving || this.resuming || !leg?.notice || leg.moveTried || leg.stopSent) return;
+    leg.moveTried = true;
+    this.moving = this.move(leg, leg.notice).finally(() => {
+      this.moving = undefined;
+      this.maybeMove(); // the new connection may have had its own notice already
+    });
+  }
+
+  /** Tries new connections until one takes the stream or the deadline passes; never rejects. */
+  private async move(from: Leg, notice: NonNullable<Leg['notice']>): Promise<void> {
+    const deadline = notice.receivedAt + notice.deadlineMs;
+    let attempts = 0;
+    let last = 'no attempt';
+    for (let k = 0; ; k++) {
+      // Once the last stop went out, the old stream answers everything itself; a lost one is resumed instead.
+      if (this.finished || from.stopSent || from !== this.current) return;
+      if (!from.conn.isOpen) {
+        if (!this.resuming) this.fail(notice, attempts, `no new connection took the stream before the server closed it (last attempt: ${last})`);
+        return;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return this.fail(notice, attempts, `no new connection took the stream before the deadline (last attempt: ${last})`);
+      const attempt = new AbortController();
+      this.attempt = attempt;
+      attempts++;
+      try {
+        const point = this.takeOverPoint(from);
+        const next = await this.openTakeOver(point.bytes, false, left, AbortSignal.any([this.signal, attempt.signal]));
+        if (this.finished || from.stopSent || from !== this.current) {
+          void next.conn.close(1000, 'not needed');
+          return;
+        }
+        this.attempt = undefined; // the connection now belongs to the stream: finishing must not abort it
+        const lostBytes = this.sent;
+        this.takeOver(from, next, point.bytes);
+        void from.conn.close(1000, 'moved'); // its stream is not needed any more: the new one recomputes it from the take-over point
+        const move: Move = {
+          atSeconds: next.timeOffset,
+          from: this.legs.indexOf(from),
+          to: this.legs.length - 1,
+          deadlineMs: notice.deadlineMs,
+          attempts,
+          replayedSeconds: (lostBytes - point.bytes) / this.bytesPerSecond,
+        };
+        this.moves.push(move);
+        this.opts.onMove?.(move);
+        return;
+      } catch (err) {
+        // An attempt cut short because the stream finished is not one that failed.
+        if (attempt.signal.aborted && !this.signal.aborted) attempts--;
+        else if (attempts === 1 || performance.now() < deadline) last = describeError(err);
+      }
+      const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** k) * (0.5 + Math.random() / 2);
+      await abortableSleep(Math.min(backoff, Math.max(0, deadline - performance.now())), attempt.signal);
+    }
+  }
+
+  private fail(notice: NonNullable<Leg['notice']>, attempts: number, reason: string): void {
+    if (this.failure) return;
+    this.failure = { noticeAtSeconds: notice.atSeconds, deadlineMs: notice.deadlineMs, attempts, reason };
+    this.opts.onMoveFailed?.(this.failure);
+  }
+
+  // ---- resuming: the connection is lost ----
 
   /** The stall watchdog: probes a connection that went quiet, and gives it up when even the probe is not answered. */
   private watch(): void {
@@ -357,27 +447,21 @@ export class MovingStream {
   }
 
   private maybeResume(leg: Leg, close: CloseInfo): void {
-    if (leg !== this.current || leg.channelDurations || !leg.started || this.resuming || this.moving) return;
+    if (leg !== this.current || leg.retired || leg.channelDurations || !leg.started || this.resuming) return;
     if (this.opts.reconnect === false || this.signal.aborted || (!leg.stalled && !RESUMABLE.has(close.code))) return;
     const reason = leg.stalled ? 'stalled' : close.code === 1006 ? 'dropped (1006)' : `closed ${close.code}${close.reason ? ` ${close.reason}` : ''}`;
+    this.attempt?.abort(); // a move in progress gives way
     this.resuming = this.resume(leg, reason).finally(() => (this.resuming = undefined));
   }
 
   /**
-   * Resumes the stream lost with `from` on a new connection, from its last committed point (on the simple
-   * route, from the end of the last chunk delivered, when later), retrying with a backoff until the resume
-   * deadline. True when a new connection took the stream; `sent` then points at the audio to send again.
+   * Resumes the stream lost with `from` on a new connection from its take-over point, retrying with a
+   * backoff until the resume deadline. True when a new connection took the stream.
    */
   private async resume(from: Leg, reason: string): Promise<boolean> {
     const lostAt = performance.now();
-    const lostAtBytes = this.sent;
-    let at = from.committed ?? from.timeOffset;
-    if (this.sawChunks) at = Math.max(at, this.log.chunksDeliveredTo(this.opts.format.channels) ?? at);
-    let bytes = Math.min(this.sent, Math.max(0, Math.round((at - this.baseOffset) * this.bytesPerSecond / this.frameBytes) * this.frameBytes));
-    // Audio older than the replay buffer is gone: resume after it, on the VAD window grid, and say so.
-    const kept = Math.min(this.sent, Math.ceil(Math.max(0, this.sent - this.maxReplayBytes) / this.moveStepBytes) * this.moveStepBytes);
-    const gapSeconds = bytes < kept ? (kept - bytes) / this.bytesPerSecond : 0;
-    bytes = Math.max(bytes, kept);
+    const lostBytes = this.sent;
+    const point = this.takeOverPoint(from);
     const deadline = lostAt + (this.opts.resumeTimeoutMs ?? RESUME_TIMEOUT_MS);
     let attempts = 0;
     let last = 'no attempt';
@@ -385,23 +469,14 @@ export class MovingStream {
       const left = deadline - performance.now();
       if (left <= 0) break;
       attempts++;
-      const next = this.newLeg(this.timeline(bytes));
-      next.filter = this.log.resumeFilter();
       try {
-        next.conn = await connect(this.opts.addr, this.opts.headers, {
-          timeoutMs: Math.min(HANDSHAKE_TIMEOUT_MS, left),
-          signal: this.signal,
-          onEvent: (e) => this.receive(next, e),
-        });
-        await next.conn.send({ ...this.start, time_offset: next.timeOffset, resumed: true });
-        await this.confirmedStart(next.conn, Math.min(HANDSHAKE_TIMEOUT_MS, Math.max(1, deadline - performance.now())));
-        this.sent = bytes;
-        this.commit(next);
+        const next = await this.openTakeOver(point.bytes, true, left, this.signal);
+        this.takeOver(from, next, point.bytes);
         const resume: Resume = {
           reason,
           atSeconds: next.timeOffset,
-          replayedSeconds: (lostAtBytes - bytes) / this.bytesPerSecond,
-          gapSeconds,
+          replayedSeconds: (lostBytes - point.bytes) / this.bytesPerSecond,
+          gapSeconds: point.gapSeconds,
           from: this.legs.indexOf(from),
           to: this.legs.length - 1,
           attempts,
@@ -411,131 +486,18 @@ export class MovingStream {
         this.opts.onResume?.(resume);
         return true;
       } catch (err) {
-        next.conn?.terminate();
         last = describeError(err);
       }
       const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** k) * (0.5 + Math.random() / 2);
       await abortableSleep(Math.min(backoff, Math.max(0, deadline - performance.now())), this.signal);
     }
-    this.resumeFailure = { reason, lostAtSeconds: this.timeline(lostAtBytes), attempts, why: `no new connection took the stream within ${this.opts.resumeTimeoutMs ?? RESUME_TIMEOUT_MS} ms (last attempt: ${last})` };
+    this.resumeFailure = {
+      reason,
+      lostAtSeconds: this.timeline(lostBytes),
+      attempts,
+      why: `no new connection took the stream within ${this.opts.resumeTimeoutMs ?? RESUME_TIMEOUT_MS} ms (last attempt: ${last})`,
+    };
     return false;
-  }
-
-  /** Resolves once `started` came on `conn`; rejects with the server's error, or its close. */
-  private async confirmedStart(conn: Connection, timeoutMs: number): Promise<void> {
-    try {
-      await conn.next((e) => e.type === 'started', timeoutMs);
-    } catch {
-      const error = conn.events.find((e) => e.type === 'error');
-      if (error) throw new Error(`the new connection refused the stream: ${error.message} (${error.code})`);
-      if (!conn.isOpen) throw new Error(`the new connection closed (${(await conn.closed).code}) before taking the stream`);
-      throw new Error(`the new connection did not start the stream within ${Math.round(timeoutMs)} ms`);
-    }
-  }
-
-  // ---- moving ----
-
-  private timeline(bytes: number): number {
-    return this.baseOffset + bytes / this.bytesPerSecond;
-  }
-
-  private maybeMove(): void {
-    const leg = this.current;
-    if (this.opts.reconnect === false || this.finished || this.moving || !leg?.notice || leg.moveTried) return;
-    leg.moveTried = true;
-    this.moving = this.move(leg, leg.notice).finally(() => {
-      this.moving = undefined;
-      this.maybeMove(); // the new connection may have had its own notice already
-    });
-  }
-
-  /** Tries new connections until one takes the stream or the deadline passes; never rejects. */
-  private async move(from: Leg, notice: NonNullable<Leg['notice']>): Promise<void> {
-    const deadline = notice.receivedAt + notice.deadlineMs;
-    let attempts = 0;
-    let last = 'no attempt';
-    for (let k = 0; ; k++) {
-      if (this.finished || !from.conn.isOpen) {
-        if (this.sent < this.opts.pcm.byteLength && !this.signal.aborted) this.fail(notice, attempts, `no new connection took the stream before the server closed it (last attempt: ${last})`);
-        return;
-      }
-      const left = deadline - performance.now();
-      if (left <= 0) return this.fail(notice, attempts, `no new connection took the stream before the deadline (last attempt: ${last})`);
-      const attempt = new AbortController();
-      this.attempt = attempt;
-      try {
-        await this.tryMove(from, left, attempt.signal, notice.deadlineMs, attempts + 1);
-        return; // moved, or no audio was left to move
-      } catch (err) {
-        // An attempt cut short because the stream ended is not one that failed, unless it had its new
-        // connection open; one cut short by the deadline counts, but the error before it says more
-        // about why no instance took the stream.
-        if (!attempt.signal.aborted || err instanceof ClosedBeforeMove) {
-          attempts++;
-          if (attempts === 1 || performance.now() < deadline) last = describeError(err);
-        }
-      }
-      const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** k) * (0.5 + Math.random() / 2);
-      await abortableSleep(Math.min(backoff, Math.max(0, deadline - performance.now())), attempt.signal);
-    }
-  }
-
-  private async tryMove(from: Leg, left: number, cancel: AbortSignal, deadlineMs: number, attempts: number): Promise<void> {
-    const next = this.newLeg(0);
-    next.conn = await connect(this.opts.addr, this.opts.headers, {
-      timeoutMs: Math.min(HANDSHAKE_TIMEOUT_MS, left),
-      signal: AbortSignal.any([this.signal, cancel]),
-      onEvent: (e) => this.receive(next, e),
-    });
-    const at = await this.hold();
-    const heldAt = performance.now();
-    if (at === null || at >= this.opts.pcm.byteLength) {
-      if (at !== null) this.release();
-      void next.conn.close(1000, 'not needed');
-      // The sender stopped before a move point: all audio went out, or the old stream ended with audio left (a failed move).
-      if (at === null && this.sent < this.opts.pcm.byteLength) throw new ClosedBeforeMove();
-      return;
-    }
-    try {
-      if (!from.conn.isOpen) throw new ClosedBeforeMove();
-      next.timeOffset = this.timeline(at);
-      next.awaitingConfirm = true;
-      await next.conn.send({ ...this.start, time_offset: next.timeOffset });
-      await next.conn.send({ request: 'keepalive' });
-      await this.confirmed(next.conn, Math.min(CONFIRM_TIMEOUT_MS, Math.max(1, left)));
-      // The old stream answers everything it got, then its stream_end; a failure here means it closed
-      // meanwhile, and the new connection is then the only way on.
-      await from.conn.send({ request: 'stop', disconnect: true }).catch(() => {});
-    } catch (err) {
-      void next.conn.close(1000, 'not used');
-      this.release();
-      throw err;
-    }
-    this.attempt = undefined; // the connection now belongs to the stream: finishing must not abort it
-    const heldMs = performance.now() - heldAt;
-    const move: Move = { atSeconds: next.timeOffset, from: this.legs.indexOf(from), to: this.legs.length, deadlineMs, attempts, heldMs };
-    this.commit(next);
-    this.moves.push(move);
-    this.release();
-    this.opts.onMove?.(move);
-  }
-
-  /** The keepalive after `start` is answered only once the start was taken (messages are handled in order). */
-  private async confirmed(conn: Connection, timeoutMs: number): Promise<void> {
-    try {
-      await conn.next((e) => e.type === 'ack' && e.request === 'keepalive', timeoutMs);
-    } catch {
-      const error = conn.events.find((e) => e.type === 'error');
-      if (error) throw new Error(`the new connection refused the stream: ${error.message} (${error.code})`);
-      if (!conn.isOpen) throw new Error(`the new connection closed (${(await conn.closed).code}) before taking the stream`);
-      throw new Error(`the new connection did not confirm the stream within ${Math.round(timeoutMs)} ms`);
-    }
-  }
-
-  private fail(notice: NonNullable<Leg['notice']>, attempts: number, reason: string): void {
-    if (this.failure) return;
-    this.failure = { noticeAtSeconds: notice.atSeconds, deadlineMs: notice.deadlineMs, attempts, reason };
-    this.opts.onMoveFailed?.(this.failure);
   }
 
   // ---- result ----
@@ -561,13 +523,6 @@ export class MovingStream {
       resumes: this.resumes,
       ...(this.resumeFailure && { resumeFailure: this.resumeFailure }),
     };
-  }
-}
-
-/** The old stream closed while its move waited with the new connection open: the attempt failed. */
-class ClosedBeforeMove extends Error {
-  constructor() {
-    super('the server closed the stream before it could move');
   }
 }
 

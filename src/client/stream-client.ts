@@ -28,12 +28,14 @@ export interface StreamOptions {
   traceId?: string;
   /** `start.time_offset`: seconds added to every time the server reports (a stream that moved). */
   timeOffset?: number;
-  /** `stop.disconnect` (default true) of the last connection; a connection the stream moved away from always disconnects. */
+  /** `stop.disconnect` (default true) of the last connection; a connection the stream moved away from is closed by the client. */
   disconnect?: boolean;
   /**
-   * On `going_away`, move the stream to a new connection to `addr` (docs/protocol.md, "Moving a stream
-   * to another instance"); default true. When no new connection takes it (retried with backoff until the
-   * notice's deadline), the stream stays where it is until the server closes it (`moveFailure`).
+   * On `going_away`, move the stream to a new connection to `addr`, and resume it there when its
+   * connection is lost (docs/protocol.md, "Resuming after a lost connection"); default true. The new
+   * stream takes over from the last `committed` point and the audio from there is sent again, so a
+   * segment in progress is not split. When no new connection takes a moving stream (retried with backoff
+   * until the notice's deadline), it stays where it is until the server closes it (`moveFailure`).
    */
   reconnect?: boolean;
   /**
@@ -72,7 +74,7 @@ export interface PacingClock {
   sleep(ms: number, signal: AbortSignal): Promise<unknown>;
 }
 
-/** A move to a new connection after a `going_away`. */
+/** A move to a new connection after a `going_away`: the new stream took over from the last committed point, the old connection was closed. */
 export interface Move {
   /** Where on the stream's timeline the new connection took over: its `time_offset` (includes `timeOffset`). */
   atSeconds: number;
@@ -83,8 +85,8 @@ export interface Move {
   deadlineMs: number;
   /** Connections tried, the one that took the stream included. */
   attempts: number;
-  /** How long the audio waited for the new stream's confirmation (then it went out at once, the pacing unchanged). */
-  heldMs: number;
+  /** Seconds of audio sent again: from `atSeconds` to where the old connection had got. */
+  replayedSeconds: number;
 }
 
 /** A resume on a new connection after the connection was lost (dropped, or stalled). */
@@ -141,9 +143,8 @@ export interface StreamConnection {
 
 /**
  * A stream that never moved has one connection and one `stream_end`, last in `events`. A stream that moved
- * has one connection per move plus one, each with its own `stream_end` (in `connections`, and in `events`
- * where each connection's events follow the previous connection's): the sum of their `channel_durations`
- * is the audio sent.
+ * or resumed has one connection per take-over plus one; only the last sends `stream_end` (the ones it left
+ * were closed by the client, or lost), and its `channel_durations` count from where it took over.
  */
 export interface StreamResult {
   /** Every server event, connection after connection (the ack that confirms a moved stream is left out). */

@@ -65,6 +65,7 @@ test('draining: after SIGTERM, HAProxy takes the instance out within about a sec
   assert.equal(l.closeCode, 1001, `long stream closed ${l.closeCode} ${l.closeReason}`);
   assert.equal(l.events.at(-1)?.type, 'stream_end');
   assert.ok(finals(l).length >= fixture.regions.length, 'the speech before the deadline got its final results');
+  assert.deepEqual(l.events.filter((e) => e.type === 'error'), [], 'no error: the stream finished cleanly at the deadline');
   assert.equal(await exitCode, 0, 'the drained instance exits 0');
   process.stdout.write(`# out of rotation ${Math.round(outOfRotationMs)} ms after SIGTERM\n`);
 });
