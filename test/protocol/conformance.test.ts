@@ -47,6 +47,16 @@ const codes = (c: RawClient) => c.events.filter((e) => e.type === 'error').map((
 /** Types from the first `started` on, interims and finals told apart. */
 const flow = (c: RawClient) => c.events.map((e) => (e.type === 'segment' && e.is_final !== undefined ? (e.is_final ? 'final' : 'interim') : e.type));
 
+/** A whole stream on a new connection: `start`, the audio, `stop` with disconnect; resolves once the server closed it. */
+async function whole(connection: Promise<RawClient>, startRequest: object, pcm: Uint8Array, frameBytes?: number): Promise<RawClient> {
+  const c = await connection;
+  c.send(startRequest);
+  c.sendAudio(pcm, frameBytes);
+  c.send({ request: 'stop', disconnect: true });
+  await c.close();
+  return c;
+}
+
 /** Waits until everything sent before this call was handled: messages are handled in order. */
 async function handled(c: RawClient): Promise<void> {
   const acks = c.events.filter((e) => e.type === 'ack' && e.request === 'keepalive').length;
@@ -120,11 +130,8 @@ const CASES: Case[] = [
     promise: 'the example exchange: started, active, interims, inactive, final, stream_end, close 1000',
     covers: ['close:1000'],
     async run({ open }) {
-      const c = await open('segmented');
-      c.send(start({ interim_results: true }));
-      c.sendAudio(speech(0, REGION_A.end + 0.6));
-      c.send({ request: 'stop', disconnect: true });
-      assert.equal((await c.close()).code, 1000);
+      const c = await whole(open('segmented'), start({ interim_results: true }), speech(0, REGION_A.end + 0.6));
+      assert.equal((await c.closed).code, 1000);
       const kinds = flow(c);
       assert.equal(kinds[0], 'started');
       assert.equal(kinds[1], 'active');
@@ -251,11 +258,8 @@ const CASES: Case[] = [
     promise: 'a trace_id that is not a W3C traceparent is ignored: the stream runs; a valid one is taken',
     async run({ open }) {
       for (const trace_id of ['not-a-traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']) {
-        const c = await open('simple');
-        c.send(start({ trace_id }));
-        c.sendAudio(speech(0, 0.25));
-        c.send({ request: 'stop', disconnect: true });
-        assert.equal((await c.close()).code, 1000);
+        const c = await whole(open('simple'), start({ trace_id }), speech(0, 0.25));
+        assert.equal((await c.closed).code, 1000);
         assert.deepEqual(codes(c), [], trace_id);
         assert.deepEqual([...new Set(c.types())], ['started', 'segment', 'stream_end']);
       }
@@ -266,11 +270,7 @@ const CASES: Case[] = [
     promise: 'time_offset shifts every reported time; stream_end keeps the stream’s own durations',
     async run({ open }) {
       const times = async (offset: number) => {
-        const c = await open('segmented');
-        c.send(start({ time_offset: offset }));
-        c.sendAudio(speech(0, REGION_A.end + 0.6));
-        c.send({ request: 'stop', disconnect: true });
-        await c.close();
+        const c = await whole(open('segmented'), start({ time_offset: offset }), speech(0, REGION_A.end + 0.6));
         return c;
       };
       const [plain, shifted] = [await times(0), await times(100)];
@@ -286,17 +286,9 @@ const CASES: Case[] = [
     section: 'start',
     promise: 'vad tuning applies to that stream only: a min_speech_ms longer than the speech drops it',
     async run({ open }) {
-      const c = await open('segmented');
-      c.send(start({ vad: { min_speech_ms: 10_000 } }));
-      c.sendAudio(speech(0, REGION_A.end + 0.6));
-      c.send({ request: 'stop', disconnect: true });
-      await c.close();
+      const c = await whole(open('segmented'), start({ vad: { min_speech_ms: 10_000 } }), speech(0, REGION_A.end + 0.6));
       assert.deepEqual(c.types(), ['started', 'stream_end']);
-      const d = await open('segmented');
-      d.send(start());
-      d.sendAudio(speech(0, REGION_A.end + 0.6));
-      d.send({ request: 'stop', disconnect: true });
-      await d.close();
+      const d = await whole(open('segmented'), start(), speech(0, REGION_A.end + 0.6));
       assert.equal(finals(d).length, 1);
     },
   },
@@ -360,19 +352,12 @@ const CASES: Case[] = [
     section: 'audio',
     promise: 'frames may end anywhere, even inside a sample: 1-byte frames give exactly what whole frames give',
     async run({ open }) {
-      const run = async (frameBytes: number) => {
-        const c = await open('simple');
-        c.send(start());
-        c.sendAudio(speech(1, 1.1), frameBytes);
-        c.send({ request: 'stop', disconnect: true });
-        await c.close();
-        return c;
-      };
-      const [whole, bytes] = [await run(3200), await run(1)];
+      const run = (frameBytes: number) => whole(open('simple'), start(), speech(1, 1.1), frameBytes);
+      const [frames, bytes] = [await run(3200), await run(1)];
       const samples = (c: RawClient) => segments(c).reduce((n, s) => n + (s.count as number), 0);
       assert.equal(samples(bytes), 1600);
-      assert.equal(samples(whole), 1600);
-      assert.deepEqual(bytes.events.at(-1), whole.events.at(-1));
+      assert.equal(samples(frames), 1600);
+      assert.deepEqual(bytes.events.at(-1), frames.events.at(-1));
     },
   },
   {
@@ -402,11 +387,7 @@ const CASES: Case[] = [
       const mono = speech(0, REGION_A.end + 0.6);
       const stereo = new Uint8Array(mono.length * 2);
       for (let i = 0; i < mono.length; i += 2) stereo.set(mono.subarray(i, i + 2), 2 * i + 2); // channel 0 silent, channel 1 speech
-      const c = await open('segmented');
-      c.send(start({}, { ...S16, channels: 2 }));
-      c.sendAudio(stereo);
-      c.send({ request: 'stop', disconnect: true });
-      await c.close();
+      const c = await whole(open('segmented'), start({}, { ...S16, channels: 2 }), stereo);
       const about = c.events.filter((e) => 'channel' in e);
       assert.ok(about.length >= 3);
       assert.ok(about.every((e) => e.channel === 1), JSON.stringify(about));
@@ -614,11 +595,7 @@ const CASES: Case[] = [
     section: 'server--client',
     promise: 'times are rounded to the microsecond, also after a time_offset',
     async run({ open }) {
-      const c = await open('segmented');
-      c.send(start({ time_offset: 5.1, interim_results: true }));
-      c.sendAudio(speech(0, fixture.duration));
-      c.send({ request: 'stop', disconnect: true });
-      await c.close();
+      const c = await whole(open('segmented'), start({ time_offset: 5.1, interim_results: true }), speech(0, fixture.duration));
       const times = c.events.flatMap((e) => [e.time, e.start_time, e.end_time, ...((e.channel_durations as number[] | undefined) ?? [])].filter((t): t is number => typeof t === 'number'));
       assert.ok(times.length >= 8);
       for (const t of times) assert.equal(t, Math.round(t * 1e6) / 1e6, `${t} has more than six decimals`);
@@ -628,11 +605,7 @@ const CASES: Case[] = [
     section: 'server--client',
     promise: 'segmented route: per speech stretch active, inactive, exactly one final whose times are those of active and inactive',
     async run({ open }) {
-      const c = await open('segmented');
-      c.send(start());
-      c.sendAudio(fixture.pcm);
-      c.send({ request: 'stop', disconnect: true });
-      await c.close();
+      const c = await whole(open('segmented'), start(), fixture.pcm);
       assert.deepEqual(flow(c), ['started', 'active', 'inactive', 'final', 'active', 'inactive', 'final', 'stream_end']);
       for (const i of [1, 4]) {
         const [active, inactive, final] = c.events.slice(i, i + 3);
@@ -646,11 +619,7 @@ const CASES: Case[] = [
     section: 'server--client',
     promise: 'segmented route: audio that ends inside speech is closed at its end time',
     async run({ open }) {
-      const c = await open('segmented');
-      c.send(start());
-      c.sendAudio(speech(0, 2.5));
-      c.send({ request: 'stop', disconnect: true });
-      await c.close();
+      const c = await whole(open('segmented'), start(), speech(0, 2.5));
       assert.deepEqual(flow(c), ['started', 'active', 'inactive', 'final', 'stream_end']);
       assert.equal(c.events[2].time, 2.5);
     },
@@ -659,11 +628,7 @@ const CASES: Case[] = [
     section: 'server--client',
     promise: 'simple route: segments tile the audio, no gap and no overlap, without is_final',
     async run({ open }) {
-      const c = await open('simple');
-      c.send(start());
-      c.sendAudio(speech(0, 3), 1000);
-      c.send({ request: 'stop', disconnect: true });
-      await c.close();
+      const c = await whole(open('simple'), start(), speech(0, 3), 1000);
       const seg = segments(c);
       assert.equal(seg[0].start_time, 0);
       for (let i = 1; i < seg.length; i++) assert.equal(seg[i].start_time, seg[i - 1].end_time);
@@ -696,11 +661,7 @@ const CASES: Case[] = [
     section: 'server--client',
     promise: 'segmented route, interim_results: interims start at active.time and end exactly 0.5 s, 1 s, 1.5 s… after it, covering all the audio so far',
     async run({ open }) {
-      const c = await open('segmented');
-      c.send(start({ interim_results: true }));
-      c.sendAudio(fixture.pcm);
-      c.send({ request: 'stop', disconnect: true });
-      await c.close();
+      const c = await whole(open('segmented'), start({ interim_results: true }), fixture.pcm);
       let active = 0;
       let k = 0;
       for (const e of c.events) {
@@ -720,11 +681,8 @@ const CASES: Case[] = [
     server: 'failingModel',
     covers: ['error:model_failure'],
     async run({ open }) {
-      const c = await open('segmented');
-      c.send(start());
-      c.sendAudio(fixture.pcm);
-      c.send({ request: 'stop', disconnect: true });
-      assert.equal((await c.close()).code, 1000);
+      const c = await whole(open('segmented'), start(), fixture.pcm);
+      assert.equal((await c.closed).code, 1000);
       assert.deepEqual(flow(c), ['started', 'active', 'inactive', 'error', 'active', 'inactive', 'error', 'stream_end']);
       for (const e of c.events.filter((x) => x.type === 'error')) assert.deepEqual([e.code, e.channel], ['model_failure', 0]);
     },
@@ -734,11 +692,8 @@ const CASES: Case[] = [
     promise: 'a crash in a channel’s processing: internal_error with the channel, message "internal server error", and the stream goes on',
     server: 'crashingModel',
     async run({ open }) {
-      const c = await open('segmented');
-      c.send(start());
-      c.sendAudio(fixture.pcm);
-      c.send({ request: 'stop', disconnect: true });
-      assert.equal((await c.close()).code, 1000);
+      const c = await whole(open('segmented'), start(), fixture.pcm);
+      assert.equal((await c.closed).code, 1000);
       const errors = c.events.filter((e) => e.type === 'error');
       assert.equal(errors.length, 2);
       for (const e of errors) assert.deepEqual(e, { type: 'error', message: 'internal server error', code: 'internal_error', channel: 0 });
@@ -829,11 +784,7 @@ const CASES: Case[] = [
     section: 'resuming-after-a-lost-connection',
     promise: 'a client that loses its connection and resumes from T (time_offset T, resumed: true, the audio from T) gets every final once, within 64 ms of an uninterrupted run; the resume is counted',
     async run({ service, open }) {
-      const reference = await open('segmented');
-      reference.send(start());
-      reference.sendAudio(fixture.pcm);
-      reference.send({ request: 'stop', disconnect: true });
-      await reference.close();
+      const reference = await whole(open('segmented'), start(), fixture.pcm);
       const resumesBefore = (await scrape(service.url)).value('stream_resumes_total', { route: 'segmented' });
 
       const lost = await open('segmented');
@@ -845,11 +796,8 @@ const CASES: Case[] = [
       const T = Math.max(...lost.all.filter((e) => e.type === 'committed').map((e) => e.time as number));
       assert.ok(T >= (committed.time as number) && T < REGION_B.start, `T = ${T}`);
 
-      const resumed = await open('segmented');
-      resumed.send(start({ time_offset: T, resumed: true }));
-      resumed.sendAudio(speech(T, fixture.duration));
-      resumed.send({ request: 'stop', disconnect: true });
-      assert.equal((await resumed.close()).code, 1000);
+      const resumed = await whole(open('segmented'), start({ time_offset: T, resumed: true }), speech(T, fixture.duration));
+      assert.equal((await resumed.closed).code, 1000);
       const kept = finals(lost).filter((f) => (f.end_time as number) <= T);
       const got = [...kept, ...finals(resumed).filter((f) => (f.start_time as number) >= T)];
       const want = finals(reference);
