@@ -59,7 +59,7 @@ export interface FleetResults {
   audioSeconds: number;
   restarts: FleetRestart[];
   moves: number;
-  /** Streams without stream_end on every connection, or that could not move (moveFailure), or failed. */
+  /** Streams without stream_end on their last connection, or that could not move (moveFailure) or resume, or failed. */
   lost: number;
   gaps: FleetGap[];
   /** Moves without a result on the new connection (the audio ended in silence): no gap to measure. */
@@ -142,7 +142,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResults> {
       r.notified = tracked.reduce((n, t) => n + within(k, t.events.filter((x) => x.e.type === 'going_away').map((x) => x.at)), 0);
       r.moved = tracked.reduce((n, t) => n + within(k, t.moves), 0);
     }
-    const lost = tracked.filter((t) => !t.result || t.result.moveFailure || t.result.connections.some((c) => !c.channelDurations)).length;
+    // A connection left for another (a move) is closed without stream_end: only the last one must have it.
+    const lost = tracked.filter((t) => !t.result || t.result.moveFailure || t.result.resumeFailure || !t.result.connections.at(-1)?.channelDurations).length;
     const gaps: FleetGap[] = [];
     let movesWithoutResultAfter = 0;
     for (const t of tracked) {
@@ -192,9 +193,9 @@ async function rollOver(fleet: Fleet, index: number): Promise<FleetRestart & { s
 
 /**
  * For each move of a stream: the longest gap between consecutive results from the last result before
- * the `going_away` to the first result of the new connection; and the stream's longest gap outside
- * those stretches. Events come connection after connection, so the new connection's are the ones after
- * the previous connections' count.
+ * the `going_away` to the first result of the new connection that reports audio further on; and the
+ * stream's longest gap outside those stretches. Events come connection after connection, so the new
+ * connection's are the ones after the previous connections' count.
  */
 export function gapsOf(t: Pick<Tracked, 'events' | 't0'>, result: Pick<Streamed, 'connections' | 'moves'>): { gaps: FleetGap[]; withoutResultAfter: number } {
   const firstOf: number[] = [];
@@ -203,7 +204,18 @@ export function gapsOf(t: Pick<Tracked, 'events' | 't0'>, result: Pick<Streamed,
     firstOf.push(count);
     count += c.events.length;
   }
-  const results = t.events.map((x, i) => ({ ...x, i })).filter((x) => x.e.type === 'segment');
+  // A new connection recomputes from the old one's committed point: its interims up to what was
+  // already reported repeat old news (their lag, counted from the first send of their audio, says
+  // nothing of the move). Only results that report audio further on count.
+  let reportedTo = -Infinity;
+  const results = t.events
+    .map((x, i) => ({ ...x, i }))
+    .filter((x) => {
+      if (x.e.type !== 'segment') return false;
+      if (x.e.end_time <= reportedTo) return false;
+      reportedTo = x.e.end_time;
+      return true;
+    });
   const stretches: { from: number; to: number; move: (typeof result.moves)[number] }[] = [];
   let withoutResultAfter = 0;
   for (const move of result.moves) {

@@ -402,7 +402,7 @@ function fleetTables(f: FleetResults): string[] {
     [
       'After SIGTERM: told to go = streams that got going_away; moved = moves to a new connection; out of rotation = DOWN on the stats',
       'socket; exited = the drained instance\'s process ended; back UP = the new one (same port) UP again. Streams never moved count too.',
-      `${f.moves} moves in all; ${f.lost} stream(s) lost (a connection without stream_end, a move that failed, or an error).`,
+      `${f.moves} moves in all; ${f.lost} stream(s) lost (no stream_end on the last connection, a move or resume that failed, or an error).`,
     ],
   );
   const gaps = table(
