@@ -14,8 +14,10 @@ import { keepUpgradeRefusals } from './upgrade-refusal.ts';
 
 export type AppDeps = SessionDeps;
 
-// @hono/node-ws reports socket errors (invalid UTF-8, oversized frames) as `new ErrorEvent(...)`,
-// a global only from Node 21: on Node 20 that throws and the error never reaches onError below.
+// @hono/node-ws reports socket errors (invalid UTF-8, oversized frames) as `new ErrorEvent(...)`, a
+// browser global that Node does not have (not even Node 24: `typeof ErrorEvent` is 'undefined'):
+// without this stand-in that throws and the error never reaches onError below
+// (test/api/bad-input.test.ts checks it).
 class SocketErrorEvent extends Event {
   readonly error: unknown;
   readonly message: string;
