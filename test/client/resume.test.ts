@@ -91,3 +91,24 @@ test('the CLI resumes a dropped connection by itself: one stderr line, every fin
     await proxy.close();
   }
 });
+
+test('simple route: a resume starts at the end of the last chunk delivered, so the chunks still tile the audio once', { timeout: 60_000 }, async () => {
+  const proxy = await startSwitchProxy(service.port);
+  try {
+    const resumes: Resume[] = [];
+    const running = streamAudio({ addr: `ws://127.0.0.1:${proxy.port}/api/v1/simple`, format: fixture.format, pcm: fixture.pcm, realTime: true, chunkBytes: 3200, onResume: (r) => resumes.push(r) });
+    await proxy.until(() => proxy.bytesTo(service.port) >= 3 * 32_000, 'three seconds of audio');
+    proxy.reset();
+    const result = await running;
+    assert.equal(result.closeCode, 1000);
+    assert.equal(resumes.length, 1);
+    const chunks = result.events.filter((e): e is Seg => e.type === 'segment');
+    assert.equal(chunks[0].start_time, 0);
+    for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i].start_time, chunks[i - 1].end_time, `chunk ${i} starts where chunk ${i - 1} ended: ${JSON.stringify(chunks.map((c) => [c.start_time, c.end_time]))}`);
+    assert.equal(chunks.at(-1)!.end_time, fixture.duration);
+    assert.equal(chunks.reduce((n, c) => n + (c.count as number), 0), fixture.pcm.byteLength / 2, 'every sample in exactly one chunk');
+    assert.ok(resumes[0].atSeconds > 2 && resumes[0].atSeconds <= 3.1, `resumed at ${resumes[0].atSeconds} s: the end of the last chunk delivered`);
+  } finally {
+    await proxy.close();
+  }
+});
