@@ -162,7 +162,7 @@ function git(args: string[]): string | null {
 
 function stepCount(plan: Plan, only: Item[], whisperModels: number): number {
   let n = 0;
-  if (only.includes('vad')) n += 4 * plan.vad.reps + plan.vad.streams.length * plan.vad.reps;
+  if (only.includes('vad')) n += 5 * plan.vad.reps + plan.vad.streams.length * plan.vad.reps; // five single-stream contenders
   if (only.includes('capacity')) n += plan.capacityNs.length * plan.capacityRepeats;
   if (only.includes('burst')) n += plan.burst.streams.length * plan.burst.repeats;
   if (only.includes('telemetry')) n += 2 * plan.telemetryPairs;
