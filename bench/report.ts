@@ -446,8 +446,11 @@ function resumeTables(r: ResumeResults): string[] {
       'The client (streamAudio) resumes from the lost stream\'s last committed point, which stays at the start of a segment in',
       'progress: a cut in speech sends that segment\'s audio again. A result beyond = a segment (interim or final) ending after every',
       'segment the lost connection had delivered; baseline: the same audio moment of the uncut run, the first result after it',
-      'ending after every one delivered by then (interims come every 0.5 s of speech, a final 0.3 s after its speech ends).',
+      'ending after every one delivered by then (interims come every 0.5 s of speech, a final 0.3 s after its speech ends). The new',
+      'stream\'s VAD may find the segment\'s start a window off, and its interim grid with it: its first result beyond can then come',
+      'from the replayed audio itself, sooner than the uncut stream\'s next one.',
       `Finals vs the uncut run (both edges within ${SAME_EDGE_MS} ms): ${f.equal} of ${f.reference} equal, ${f.shifted} shifted further, ${f.lost} lost, ${f.doubled} doubled, ${f.extra} extra.`,
+      `Segments started twice (an active while its segment was open, which the client should have dropped): ${r.doubledActives} (uncut: ${r.doubledActivesUncut}).`,
       `${r.failed} of ${r.streams} stream(s) failed (not resumed exactly once, an error, or not closed with 1000)` +
         (r.withoutNewResult > 0 ? `; ${r.withoutNewResult} cut(s) had no result after them.` : '.'),
       ...cut.perStream.flatMap((s, i) => (s.error ? [`stream ${i}: ${s.error}`] : [])),
@@ -659,9 +662,9 @@ export function evaluateTargets(r: BenchResults): Target[] {
     const f = x.finals;
     out.push({
       item: 'resume finals',
-      target: `every stream resumed; the uncut run's finals, each once, edges within ${SAME_EDGE_MS} ms`,
-      measured: `${f.equal}/${f.reference} equal, ${f.shifted} shifted, ${f.lost} lost, ${f.doubled} doubled, ${f.extra} extra; ${x.failed} failed`,
-      met: x.failed === 0 && f.equal === f.reference && f.doubled === 0 && f.extra === 0,
+      target: `every stream resumed; the uncut run's finals, each once, edges within ${SAME_EDGE_MS} ms; no active twice`,
+      measured: `${f.equal}/${f.reference} equal, ${f.shifted} shifted, ${f.lost} lost, ${f.doubled} doubled, ${f.extra} extra; ${x.failed} failed; ${x.doubledActives} active twice`,
+      met: x.failed === 0 && f.equal === f.reference && f.doubled === 0 && f.extra === 0 && x.doubledActives === 0,
     });
   }
   return out;

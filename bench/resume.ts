@@ -54,6 +54,8 @@ export interface ResumeStream {
   tookMs: number | null;
   replayedS: number | null;
   closeCode: number | null;
+  /** `active` events delivered while the channel's segment was already open: a segment started twice. */
+  doubledActives: number;
   /** A rejected stream, a failed resume. */
   error: string | null;
 }
@@ -112,6 +114,9 @@ export interface ResumeResults {
   cpuRatio: number;
   cpuPerReceivedRatio: number;
   finals: FinalsCheck;
+  /** `active` events the cut run delivered twice for one segment, and the uncut run's (0 expected). */
+  doubledActives: number;
+  doubledActivesUncut: number;
 }
 
 interface StreamPlan {
@@ -168,6 +173,8 @@ export async function runResume(options: ResumeOptions): Promise<ResumeResults> 
     cpuRatio: cut.run.cpuPerAudioSecond / uncut.run.cpuPerAudioSecond,
     cpuPerReceivedRatio: cut.run.cpuPerReceivedSecond / uncut.run.cpuPerReceivedSecond,
     finals,
+    doubledActives: streams.reduce((n, s) => n + s.doubledActives, 0),
+    doubledActivesUncut: uncut.run.perStream.reduce((n, s) => n + s.doubledActives, 0),
   };
 }
 
@@ -292,6 +299,7 @@ function streamOutcome(plan: StreamPlan, t: Tracked, cut: boolean): ResumeStream
     tookMs: resume?.tookMs ?? null,
     replayedS: resume?.replayedSeconds ?? null,
     closeCode: r?.closeCode ?? null,
+    doubledActives: doubledActives(r?.events ?? []),
     error,
   };
 }
@@ -302,6 +310,23 @@ export function firstResultBeyond(events: { e: ServerEvent; at: number }[], spli
   for (const { e } of events.slice(0, split)) if (e.type === 'segment') reportedTo = Math.max(reportedTo, e.end_time);
   const first = events.slice(split).find(({ e }) => e.type === 'segment' && e.end_time > reportedTo + 1e-6);
   return first ? (first.at - since) / 1000 : null;
+}
+
+/**
+ * `active` events that came while the channel's segment was open (no `inactive` or final since its
+ * `active`). A resumed stream's VAD may find the segment's start up to two windows off; the client
+ * must drop that second `active` (docs/protocol.md: drop what repeats what was received).
+ */
+export function doubledActives(events: ServerEvent[]): number {
+  const open = new Set<number>();
+  let n = 0;
+  for (const e of events) {
+    if (e.type === 'active') {
+      if (open.has(e.channel)) n++;
+      open.add(e.channel);
+    } else if (e.type === 'inactive' || (e.type === 'segment' && e.is_final === true)) open.delete(e.channel);
+  }
+  return n;
 }
 
 const finalsOf = (r: StreamResult | undefined): Segment[] => (r?.events ?? []).filter((e): e is Segment => e.type === 'segment' && e.is_final === true);
