@@ -1,5 +1,5 @@
 // Benchmark entry: `npm run bench` (full, ~19 min on 2 cores) or `npm run bench -- --smoke` (about a minute,
-// for CI). `--only vad,capacity,burst,telemetry,metrics,simple,whisper,keywords,offload,fleet` picks items. Prints the tables on stdout
+// for CI). `--only vad,capacity,burst,telemetry,metrics,simple,whisper,keywords,offload,fleet,resume` picks items. Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
 // bench/results/profiles/, summarise one with `node bench/profile.ts FILE`);
@@ -16,13 +16,14 @@ import { renderAtStreams, type MetricsPoint } from './render.ts';
 import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults } from './report.ts';
 import { runFleet, type FleetOptions } from './fleet.ts';
 import { runOffload, type OffloadOptions } from './offload.ts';
+import { runResume, type ResumeOptions } from './resume.ts';
 import { REPO_ROOT, setServerNodeArgs, systemBusySeconds } from './server.ts';
 import { runKeywords, type KeywordsOptions } from './keywords.ts';
 import { runSimple } from './simple.ts';
 import { runVad, type VadOptions } from './vad.ts';
 import { findBenchModels, runWhisper, type WhisperOptions } from './whisper.ts';
 
-const ITEMS = ['vad', 'capacity', 'burst', 'telemetry', 'metrics', 'simple', 'whisper', 'keywords', 'offload', 'fleet'] as const;
+const ITEMS = ['vad', 'capacity', 'burst', 'telemetry', 'metrics', 'simple', 'whisper', 'keywords', 'offload', 'fleet', 'resume'] as const;
 type Item = (typeof ITEMS)[number];
 
 interface Plan {
@@ -52,6 +53,8 @@ interface Plan {
   offload: Omit<OffloadOptions, 'onStep'>;
   /** Item 9: a rolling restart of three instances behind HAProxy (skipped without haproxy or prometheus). */
   fleet: Omit<FleetOptions, 'onStep'>;
+  /** Item 10: streams cut once in their speech and resumed, against the same streams uncut. */
+  resume: Omit<ResumeOptions, 'onStep'>;
 }
 
 const FULL: Plan = {
@@ -73,6 +76,7 @@ const FULL: Plan = {
   keywords: { audioSeconds: 60, chunkSeconds: [0.02, 0.1, 0.5, 2], capacityNs: [10, 20, 40, 60, 80], capacityDurationS: 20, staggerMs: 1000, drainTimeoutS: 15 },
   offload: { reps: 3, vadChannels: 512, vadWindows: 40 },
   fleet: { streams: 12, audioSeconds: 40, restartAtS: [8, 18, 28], drainMs: 10_000 },
+  resume: { streams: 20, audioSeconds: 30, cutBetween: [0.3, 0.75], staggerMs: 1000 },
 };
 
 const SMOKE: Plan = {
@@ -94,6 +98,7 @@ const SMOKE: Plan = {
   keywords: { audioSeconds: 3, chunkSeconds: [0.1], capacityNs: [2], capacityDurationS: 3, staggerMs: 200, drainTimeoutS: 10 },
   offload: { reps: 1, vadChannels: 64, vadWindows: 10 },
   fleet: { streams: 3, audioSeconds: 10, restartAtS: [3], drainMs: 10_000 },
+  resume: { streams: 2, audioSeconds: 6, cutBetween: [0.3, 0.75], staggerMs: 200 },
 };
 
 interface Flags {
@@ -157,7 +162,7 @@ function git(args: string[]): string | null {
 
 function stepCount(plan: Plan, only: Item[], whisperModels: number): number {
   let n = 0;
-  if (only.includes('vad')) n += 4 * plan.vad.reps + plan.vad.streams.length * plan.vad.reps;
+  if (only.includes('vad')) n += 5 * plan.vad.reps + plan.vad.streams.length * plan.vad.reps; // five single-stream contenders
   if (only.includes('capacity')) n += plan.capacityNs.length * plan.capacityRepeats;
   if (only.includes('burst')) n += plan.burst.streams.length * plan.burst.repeats;
   if (only.includes('telemetry')) n += 2 * plan.telemetryPairs;
@@ -167,6 +172,7 @@ function stepCount(plan: Plan, only: Item[], whisperModels: number): number {
   if (only.includes('keywords')) n += 2 + plan.keywords.chunkSeconds.length + 2 * plan.keywords.capacityNs.length;
   if (only.includes('offload')) n += 4;
   if (only.includes('fleet')) n += 1 + plan.fleet.restartAtS.length;
+  if (only.includes('resume')) n += 2;
   return n;
 }
 
@@ -290,6 +296,10 @@ async function main(): Promise<void> {
 
   await attempt('fleet', async () => {
     results.fleet = await runFleet({ ...plan.fleet, onStep: (label) => progress.step(label) });
+  });
+
+  await attempt('resume', async () => {
+    results.resume = await runResume({ ...plan.resume, onStep: (label) => progress.step(label) });
   });
 
   progress.stop();
