@@ -89,7 +89,8 @@ export class DeliveredLog {
           modes.set(c, 'skip'); // a segment delivered whole, found again
           return false;
         }
-        if (ch.openActive !== null && Math.abs(e.time - ch.openActive) <= SAME_EDGE_S) return false; // its start was delivered
+        // Its start was delivered (times are sums of floats: 16.642 − 16.578 is 0.06400000000000006).
+        if (ch.openActive !== null && Math.abs(e.time - ch.openActive) <= SAME_EDGE_S + 1e-6) return false;
         return true;
       }
       // A simple-route chunk: one that reaches past what was delivered carries new audio and passes, overlap and all.

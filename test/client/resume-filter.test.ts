@@ -26,6 +26,9 @@ test('a segment in progress at the drop: its active is not repeated, the rest of
   deliver(log, [active(1), inactive(3.3), seg(1, 3.3, true), active(4.8), seg(4.8, 5.3, false)]);
   const resumed = [active(4.832), seg(4.832, 5.332, false), inactive(7), seg(4.832, 7, true)];
   assert.deepEqual(passed(log, resumed), resumed.slice(1));
+  const twoWindows = [active(16.642, 1), inactive(18, 1)];
+  deliver(log, [active(16.578, 1)]);
+  assert.deepEqual(passed(log, twoWindows), [inactive(18, 1)], 'two windows apart (64 ms, a float sum a hair over it) is the same start');
   const drifted = [active(4.9), inactive(7), seg(4.9, 7, true)];
   assert.deepEqual(passed(log, drifted), drifted, 'a start found more than two windows apart is another boundary: passed');
 });
