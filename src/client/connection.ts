@@ -1,16 +1,9 @@
 // One websocket connection of the streaming protocol (docs/protocol.md): `connect` gives a scriptable
 // connection that collects the server's events; errors say why a connection could not be made.
 import WebSocket from 'ws';
-import type { ServerEvent } from '../api/protocol.ts';
+import { type Connection, type ConnectOptions, describeError, eventLog, redactAddr } from './transport.ts';
 
-export type EventType = ServerEvent['type'];
-export type EventOf<T extends EventType> = Extract<ServerEvent, { type: T }>;
-export type EventPredicate = (e: ServerEvent) => boolean;
-
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
+export * from './transport.ts';
 
 /** What the server answered when it refused the websocket upgrade with a plain HTTP response. */
 export interface Refusal {
@@ -41,59 +34,6 @@ export class ConnectError extends Error {
 export function describeRefusal(r: Refusal): string {
   const head = `${r.status} ${r.code ?? r.statusText}`.trimEnd();
   return r.message ? `${head}: ${r.message}` : head;
-}
-
-/** The address with a `token` query parameter masked, for messages. */
-export function redactAddr(addr: string): string {
-  return addr.replace(/([?&]token=)[^&#]*/g, '$1***');
-}
-
-export interface ConnectOptions {
-  /** Handshake timeout (default 10000 ms). */
-  timeoutMs?: number;
-  /** Aborting closes the socket (or the handshake in progress). */
-  signal?: AbortSignal;
-  /** Called for every server event as it arrives, before `next` waiters are served. */
-  onEvent?: (e: ServerEvent) => void;
-}
-
-export interface Connection {
-  /** Every server event received so far, in order. */
-  readonly events: ServerEvent[];
-  /** Text frames from the server that were not JSON objects (should stay empty). */
-  readonly invalidFrames: string[];
-  /** Resolves once the socket is closed (never rejects); code 1006 when it dropped without a close frame. */
-  readonly closed: Promise<CloseInfo>;
-  readonly isOpen: boolean;
-  /**
-   * Send a request: an object is sent as JSON text, a string as a text frame verbatim (for malformed input),
-   * bytes as one binary frame. Resolves once written to the socket; a failure only rejects if awaited.
-   */
-  send(data: object | string | Uint8Array): Promise<void>;
-  /**
-   * The next event (after the one the previous `next` returned) matching `predicate` or of the given type.
-   * Events already received count, so there is no race between sending and waiting. Rejects on timeout
-   * (default 30000 ms) or when the socket closes first.
-   */
-  next<T extends EventType>(type: T, timeoutMs?: number): Promise<EventOf<T>>;
-  next(predicate?: EventPredicate, timeoutMs?: number): Promise<ServerEvent>;
-  /** Close with a close frame (default 1000) and wait until the socket is closed. */
-  close(code?: number, reason?: string): Promise<CloseInfo>;
-  /** Drop the TCP connection without a close handshake. */
-  terminate(): void;
-}
-
-/** A readable message for connection errors (Node's multi-address connect gives an AggregateError with no message). */
-export function describeError(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) {
-    const parts = [...new Set(err.errors.map((e) => describeError(e)))];
-    return parts.join('; ');
-  }
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return err.message || code || err.name;
-  }
-  return String(err);
 }
 
 /** Enough for any JSON error body; a longer body (an HTML page from a proxy) is not read further. */
@@ -136,59 +76,8 @@ export function connect(addr: string, headers?: Record<string, string>, options:
       return;
     }
 
-    const events: ServerEvent[] = [];
-    const invalidFrames: string[] = [];
-    let cursor = 0;
-    let closeInfo: CloseInfo | undefined;
+    const log = eventLog(onEvent);
     let lastError: Error | undefined;
-    interface Waiter {
-      matches: EventPredicate;
-      resolve: (e: ServerEvent) => void;
-      reject: (err: Error) => void;
-      timer: NodeJS.Timeout;
-    }
-    const waiters: Waiter[] = [];
-
-    const serveWaiters = () => {
-      for (const w of [...waiters]) {
-        let idx = -1;
-        for (let i = cursor; i < events.length; i++) {
-          if (w.matches(events[i])) {
-            idx = i;
-            break;
-          }
-        }
-        if (idx < 0) continue;
-        cursor = idx + 1;
-        waiters.splice(waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(events[idx]);
-      }
-    };
-    const pending = () => JSON.stringify(events.slice(cursor));
-
-    function next<T extends EventType>(type: T, waitMs?: number): Promise<EventOf<T>>;
-    function next(predicate?: EventPredicate, waitMs?: number): Promise<ServerEvent>;
-    function next(predicate?: EventPredicate | EventType, waitMs = 30_000): Promise<ServerEvent> {
-      const matches: EventPredicate = typeof predicate === 'string' ? (e) => e.type === predicate : (predicate ?? (() => true));
-      return new Promise<ServerEvent>((res, rej) => {
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          rej(new Error(`no matching event within ${waitMs} ms; unmatched events: ${pending()}`));
-        }, waitMs);
-        const waiter: Waiter = { matches, resolve: res, reject: rej, timer };
-        waiters.push(waiter);
-        serveWaiters();
-        if (waiters.includes(waiter) && closeInfo) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          clearTimeout(timer);
-          rej(new Error(`connection closed (${closeInfo.code} ${closeInfo.reason}) before a matching event; unmatched events: ${pending()}`));
-        }
-      });
-    }
-
-    let resolveClosed!: (c: CloseInfo) => void;
-    const closed = new Promise<CloseInfo>((r) => (resolveClosed = r));
     let opened = false;
 
     const onAbort = () => ws.terminate();
@@ -224,39 +113,20 @@ export function connect(addr: string, headers?: Record<string, string>, options:
     ws.on('message', (data, isBinary) => {
       if (isBinary) return; // the protocol has no binary server frames
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      const text = buf.toString('utf8');
-      let event: unknown;
-      try {
-        event = JSON.parse(text);
-      } catch {
-        invalidFrames.push(text);
-        return;
-      }
-      if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-        invalidFrames.push(text);
-        return;
-      }
-      events.push(event as ServerEvent);
-      onEvent?.(event as ServerEvent);
-      serveWaiters();
+      log.received(buf.toString('utf8'));
     });
     ws.on('close', (code, reason) => {
       signal?.removeEventListener('abort', onAbort);
-      closeInfo = { code, reason: reason.toString('utf8') };
       if (!opened && !refused) reject(new ConnectError(`cannot connect to ${shown}: ${lastError ? describeError(lastError) : `closed (${code})`}`));
-      for (const w of waiters.splice(0)) {
-        clearTimeout(w.timer);
-        w.reject(new Error(`connection closed (${code} ${closeInfo.reason}) before a matching event; unmatched events: ${pending()}`));
-      }
-      resolveClosed(closeInfo);
+      log.ended({ code, reason: reason.toString('utf8') });
     });
 
     ws.on('open', () => {
       opened = true;
       const conn: Connection = {
-        events,
-        invalidFrames,
-        closed,
+        events: log.events,
+        invalidFrames: log.invalidFrames,
+        closed: log.closed,
         get isOpen() {
           return ws.readyState === WebSocket.OPEN;
         },
@@ -268,10 +138,10 @@ export function connect(addr: string, headers?: Record<string, string>, options:
           p.catch(() => {}); // fire-and-forget callers must not cause an unhandled rejection
           return p;
         },
-        next,
+        next: log.next,
         close(code = 1000, reason) {
           if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(code, reason);
-          return closed;
+          return log.closed;
         },
         terminate() {
           ws.terminate();

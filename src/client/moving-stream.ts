@@ -5,15 +5,22 @@
 // is dropped (resume-filter.ts). On `going_away` the old connection is closed once the new stream
 // started; a lost one (dropped, or stalled) is resumed from. A speech segment in progress is never
 // split: the new stream recomputes it whole. Every reported time stays on one timeline.
+// No Node APIs: the CLI, `streamAudio` and the page all stream through this one class, each with its
+// own transport (`connect`) and audio source (a file, or the microphone).
 import type { ServerEvent } from '../api/protocol.ts';
-import { type CloseInfo, type Connection, connect, describeError } from './connection.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DeliveredLog } from './resume-filter.ts';
+import { bytesPerSample, type PcmSource } from './pcm-source.ts';
 import type { Move, MoveFailure, PacingClock, Resume, ResumeFailure, StreamConnection, StreamOptions, StreamResult } from './stream-client.ts';
-import { bytesPerSample } from './wav.ts';
+import { type CloseInfo, type Connect, type Connection, describeError } from './transport.ts';
 
 /** Real-time pacing on the real clock (tests pass a virtual one as `StreamOptions.clock`). */
-const REAL_CLOCK: PacingClock = { now: () => performance.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
+const REAL_CLOCK: PacingClock = { now: () => performance.now(), sleep: abortableSleep };
+
+/** A stream's options, with where its audio comes from and how it connects. */
+export type MovingStreamOptions = Omit<StreamOptions, 'pcm' | 'timeoutMs'> & {
+  source: PcmSource;
+  connect: Connect;
+};
 
 /** Waits between attempts to open the new connection: doubling from 100 ms up to 2 s (with jitter, so that a fleet's clients spread out), never past the deadline. */
 const BACKOFF_FIRST_MS = 100;
@@ -69,7 +76,8 @@ interface TakeOver {
 }
 
 export class MovingStream {
-  private readonly opts: StreamOptions;
+  private readonly opts: MovingStreamOptions;
+  private readonly source: PcmSource;
   private readonly signal: AbortSignal;
   private readonly frameBytes: number;
   private readonly bytesPerSecond: number;
@@ -105,8 +113,9 @@ export class MovingStream {
   /** Cuts the sender's pacing sleep short: audio to send again is due at once. */
   private wake?: () => void;
 
-  constructor(opts: StreamOptions, signal: AbortSignal) {
+  constructor(opts: MovingStreamOptions, signal: AbortSignal) {
     this.opts = opts;
+    this.source = opts.source;
     this.signal = signal;
     const { format } = opts;
     this.frameBytes = format.channels * bytesPerSample(format);
@@ -122,7 +131,7 @@ export class MovingStream {
 
   async run(): Promise<StreamResult> {
     const first = this.newLeg(this.baseOffset);
-    first.conn = await connect(this.opts.addr, this.opts.headers, { signal: this.signal, onEvent: (e) => this.receive(first, e) });
+    first.conn = await this.opts.connect(this.opts.addr, this.opts.headers, { signal: this.signal, onEvent: (e) => this.receive(first, e) });
     this.commit(first);
     const { disconnect = true } = this.opts;
     const watchdog = setInterval(() => this.watch(), 250);
@@ -134,12 +143,12 @@ export class MovingStream {
         await this.sendAudio();
         // All audio is out: the stream stays where it is (a move now would only send it all again), and the
         // old stream answers everything before its server's deadline.
-        if (this.sent >= this.opts.pcm.byteLength) this.finish();
+        if (this.allSent()) this.finish();
         await this.moving;
         if (await this.resumed()) continue;
         const last = this.current;
         if (!last.conn.isOpen || this.signal.aborted) break;
-        if (this.sent < this.opts.pcm.byteLength) continue; // a move took over meanwhile, from an earlier point
+        if (!this.allSent()) continue; // a move took over meanwhile, from an earlier point
         last.stopSent = true;
         await last.conn.send({ request: 'stop', disconnect }).catch(() => {}); // a lost connection is resumed below
         await Promise.race([last.conn.next('stream_end', 2 ** 31 - 1).catch(() => undefined), last.conn.closed]);
@@ -172,19 +181,28 @@ export class MovingStream {
 
   // ---- audio ----
 
+  /** The source ended and all of it went to the current connection. */
+  private allSent(): boolean {
+    return this.source.ended && this.sent >= this.source.length;
+  }
+
   /** Sends the audio from `sent` on to the current connection; ends with the audio, or when the connection is lost. */
   private async sendAudio(): Promise<void> {
-    const { pcm, realTime, clock = REAL_CLOCK } = this.opts;
+    const { realTime, clock = REAL_CLOCK } = this.opts;
     const chunk = this.opts.chunkBytes ?? 256 * this.frameBytes;
     const nextSize = typeof chunk === 'function' ? chunk : () => chunk;
     const t0 = (this.t0 ??= clock.now());
-    while (this.sent < pcm.byteLength && this.current.conn.isOpen && !this.signal.aborted) {
+    while (!this.allSent() && this.current.conn.isOpen && !this.signal.aborted) {
+      if (this.sent >= this.source.length) {
+        await this.wait((signal) => this.source.more(signal)); // a live source: the next block
+        continue;
+      }
       if (realTime) {
         // Frame i is due at t0 + (bytes before it) / rate, on every connection alike: timers only, no
         // drift accumulates, and audio sent again after a take-over is due already: it goes at once.
         const wait = t0 + (this.sent / this.bytesPerSecond) * 1000 - clock.now();
         if (wait > 0) {
-          await this.pace(clock, wait);
+          await this.wait((signal) => clock.sleep(wait, signal));
           continue; // a take-over may have moved `sent` back meanwhile
         }
       }
@@ -193,11 +211,10 @@ export class MovingStream {
   }
 
   private async sendBytes(size: number): Promise<void> {
-    const { pcm } = this.opts;
     const leg = this.current;
-    const end = Math.min(pcm.byteLength, this.sent + size);
+    const end = Math.min(this.source.length, this.sent + size);
     try {
-      await leg.conn.send(pcm.subarray(this.sent, end));
+      await leg.conn.send(this.source.read(this.sent, end));
     } catch (err) {
       if (leg.conn.isOpen) throw err;
       return; // the connection was lost meanwhile: run() resumes the stream
@@ -205,15 +222,16 @@ export class MovingStream {
     if (this.current !== leg) return; // another connection took over meanwhile, and set where the audio goes on
     leg.sentBytes += end - this.sent;
     this.sent = end;
-    this.opts.onProgress?.(this.sent / this.bytesPerSecond, pcm.byteLength / this.bytesPerSecond);
+    this.source.release(this.replayStart());
+    this.opts.onProgress?.(this.sent / this.bytesPerSecond, this.source.length / this.bytesPerSecond);
   }
 
-  /** Waits `ms` on the pacing clock, or less when the stream is aborted or another connection took over. */
-  private async pace(clock: PacingClock, ms: number): Promise<void> {
+  /** Waits for the pacing clock or the source, cut short when the stream is aborted or another connection took over. */
+  private async wait(until: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
     const woken = new AbortController();
     this.wake = () => woken.abort();
     try {
-      await clock.sleep(ms, AbortSignal.any([this.signal, woken.signal]));
+      await until(AbortSignal.any([this.signal, woken.signal]));
     } catch {
       // cut short: the caller looks again at what to do
     } finally {
@@ -315,9 +333,17 @@ export class MovingStream {
     let at = from.committed ?? from.timeOffset;
     if (this.sawChunks) at = Math.max(at, this.log.chunksDeliveredTo(this.opts.format.channels) ?? at);
     const wanted = Math.min(this.sent, Math.max(0, Math.round(((at - this.baseOffset) * this.bytesPerSecond) / this.frameBytes) * this.frameBytes));
-    // Audio older than the replay buffer is gone: take over after it, on the VAD window grid.
-    const kept = Math.min(this.sent, Math.ceil(Math.max(0, this.sent - this.maxReplayBytes) / this.gridBytes) * this.gridBytes);
+    const kept = this.replayStart();
     return { bytes: Math.max(wanted, kept), gapSeconds: wanted < kept ? (kept - wanted) / this.bytesPerSecond : 0 };
+  }
+
+  /**
+   * Where the audio kept for a replay begins: at most `maxReplaySeconds` before what was sent, on the VAD
+   * window grid (older audio is gone, and a take-over begins after it).
+   */
+  private replayStart(): number {
+    const kept = Math.ceil(Math.max(0, this.sent - this.maxReplayBytes) / this.gridBytes) * this.gridBytes;
+    return Math.min(this.sent, Math.max(kept, this.source.start));
   }
 
   /** Opens a connection and starts the stream on it at `bytes`; resolves once its `started` came. */
@@ -325,7 +351,7 @@ export class MovingStream {
     const next = this.newLeg(this.timeline(bytes));
     next.filter = this.log.resumeFilter();
     try {
-      next.conn = await connect(this.opts.addr, this.opts.headers, {
+      next.conn = await this.opts.connect(this.opts.addr, this.opts.headers, {
         timeoutMs: Math.min(HANDSHAKE_TIMEOUT_MS, timeoutMs),
         signal: cancel,
         onEvent: (e) => this.receive(next, e),

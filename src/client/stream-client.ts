@@ -3,8 +3,9 @@
 // (moving to a new connection when the server goes away).
 import { randomBytes } from 'node:crypto';
 import type { AudioFormat, ServerEvent } from '../api/protocol.ts';
-import { redactAddr } from './connection.ts';
+import { connect, redactAddr } from './connection.ts';
 import { MovingStream } from './moving-stream.ts';
+import { FixedPcm } from './pcm-source.ts';
 
 export * from './connection.ts';
 
@@ -180,7 +181,7 @@ export async function streamAudio(opts: StreamOptions): Promise<StreamResult> {
     }, timeoutMs);
   });
   try {
-    return await Promise.race([new MovingStream(opts, abort.signal).run(), timeout]);
+    return await Promise.race([new MovingStream({ ...opts, source: new FixedPcm(opts.pcm), connect }, abort.signal).run(), timeout]);
   } finally {
     clearTimeout(timer);
     abort.abort(); // stops the sender loop if it is still going

@@ -2,6 +2,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import wavefile from 'wavefile';
 import type { AudioFormat } from '../api/protocol.ts';
+import { bytesPerSample } from './pcm-source.ts';
+
+export { bytesPerSample };
 
 export interface WavAudio {
   format: AudioFormat;
@@ -107,15 +110,6 @@ export function readWav(path: string): WavAudio {
     frames,
     durationSeconds: frames / fmt.sampleRate,
   };
-}
-
-/** Bytes per sample of a supported protocol format; throws for anything but s16 and f32. */
-export function bytesPerSample(format: AudioFormat): 2 | 4 {
-  if (format.bit_depth === 16 && !format.is_float) return 2;
-  if (format.bit_depth === 32 && format.is_float) return 4;
-  throw new Error(
-    `unsupported format: bit_depth ${format.bit_depth}${format.is_float ? ' float' : ' integer'}; supported are s16 and f32`,
-  );
 }
 
 /** Encode raw little-endian interleaved PCM (s16 or f32) as a WAV file; the bytes are stored as given. */
