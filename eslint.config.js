@@ -62,6 +62,7 @@ export default tseslint.config(
       sourceType: 'module',
       globals: Object.fromEntries(
         [
+          'AbortController',
           'AudioContext',
           'AudioWorkletNode',
           'WebSocket',

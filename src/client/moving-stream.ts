@@ -17,7 +17,7 @@ import { type CloseInfo, type Connect, type Connection, describeError } from './
 const REAL_CLOCK: PacingClock = { now: () => performance.now(), sleep: abortableSleep };
 
 /** A stream's options, with where its audio comes from and how it connects. */
-export type MovingStreamOptions = Omit<StreamOptions, 'pcm' | 'timeoutMs'> & {
+export type MovingStreamOptions = Omit<StreamOptions, 'pcm' | 'timeoutMs' | 'connect'> & {
   source: PcmSource;
   connect: Connect;
 };

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AudioFormat, ServerEvent } from '../api/protocol.ts';
 import { connect, redactAddr } from './connection.ts';
+import type { Connect } from './transport.ts';
 import { MovingStream } from './moving-stream.ts';
 import { FixedPcm } from './pcm-source.ts';
 
@@ -65,6 +66,11 @@ export interface StreamOptions {
   /** A `going_away` could not be followed by a move; the stream goes on where it is until the server closes it. */
   onMoveFailed?: (failure: MoveFailure) => void;
   headers?: Record<string, string>;
+  /**
+   * How connections are opened: by default with `ws`, which sends `headers` and reads a refusal's reason;
+   * `connectWebSocket` (browser-connection.ts) uses the WHATWG WebSocket, as the page does.
+   */
+  connect?: Connect;
   /** Reject when the whole exchange takes longer (default 120000 ms). */
   timeoutMs?: number;
 }
@@ -181,7 +187,7 @@ export async function streamAudio(opts: StreamOptions): Promise<StreamResult> {
     }, timeoutMs);
   });
   try {
-    return await Promise.race([new MovingStream({ ...opts, source: new FixedPcm(opts.pcm), connect }, abort.signal).run(), timeout]);
+    return await Promise.race([new MovingStream({ ...opts, source: new FixedPcm(opts.pcm), connect: opts.connect ?? connect }, abort.signal).run(), timeout]);
   } finally {
     clearTimeout(timer);
     abort.abort(); // stops the sender loop if it is still going

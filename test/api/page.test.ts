@@ -4,14 +4,18 @@
 // instance. A screenshot is saved to test-artifacts/page.png.
 // Skips when Chromium is missing or the page is not mounted, except under CI (env CI), where it fails.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { CLIENT_MODULES } from '../../src/api/page.ts';
 import { collectPageErrors, findChromium, launchWithMicrophone } from '../helpers/chromium.ts';
 import { audioReceived, drain, startDrainingPair } from '../helpers/draining-pair.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
+import { startSwitchProxy } from '../helpers/switch-proxy.ts';
 
 const CI = Boolean(process.env.CI);
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
@@ -59,7 +63,23 @@ test('GET / and /page/<file> serve the page and its assets with their content ty
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.ok((await res.text()).length > 100, `${file} has content`);
   }
-  for (const path of ['/page/', '/page/page.ts', '/page/..%2Fpage.ts', '/page/..%2F..%2F..%2Fpackage.json', '/page/%2e%2e/app.ts', '/page/toString', '/page/__proto__', '/index.html']) {
+  // The client modules the page streams with: JavaScript, importing only one another (no Node module, no .ts).
+  const lib = mkdtempSync(join(tmpdir(), 'page-lib-'));
+  t.after(() => rmSync(lib, { recursive: true, force: true }));
+  for (const name of CLIENT_MODULES) {
+    const res = await fetch(`${service.url}/page/lib/${name}.js`);
+    assert.equal(res.status, 200, name);
+    assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8', name);
+    const code = await res.text();
+    const file = join(lib, `${name}.mjs`);
+    writeFileSync(file, code);
+    const check = spawnSync(process.execPath, ['--no-experimental-strip-types', '--check', file], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `${name} is plain JavaScript: ${check.stderr}`);
+    const imports = [...code.matchAll(/\bfrom\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+    for (const spec of imports) assert.ok(CLIENT_MODULES.some((n) => spec === `./${n}.js`), `${name} imports ${spec}: not one of the served modules`);
+  }
+  assert.match(await (await fetch(`${service.url}/page/app.js`)).text(), /from '\/page\/lib\/moving-stream\.js'/, 'the page streams with the client\'s own MovingStream');
+  for (const path of ['/page/lib/', '/page/lib/stream-client.js', '/page/lib/connection.js', '/page/lib/moving-stream.ts', '/page/lib/..%2Fapp.js', '/page/', '/page/page.ts', '/page/..%2Fpage.ts', '/page/..%2F..%2F..%2Fpackage.json', '/page/%2e%2e/app.ts', '/page/toString', '/page/__proto__', '/index.html']) {
     const res = await fetch(`${service.url}${path}`);
     assert.equal(res.status, 404, path);
     assert.deepEqual(await res.json(), { error: 'not found' }, path);
@@ -175,7 +195,56 @@ test('in headless Chromium, the fake microphone\'s speech appears as segments wi
   assert.deepEqual(pageErrors, []);
 });
 
-test('when its server drains, the page moves the microphone stream to a new connection: one timeline, every sample once, shown in its log', { timeout: 90_000 }, async (t) => {
+/** Final segments on screen, oldest first, and checks that they follow the fixture on one timeline: each a whole speech region, apart by its silences. */
+async function checkOneTimeline(page: Page, sent: number): Promise<Shown[]> {
+  const finals = (await shownSegments(page)).filter((s) => s.final).reverse();
+  const detail = JSON.stringify(finals.map((s) => [s.start, s.end]));
+  for (let i = 1; i < finals.length; i++) {
+    const gap = finals[i].start - finals[i - 1].end;
+    assert.ok(gap >= 1.0 && gap <= 2.6, `between ${finals[i - 1].end} and ${finals[i].start} s the fixture's silence, no segment split or shown twice: ${detail}`);
+  }
+  for (const s of finals.slice(1)) {
+    const nearest = Math.min(...regionDurations.map((d) => Math.abs(d - (s.end - s.start))));
+    assert.ok(nearest <= 0.4, `final segment ${s.start}–${s.end} s is a whole fixture region: ${detail}`);
+  }
+  assert.ok(finals.at(-1)!.end <= sent + 1e-6, `nothing after the audio sent: ${detail}`);
+  return finals;
+}
+
+/** Opens the page through `port`, starts the microphone and waits until `seconds` of audio were captured. */
+async function startStreaming(page: Page, port: number, seconds: number): Promise<void> {
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.waitForFunction((x) => {
+    const d = document.getElementById('sent')?.dataset;
+    return Number(d?.samples) / Number(d?.rate) >= x;
+  }, seconds, { timeout: 20_000, polling: 50 });
+}
+
+const capturedSeconds = (page: Page) => page.$eval('#sent', (el) => Number((el as HTMLElement).dataset.samples) / Number((el as HTMLElement).dataset.rate));
+
+/** Stop, then the status must count the whole stream, on whichever connection it ended. */
+async function stopAndCheckStatus(page: Page): Promise<number> {
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.waitForFunction(() => /Stream ended after/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 15_000 });
+  const sent = await capturedSeconds(page);
+  assert.match(await page.locator('#status').innerText(), new RegExp(`^Stream ended after ${sent.toFixed(2)} s of audio$`), 'the status counts the whole stream');
+  return sent;
+}
+
+async function waitForLog(page: Page, pattern: RegExp, what: string, pageErrors: string[]): Promise<string[]> {
+  try {
+    await page.waitForFunction((source) => new RegExp(source).test(document.getElementById('log')?.textContent ?? ''), pattern.source, { timeout: 20_000, polling: 50 });
+  } catch (err) {
+    const shown = await page.locator('main').innerText().catch(() => '(page text unavailable)');
+    throw new Error(`no ${what} shown within 20 s. Page errors: ${JSON.stringify(pageErrors)}\nPage:\n${shown}`, { cause: err });
+  }
+  return page.$$eval('#log li', (items) => items.map((li) => li.textContent ?? ''));
+}
+
+const completed = async (s: TestService) => (await scrape(s.url)).value('streams_total', { route: 'segmented', outcome: 'completed' });
+
+test('when its server drains, the page moves the microphone stream to a new connection from the last committed point: one timeline, no segment split, shown in its log', { timeout: 90_000 }, async (t) => {
   const executablePath = findChromium();
   if (!executablePath) return unavailable(t, 'Chromium not found (/usr/bin/chromium or chromium on PATH; Debian: apt-get install chromium)');
   if (!(await pageMounted(t))) return;
@@ -186,32 +255,20 @@ test('when its server drains, the page moves the microphone stream to a new conn
   const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
   page.setDefaultTimeout(15_000);
   const pageErrors = collectPageErrors(page);
-  const pageText = () => page.locator('main').innerText().catch(() => '(page text unavailable)');
   try {
     const onB = await audioReceived(service);
-    const completed = async (s: TestService) => (await scrape(s.url)).value('streams_total', { route: 'segmented', outcome: 'completed' });
-    const completedBefore = [await completed(pair.a), await completed(service)];
-    await page.goto(`http://127.0.0.1:${pair.proxy.port}/`);
-    await page.getByRole('button', { name: 'Start' }).click();
-    const sentSeconds = () => page.$eval('#sent', (el) => Number((el as HTMLElement).dataset.samples) / Number((el as HTMLElement).dataset.rate));
-    await page.waitForFunction(() => {
-      const d = document.getElementById('sent')?.dataset;
-      return Number(d?.samples) / Number(d?.rate) >= 3;
-    }, undefined, { timeout: 20_000, polling: 50 });
+    const completedOnB = await completed(service);
+    await startStreaming(page, pair.proxy.port, 3);
+    const capturedAtNotice = await capturedSeconds(page);
 
     pair.proxy.switchTo(service.port);
     drain(pair, 30_000);
-    try {
-      await page.waitForFunction(() => /moved the stream/.test(document.getElementById('log')?.textContent ?? ''), undefined, { timeout: 10_000, polling: 50 });
-    } catch (err) {
-      throw new Error(`no move shown within 10 s. Page errors: ${JSON.stringify(pageErrors)}\nPage:\n${await pageText()}`, { cause: err });
-    }
-    const log = await page.$$eval('#log li', (items) => items.map((li) => li.textContent ?? ''));
+    const log = await waitForLog(page, /moved the stream/, 'move', pageErrors);
     assert.equal(log.length, 1, JSON.stringify(log));
-    const m = /^Server going away \(deadline 30000 ms\): moved the stream at (\d+\.\d\d) s to a new connection\.$/.exec(log[0]);
+    const m = /^Server going away \(deadline 30000 ms\): moved the stream at (\d+\.\d\d) s to a new connection \((\d+\.\d\d) s of audio sent again\)\.$/.exec(log[0]);
     assert.ok(m, log[0]);
-    const at = Number(m[1]);
-    assert.ok(at >= 3, `moved at ${at} s`);
+    const [at, replayed] = [Number(m[1]), Number(m[2])];
+    assert.ok(at <= capturedAtNotice + 0.5 && replayed >= 0, `took over at ${at} s, sent ${replayed} s again (${capturedAtNotice} s captured at the notice)`);
 
     // The microphone goes on through the new connection: speech after the move is found and shown.
     await page.waitForFunction(
@@ -220,37 +277,88 @@ test('when its server drains, the page moves the microphone stream to a new conn
       { timeout: 25_000, polling: 100 },
     );
     assert.equal((await scrape(service.url)).sum('active_streams'), 1, 'B carries the stream now');
-    await page.getByRole('button', { name: 'Stop' }).click();
-    await page.waitForFunction(() => /Stream ended after/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 15_000 });
-    const sent = await sentSeconds();
-    assert.match(await page.locator('#status').innerText(), new RegExp(`^Stream ended after ${sent.toFixed(2)} s of audio$`), 'the status counts the whole stream');
+    const sent = await stopAndCheckStatus(page);
 
-    // Each connection's stream completed; every sample reached one instance exactly once.
+    // B's stream completed and got the audio from the take-over point on (A's was closed by the page).
     const deadline = Date.now() + 10_000;
-    while ((await completed(service)) < completedBefore[1] + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual([await completed(pair.a), await completed(service)], [completedBefore[0] + 1, completedBefore[1] + 1]);
-    const received = [await audioReceived(pair.a), (await audioReceived(service)) - onB];
-    assert.ok(Math.abs(received[0] + received[1] - sent) < 1e-6, `instances received ${received.join(' + ')} s, the page sent ${sent} s`);
-    assert.ok(Math.abs(received[0] - at) < 0.005, `A got the audio before the move: ${received[0]} s, moved at ${at} s`);
+    while ((await completed(service)) < completedOnB + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await completed(service), completedOnB + 1);
+    const onA = await audioReceived(pair.a);
+    const toB = (await audioReceived(service)) - onB;
+    assert.ok(Math.abs(toB - (sent - Number(m[1]))) < 0.006, `B received ${toB} s, the page captured ${sent} s and moved at ${at} s`);
+    assert.ok(onA >= at - 0.005, `A received ${onA} s, up to the take-over point ${at} s at least`);
 
-    // One timeline: consecutive final segments are separated by the fixture's silences, except the pieces
-    // of a segment split at the move, which meet there.
-    const finals = (await shownSegments(page)).filter((s) => s.final).reverse();
-    const detail = JSON.stringify(finals.map((s) => [s.start, s.end]));
-    assert.ok(finals.some((s) => s.start > at) && finals.some((s) => s.end <= at + 1e-6), `segments on both sides of the move at ${at} s (A got ${received[0]} s): ${detail}`);
-    for (let i = 1; i < finals.length; i++) {
-      const [prev, next] = [finals[i - 1], finals[i]];
-      const split = Math.abs(prev.end - received[0]) < 1e-6 && Math.abs(next.start - received[0]) <= 512 / 16000 + 1e-6;
-      const gap = next.start - prev.end;
-      assert.ok(split || (gap >= 1.0 && gap <= 2.6), `between ${prev.end} and ${next.start} s: ${detail}`);
-    }
-    assert.ok(finals.at(-1)!.end <= sent + 1e-6, `nothing after the audio sent: ${detail}`);
+    const finals = await checkOneTimeline(page, sent);
+    assert.ok(finals.some((s) => s.start > at), JSON.stringify(finals));
     assert.equal(await page.locator('#errors').innerText(), '');
     assert.deepEqual(pageErrors, []);
     await page.screenshot({ path: join(ARTIFACTS, 'page-moved.png'), fullPage: true });
   } finally {
     await page.close();
     await pair.close();
+  }
+});
+
+test('when its connection drops mid-speech, the page resumes the stream on a new connection from the last committed point: every segment once, shown in its log', { timeout: 90_000 }, async (t) => {
+  const executablePath = findChromium();
+  if (!executablePath) return unavailable(t, 'Chromium not found (/usr/bin/chromium or chromium on PATH; Debian: apt-get install chromium)');
+  if (!(await pageMounted(t))) return;
+  browser ??= await launchWithMicrophone(executablePath, fixture.path);
+
+  // The page and its stream go through a forwarder that cuts every connection at once (1006 on both sides).
+  const proxy = await startSwitchProxy(service.port);
+  const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+  page.setDefaultTimeout(15_000);
+  const pageErrors = collectPageErrors(page);
+  try {
+    const metrics = await scrape(service.url);
+    const [resumesBefore, receivedBefore] = [metrics.value('stream_resumes_total', { route: 'segmented' }), metrics.sum('audio_received_seconds_total')];
+    // Cut inside speech, after a whole segment was shown: its final must not come again, and the
+    // segment in progress must come once, whole.
+    await startStreaming(page, proxy.port, 2);
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll('#segments li[data-final="true"]')).some((li) => Number(li.getAttribute('data-start')) >= 0.1) &&
+        (document.getElementById('activity')?.dataset.state === 'active'),
+      undefined,
+      { timeout: 25_000, polling: 50 },
+    );
+    proxy.reset();
+    const log = await waitForLog(page, /resumed the stream/, 'resume', pageErrors);
+    assert.equal(log.length, 1, JSON.stringify(log));
+    const m = /^Connection dropped \(1006\): resumed the stream at (\d+\.\d\d) s on a new connection after (\d+) ms \((\d+\.\d\d) s of audio sent again\)\.$/.exec(log[0]);
+    assert.ok(m, log[0]);
+    const [at, tookMs, replayed] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    assert.ok(replayed > 0 && tookMs < 5_000, log[0]);
+
+    // Speech after the resume is found and shown, then Stop ends the stream on the new connection.
+    await page.waitForFunction(
+      (x) => Array.from(document.querySelectorAll('#segments li[data-final="true"]')).some((li) => Number(li.getAttribute('data-start')) > x + 0.5),
+      at,
+      { timeout: 25_000, polling: 100 },
+    );
+    const sent = await stopAndCheckStatus(page);
+
+    // The server counted the resume; it got every sample, the replayed ones twice at most.
+    let after = await scrape(service.url);
+    const deadline = Date.now() + 10_000;
+    while (after.sum('active_streams') !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await scrape(service.url);
+    }
+    assert.equal(after.value('stream_resumes_total', { route: 'segmented' }) - resumesBefore, 1);
+    const received = after.sum('audio_received_seconds_total') - receivedBefore;
+    assert.ok(received >= sent - 0.001 && received <= sent + replayed + 0.006, `the server received ${received} s for ${sent} s captured, ${replayed} s sent again`);
+
+    const finals = await checkOneTimeline(page, sent);
+    assert.ok(finals.some((s) => s.end <= at + 1e-6) && finals.some((s) => s.start > at), `segments on both sides of the resume at ${at} s: ${JSON.stringify(finals)}`);
+    assert.equal((await shownSegments(page)).filter((s) => !s.final).length, 0);
+    assert.equal(await page.locator('#errors').innerText(), '');
+    assert.deepEqual(pageErrors, []);
+    await page.screenshot({ path: join(ARTIFACTS, 'page-resumed.png'), fullPage: true });
+  } finally {
+    await page.close();
+    await proxy.close();
   }
 });
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
+import { connectWebSocket } from '../../src/client/browser-connection.ts';
 import { streamAudio, type Resume, type StreamResult } from '../../src/client/stream-client.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
@@ -24,8 +25,11 @@ before(async () => {
 });
 after(() => service.shutdown(0));
 
-/** Streams the fixture in real time through a forwarder, which `cut` breaks once 5.5 s of audio went through (inside the second speech). */
-async function streamWithCut(cut: 'reset' | 'blackHole'): Promise<{ result: StreamResult; resumes: Resume[] }> {
+/**
+ * Streams the fixture in real time through a forwarder, which `cut` breaks once 5.5 s of audio went
+ * through (inside the second speech); over `ws`, or over the WHATWG WebSocket the page uses.
+ */
+async function streamWithCut(cut: 'reset' | 'blackHole', transport: 'ws' | 'WebSocket'): Promise<{ result: StreamResult; resumes: Resume[] }> {
   const proxy = await startSwitchProxy(service.port);
   const resumes: Resume[] = [];
   try {
@@ -38,6 +42,7 @@ async function streamWithCut(cut: 'reset' | 'blackHole'): Promise<{ result: Stre
       interimResults: true,
       stallTimeoutMs: 1500,
       onResume: (r) => resumes.push(r),
+      ...(transport === 'WebSocket' && { connect: connectWebSocket }),
     });
     await proxy.until(() => proxy.bytesTo(service.port) >= (REGION_B.start + 0.7) * 32_000, 'audio inside the second speech region');
     proxy[cut]();
@@ -47,10 +52,10 @@ async function streamWithCut(cut: 'reset' | 'blackHole'): Promise<{ result: Stre
   }
 }
 
-for (const cut of ['reset', 'blackHole'] as const) {
-  test(`a connection lost mid-speech (${cut}) is resumed from the committed point: every final once, as an uninterrupted run gives it`, { timeout: 60_000 }, async () => {
+for (const [cut, transport] of [['reset', 'ws'], ['blackHole', 'ws'], ['reset', 'WebSocket'], ['blackHole', 'WebSocket']] as const) {
+  test(`a connection lost mid-speech (${cut}, over ${transport}) is resumed from the committed point: every final once, as an uninterrupted run gives it`, { timeout: 60_000 }, async () => {
     const before = (await scrape(service.url)).value('stream_resumes_total', { route: 'segmented' });
-    const { result, resumes } = await streamWithCut(cut);
+    const { result, resumes } = await streamWithCut(cut, transport);
     assert.equal(result.closeCode, 1000);
     assert.equal(resumes.length, 1, JSON.stringify(resumes));
     const [resume] = resumes;

@@ -1,20 +1,19 @@
 // The live page: microphone → AudioWorklet (native-rate mono Float32) → websocket to
 // /api/v1/segmented as f32 little-endian PCM, ~50 ms per binary frame, with interim results.
 // Shows voice activity, segments (the model's text, keyword detections or sample count) and errors
-// as they arrive, and model RTF and active streams read from /metrics every 2 s. When the server
-// goes away (going_away), the stream moves to a new connection without a gap, and the log says so.
+// as they arrive, and model RTF and active streams read from /metrics every 2 s. The stream is the
+// client's own (src/client/moving-stream.ts, served under /page/lib/): when the server goes away it
+// moves to a new connection, and when the connection is lost it resumes on a new one from the last
+// committed point, sending the audio from there again; the log says so.
 // Plain modern JS, served as is (no build step).
+import { connectWebSocket } from '/page/lib/browser-connection.js';
+import { MovingStream } from '/page/lib/moving-stream.js';
+import { LivePcm } from '/page/lib/pcm-source.js';
 
 const CHUNK_SECONDS = 0.05;
 const STATS_INTERVAL_MS = 2000;
 const MAX_SEGMENTS = 200;
 const STOP_TIMEOUT_MS = 15000;
-const CONNECT_TIMEOUT_MS = 10000;
-/** Moving after going_away: connection attempts with a backoff doubling from 100 ms to 2 s, until the deadline. */
-const MOVE_CONNECT_TIMEOUT_MS = 10000;
-const MOVE_CONFIRM_TIMEOUT_MS = 2000;
-const MOVE_BACKOFF_FIRST_MS = 100;
-const MOVE_BACKOFF_MAX_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -60,22 +59,15 @@ async function start() {
     mic: null,
     node: null,
     rate: 0,
-    samplesSent: 0,
+    /** The microphone's audio, kept for a resume until the stream no longer needs it. */
+    source: new LivePcm(),
+    samples: 0,
+    /** Where the connection carrying the stream took it over (its time_offset). */
+    offset: 0,
+    abort: new AbortController(),
     stopTimer: 0,
     endText: '',
-    /** Every connection that carried the stream, in order; `leg` is the one the audio goes to. */
-    legs: [],
-    leg: null,
-    /** Index of the connection whose events are shown as they come; later ones wait until it ended. */
-    showing: 0,
-    /** A move in progress (a promise), the move's wish to hold the audio at the next move point, the audio held. */
-    moving: null,
-    holdWanted: null,
-    held: null,
-    stopRequested: null,
-    requestStop: null,
   };
-  s.stopRequested = new Promise((resolve) => (s.requestStop = resolve));
   session = s;
   setState(s, 'Asking for the microphone…');
   try {
@@ -97,112 +89,59 @@ async function start() {
       channelInterpretation: 'speakers',
       processorOptions: { frames: Math.round(s.rate * CHUNK_SECONDS) },
     });
-    setState(s, 'Connecting…');
-    const leg = await openLeg(s, CONNECT_TIMEOUT_MS);
-    if (s.state !== 'starting') {
-      leg.ws.close();
-      return teardown(s);
-    }
-    adopt(s, leg);
   } catch (err) {
     teardown(s);
     throw err;
   }
+  if (s.state !== 'starting') return teardown(s);
 
-  s.leg.ws.send(JSON.stringify(startRequest(s)));
+  setState(s, 'Connecting…');
+  const stream = new MovingStream(
+    {
+      addr: `${location.origin.replace(/^http/, 'ws')}/api/v1/segmented${query}`,
+      format: { channels: 1, sample_rate: s.rate, bit_depth: 32, is_float: true },
+      interimResults: true,
+      source: s.source,
+      connect: connectWebSocket,
+      chunkBytes: 4 * Math.round(s.rate * CHUNK_SECONDS),
+      onEvent: (ev) => onEvent(s, ev),
+      onMove: (m) => {
+        s.offset = m.atSeconds;
+        log(`Server going away (deadline ${m.deadlineMs} ms): moved the stream at ${m.atSeconds.toFixed(2)} s to a new connection (${m.replayedSeconds.toFixed(2)} s of audio sent again).`);
+      },
+      onMoveFailed: (f) => log(`Server going away (deadline ${f.deadlineMs} ms): could not move the stream (${f.reason}); it goes on until the server closes it.`),
+      onResume: (r) => {
+        s.offset = r.atSeconds;
+        const gap = r.gapSeconds > 0 ? `; ${r.gapSeconds.toFixed(2)} s of audio older than the replay buffer were lost` : '';
+        log(`Connection ${r.reason}: resumed the stream at ${r.atSeconds.toFixed(2)} s on a new connection after ${Math.round(r.tookMs)} ms (${r.replayedSeconds.toFixed(2)} s of audio sent again${gap}).`);
+      },
+    },
+    s.abort.signal,
+  );
+  // The microphone's audio is kept from the first block on and goes out once the stream started, so
+  // the stream's time 0 is the first sample captured. The node outputs silence; it is connected to
+  // the destination only so that the graph pulls it.
   s.node.port.onmessage = (event) => {
     const msg = event.data;
-    if (msg.type !== 'samples') return;
-    send(s, msg.samples);
+    if (msg.type !== 'samples' || s.source.ended) return;
+    capture(s, msg.samples);
     ui.level.value = Math.min(1, msg.peak);
   };
-  // Audio flows only once `start` is sent, so the stream's time 0 is the first sample sent. The node
-  // outputs silence; it is connected to the destination only so that the graph pulls it.
   s.ctx.createMediaStreamSource(s.mic).connect(s.node).connect(s.ctx.destination);
   if (s.ctx.state !== 'running') await s.ctx.resume();
-  s.state = 'streaming';
-  setState(s, `Streaming (${s.rate} Hz)`);
-  setActivity('inactive', 'Listening: no speech');
+  stream.run().then(
+    (result) => finished(s, result),
+    (err) => {
+      fail(s.state === 'starting' ? new Error(`Could not connect to the service (${err.message}; if it needs a token, open this page with ?token=…).`) : err);
+    },
+  );
 }
 
-function startRequest(s) {
-  return { request: 'start', format: { channels: 1, sample_rate: s.rate, bit_depth: 32, is_float: true }, interim_results: true };
-}
-
-/** A new websocket (one leg of the stream); rejects when it cannot open within `timeoutMs`. */
-function openLeg(s, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/v1/segmented${query}`);
-    ws.binaryType = 'arraybuffer';
-    const leg = { ws, timeOffset: 0, events: [], shown: 0, ended: false, adopted: false, notice: null, moveTried: false, awaitingConfirm: false, onConfirm: null, onGone: null };
-    let opened = false;
-    const timer = setTimeout(() => ws.close(), timeoutMs);
-    ws.onopen = () => {
-      opened = true;
-      clearTimeout(timer);
-      resolve(leg);
-    };
-    ws.onmessage = (event) => {
-      if (typeof event.data !== 'string') return;
-      let ev;
-      try {
-        ev = JSON.parse(event.data);
-      } catch (err) {
-        showError(`Bad message from the service: ${err.message}`);
-        return;
-      }
-      receive(s, leg, ev);
-    };
-    ws.onclose = (event) => {
-      clearTimeout(timer);
-      if (!opened) {
-        reject(new Error('Could not connect to the service (if it needs a token, open this page with ?token=…).'));
-        return;
-      }
-      leg.ended = true;
-      leg.onGone?.(event.code);
-      if (leg.adopted) legClosed(s, leg, event);
-    };
-  });
-}
-
-/** The leg now carries the stream: the audio goes to it, its events are shown in turn. */
-function adopt(s, leg) {
-  leg.adopted = true;
-  s.legs.push(leg);
-  s.leg = leg;
-  showEvents(s);
-}
-
-function send(s, samples) {
-  if (s.state === 'stopped') return;
-  if (s.held) {
-    s.held.push(samples); // a move is in progress: for the connection that ends up with the stream
-    return;
-  }
-  if (s.holdWanted) {
-    // Hold at the next move point: the blocks before it go to the old connection, the rest waits.
-    const step = moveStepFrames(s.rate);
-    const head = Math.ceil(s.samplesSent / step) * step - s.samplesSent;
-    if (head < samples.length) {
-      if (head > 0) sendNow(s, samples.subarray(0, head));
-      s.held = [samples.subarray(head)];
-      const hold = s.holdWanted;
-      s.holdWanted = null;
-      hold(s.samplesSent);
-      return;
-    }
-  }
-  sendNow(s, samples);
-}
-
-function sendNow(s, samples) {
-  const ws = s.leg?.ws;
-  if (!ws || ws.readyState !== WebSocket.OPEN) return;
-  ws.send(littleEndian ? samples : toLittleEndian(samples));
-  s.samplesSent += samples.length;
-  ui.sent.textContent = `${(s.samplesSent / s.rate).toFixed(1)} s of audio sent at ${s.rate} Hz`;
-  ui.sent.dataset.samples = String(s.samplesSent);
+function capture(s, samples) {
+  s.source.append(new Uint8Array(littleEndian ? samples.buffer : toLittleEndian(samples)));
+  s.samples += samples.length;
+  ui.sent.textContent = `${(s.samples / s.rate).toFixed(1)} s of audio streamed at ${s.rate} Hz`;
+  ui.sent.dataset.samples = String(s.samples);
   ui.sent.dataset.rate = String(s.rate);
 }
 
@@ -216,21 +155,17 @@ async function stop(s) {
   if (s.state === 'stopping' || s.state === 'stopped') return;
   const wasStarting = s.state === 'starting';
   s.state = 'stopping';
-  s.requestStop();
   setState(s, 'Finishing: waiting for the last results…');
-  if (wasStarting || !s.leg) {
+  if (wasStarting) {
     teardown(s);
     return;
   }
-  // A move in flight settles first, so that the audio it holds goes to the connection that has the stream.
-  await s.moving;
-  // Send the partial block the worklet still holds, then stop; the server answers every result,
-  // then stream_end, and closes the socket.
+  // The partial block the worklet still holds is the stream's last audio; then the stream sends stop,
+  // and the server answers every result, then stream_end, and closes the socket.
   await flushWorklet(s);
   stopAudio(s);
-  const { ws } = s.leg;
-  ws.send(JSON.stringify({ request: 'stop', disconnect: true }));
-  s.stopTimer = setTimeout(() => ws.close(1000, 'stop timed out'), STOP_TIMEOUT_MS);
+  s.source.end();
+  s.stopTimer = setTimeout(() => s.abort.abort(), STOP_TIMEOUT_MS);
 }
 
 function flushWorklet(s) {
@@ -247,19 +182,14 @@ function flushWorklet(s) {
   });
 }
 
-function legClosed(s, leg, event) {
-  showEvents(s);
-  if (leg === s.leg) return onClosed(s, event);
-  // A connection the stream moved away from: it closes after its stream_end.
-  if (!leg.events.some((e) => e.type === 'stream_end')) {
-    showError(`A previous connection closed (code ${event.code}) before its last results.`);
-  }
-}
-
-function onClosed(s, event) {
+/** The stream is over: every connection closed. */
+function finished(s, result) {
   clearTimeout(s.stopTimer);
-  if (event.code !== 1000) {
-    showError(`Connection closed (code ${event.code}${event.reason ? `: ${event.reason}` : ''}).`);
+  if (result.resumeFailure) {
+    const f = result.resumeFailure;
+    showError(`The connection was ${f.reason} at ${f.lostAtSeconds.toFixed(2)} s and the stream could not be resumed: ${f.why}.`);
+  } else if (result.closeCode !== 1000) {
+    showError(`Connection closed (code ${result.closeCode}${result.closeReason ? `: ${result.closeReason}` : ''}).`);
   }
   teardown(s);
 }
@@ -274,155 +204,26 @@ function stopAudio(s) {
 
 function teardown(s) {
   stopAudio(s);
-  const ws = s.leg?.ws;
-  if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+  if (!s.source.ended) s.source.end();
+  s.abort.abort();
   const ran = s.state === 'stopping' || s.state === 'streaming';
   s.state = 'stopped';
-  s.requestStop?.();
   if (session === s) session = null;
   setState(s, s.endText || (ran ? 'Disconnected' : 'Idle'));
   setActivity('idle', 'Not listening');
 }
 
-// ---- moving to another instance ----
-// On going_away the page moves the stream as docs/protocol.md recommends: a new connection to the
-// same address (the load balancer picks a ready instance), `start` with time_offset = the audio sent,
-// confirmed by the ack of a keepalive sent after it, then `stop` on the old connection. The
-// microphone's audio is held meanwhile (a round trip) and goes to whichever connection has the stream.
-
-function maybeMove(s) {
-  const from = s.leg;
-  if (s.state !== 'streaming' || s.moving || !from?.notice || from.moveTried) return;
-  from.moveTried = true;
-  s.moving = move(s, from)
-    .catch((err) => showError(`Moving the stream failed: ${err.message}`))
-    .finally(() => {
-      s.moving = null;
-      maybeMove(s); // the new connection may have had its own notice already
-    });
-}
-
-async function move(s, from) {
-  const { deadlineMs, receivedAt } = from.notice;
-  const deadline = receivedAt + deadlineMs;
-  const notice = `Server going away (deadline ${deadlineMs} ms)`;
-  let last = 'none';
-  for (let k = 0; ; k++) {
-    if (s.state !== 'streaming') return;
-    if (from.ws.readyState !== WebSocket.OPEN) {
-      log(`${notice}: could not move the stream before the server closed it (last attempt: ${last}).`);
-      return;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      log(`${notice}: could not move the stream (last attempt: ${last}); it goes on until the server closes it.`);
-      return;
-    }
-    let next = null;
-    try {
-      next = await openLeg(s, Math.min(MOVE_CONNECT_TIMEOUT_MS, left));
-      if (s.state !== 'streaming') {
-        next.ws.close();
-        return;
-      }
-      const at = await holdAudio(s);
-      try {
-        if (from.ws.readyState !== WebSocket.OPEN) throw new Error('the server closed the stream');
-        next.timeOffset = at / s.rate;
-        next.awaitingConfirm = true;
-        next.ws.send(JSON.stringify({ ...startRequest(s), time_offset: next.timeOffset }));
-        next.ws.send(JSON.stringify({ request: 'keepalive' }));
-        await confirmed(next, Math.min(MOVE_CONFIRM_TIMEOUT_MS, left));
-        from.ws.send(JSON.stringify({ request: 'stop', disconnect: true }));
-        adopt(s, next);
-      } finally {
-        releaseAudio(s);
-      }
-      log(`${notice}: moved the stream at ${next.timeOffset.toFixed(2)} s to a new connection.`);
-      return;
-    } catch (err) {
-      if (next && !next.adopted) next.ws.close();
-      last = err.message;
-    }
-    const backoff = Math.min(MOVE_BACKOFF_MAX_MS, MOVE_BACKOFF_FIRST_MS * 2 ** k) * (0.5 + Math.random() / 2);
-    await Promise.race([new Promise((r) => setTimeout(r, Math.min(backoff, Math.max(0, deadline - Date.now())))), s.stopRequested]);
-  }
-}
-
-/** Resolves with the samples sent once the audio is held at a move point (the next microphone block). */
-function holdAudio(s) {
-  return new Promise((resolve) => (s.holdWanted = resolve));
-}
-
-function releaseAudio(s) {
-  const blocks = s.held ?? [];
-  s.held = null;
-  for (const b of blocks) sendNow(s, b);
-}
-
-/** The keepalive sent after `start` is answered only once the start was taken (messages are handled in order). */
-function confirmed(leg, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      leg.onConfirm = null;
-      leg.onGone = null;
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`the new connection did not confirm the stream within ${Math.round(timeoutMs)} ms`));
-    }, timeoutMs);
-    leg.onConfirm = () => {
-      done();
-      resolve();
-    };
-    leg.onGone = (code) => {
-      done();
-      const error = leg.events.find((e) => e.type === 'error');
-      reject(new Error(error ? `the new connection refused the stream: ${error.message} (${error.code})` : `the new connection closed (${code})`));
-    };
-  });
-}
-
-/** The fewest samples that make whole 32 ms VAD windows at this rate (1536 at 48 kHz, 7056 at 44.1 kHz), else 1. */
-function moveStepFrames(rate) {
-  for (let windows = 1; windows <= 5; windows++) {
-    const frames = (rate * windows * 512) / 16000;
-    if (Number.isInteger(frames)) return frames;
-  }
-  return 1;
-}
-
 // ---- events ----
 
-function receive(s, leg, ev) {
-  if (leg.awaitingConfirm && ev.type === 'ack' && ev.request === 'keepalive') {
-    leg.awaitingConfirm = false; // the page's own probe: not shown
-    leg.onConfirm?.();
-    return;
-  }
-  leg.events.push(ev);
-  if (ev.type === 'stream_end') leg.ended = true;
-  if (ev.type === 'going_away' && !leg.notice) {
-    leg.notice = { deadlineMs: ev.deadline_ms, receivedAt: Date.now() };
-    maybeMove(s);
-  }
-  showEvents(s);
-}
-
-/** Shows events connection after connection: a new connection's wait until the previous one ended. */
-function showEvents(s) {
-  for (;;) {
-    const leg = s.legs[s.showing];
-    if (!leg) return;
-    while (leg.shown < leg.events.length) onEvent(s, leg, leg.events[leg.shown++]);
-    if (!leg.ended || s.showing === s.legs.length - 1) return;
-    s.showing++;
-  }
-}
-
-function onEvent(s, leg, ev) {
+/** The stream's events, connection after connection on one timeline (moves and resumes included). */
+function onEvent(s, ev) {
   switch (ev.type) {
+    case 'started':
+      if (s.state !== 'starting') break; // a new connection took the stream over
+      s.state = 'streaming';
+      setState(s, `Streaming (${s.rate} Hz)`);
+      setActivity('inactive', 'Listening: no speech');
+      break;
     case 'active':
       setActivity('active', `Speech since ${secs(ev.time)}`);
       break;
@@ -436,13 +237,12 @@ function onEvent(s, leg, ev) {
       showError(ev.channel === undefined ? `${ev.message} (${ev.code})` : `Channel ${ev.channel}: ${ev.message}`);
       break;
     case 'stream_end': {
-      if (leg !== s.leg) break; // a connection the stream moved away from
       const d = ev.channel_durations?.[0];
-      s.endText = `Stream ended${typeof d === 'number' ? ` after ${secs(leg.timeOffset + d)} of audio` : ''}`;
+      s.endText = `Stream ended${typeof d === 'number' ? ` after ${secs(s.offset + d)} of audio` : ''}`;
       setState(s, s.endText);
       break;
     }
-    default: // going_away is handled on arrival; events this page does not know are ignored, as the protocol asks
+    default: // going_away and committed are the stream's own; events this page does not know are ignored, as the protocol asks
   }
 }
 
@@ -567,7 +367,7 @@ function clearErrors() {
   ui.errors.replaceChildren();
 }
 
-/** A line in the connection log (moves to another instance). */
+/** A line in the connection log (moves and resumes). */
 function log(text) {
   const li = document.createElement('li');
   li.textContent = text;
