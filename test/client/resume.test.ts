@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connectWebSocket } from '../../src/client/browser-connection.ts';
+import { connect } from '../../src/client/connection.ts';
+import { MovingStream } from '../../src/client/moving-stream.ts';
+import { LivePcm } from '../../src/client/pcm-source.ts';
 import { streamAudio, type Resume, type StreamResult } from '../../src/client/stream-client.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
@@ -116,4 +119,65 @@ test('simple route: a resume starts at the end of the last chunk delivered, so t
   } finally {
     await proxy.close();
   }
+});
+
+test('a replay buffer shorter than the audio since the committed point: the resume starts after the oldest audio kept, and reports the gap', { timeout: 60_000 }, async () => {
+  const proxy = await startSwitchProxy(service.port);
+  try {
+    const resumes: Resume[] = [];
+    const running = streamAudio({
+      addr: `ws://127.0.0.1:${proxy.port}/api/v1/segmented`,
+      format: fixture.format,
+      pcm: fixture.pcm,
+      realTime: true,
+      chunkBytes: 3200,
+      maxReplaySeconds: 0.5,
+      onResume: (r) => resumes.push(r),
+    });
+    // 0.7 s into the second speech region: its committed point is before the region, more than 0.5 s back.
+    await proxy.until(() => proxy.bytesTo(service.port) >= (REGION_B.start + 0.7) * 32_000, 'audio inside the second speech region');
+    proxy.reset();
+    const result = await running;
+    assert.equal(result.closeCode, 1000);
+    assert.equal(resumes.length, 1, JSON.stringify(resumes));
+    const [r] = resumes;
+    assert.ok(r.replayedSeconds <= 0.5 + 1e-9 && r.replayedSeconds > 0.5 - 0.032 - 0.1, `sent again ${r.replayedSeconds} s: the 0.5 s kept, on the VAD grid`);
+    assert.ok(r.gapSeconds > 0.1, `a gap of ${r.gapSeconds} s reported`);
+    assert.ok(r.atSeconds > REGION_B.start, `resumed at ${r.atSeconds} s, inside the speech: the audio before it was not kept`);
+    assert.equal(Math.round(r.atSeconds * 16000) % 512, 0, 'the resume point is on the VAD grid');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a live source keeps only the audio a resume may send again: at most maxReplaySeconds before what was sent', { timeout: 60_000 }, async () => {
+  const source = new LivePcm();
+  let sentBytes = 0;
+  let mostKept = 0;
+  const stream = new MovingStream(
+    {
+      addr: service.ws('segmented'),
+      format: fixture.format,
+      source,
+      connect,
+      maxReplaySeconds: 1,
+      onProgress: (sent) => {
+        sentBytes = sent * 32_000;
+        mostKept = Math.max(mostKept, sentBytes - source.start);
+      },
+    },
+    AbortSignal.timeout(30_000),
+  );
+  const running = stream.run();
+  for (let at = 0; at < fixture.pcm.byteLength; at += 3200) {
+    source.append(fixture.pcm.slice(at, at + 3200)); // a copy, as a microphone block is
+    await new Promise((r) => setImmediate(r));
+  }
+  source.end();
+  const result = await running;
+  assert.equal(result.closeCode, 1000);
+  assert.equal(result.sentSeconds, fixture.duration);
+  assert.ok(mostKept > 0.9 * 32_000 && mostKept <= 32_000 + 3200, `kept at most ${mostKept / 32_000} s behind what was sent (1 s, plus one block)`);
+  assert.ok(source.start >= fixture.pcm.byteLength - 32_000 - 3200, `released up to ${source.start} of ${fixture.pcm.byteLength} bytes`);
+  assert.throws(() => source.read(0, 10), /not kept/);
 });
