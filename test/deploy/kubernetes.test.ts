@@ -4,8 +4,9 @@
 // ConfigMap passes the service's own config validation, every PromQL expression reads exported
 // series only, and the PrometheusRule carries exactly the alerts of otel/alerts.yml.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import yaml from 'js-yaml';
 import { parseConfig } from '../../src/config.ts';
@@ -13,6 +14,7 @@ import { shutdownBoundMs } from '../../src/service.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { CATALOGUE_SERIES } from '../otel/catalogue.ts';
 import { aggregationsIn, metricNamesIn } from '../otel/promql.ts';
+import { kustomize, kustomizeMissing, type Rendered } from './kustomize.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = join(root, 'deploy/kubernetes');
@@ -54,7 +56,7 @@ const MODEL_PACKAGES: Record<string, string> = {
 test('every manifest validates against the schema of its kind', async () => {
   const kinds = objects.map((o) => o.object.kind).sort();
   assert.deepEqual(kinds, [
-    'ConfigMap', 'Deployment', 'HTTPRoute', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace',
+    'Deployment', 'HTTPRoute', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace',
     'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'ScaledObject', 'Service',
   ]);
   for (const { file, object } of objects) {
@@ -103,6 +105,7 @@ interface Container {
   livenessProbe: Probe;
   readinessProbe: Probe;
   lifecycle: { preStop: { sleep: { seconds: number } } };
+  volumeMounts: { name: string; mountPath: string }[];
 }
 interface PodSpec {
   terminationGracePeriodSeconds: number;
@@ -111,7 +114,24 @@ interface PodSpec {
 }
 const deployment = () => find<{ metadata: { name: string }; spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } }>('Deployment');
 const container = () => deployment().spec.template.spec.containers[0];
-const config = () => parseConfig(JSON.parse(find<{ data: Record<string, string> }>('ConfigMap').data['config.json']), 'deploy/kubernetes/base/configmap.yaml');
+
+interface Kustomization {
+  configMapGenerator?: { name: string; files?: string[]; options?: { disableNameSuffixHash?: boolean } }[];
+  generatorOptions?: { disableNameSuffixHash?: boolean };
+}
+const BASE = 'base/kustomization.yaml';
+const kustomization = (file: string) => docs.get(file)!.find(isKustomization) as Kustomization;
+/** The base's one generated ConfigMap, and its one file: [key in the ConfigMap, path from the base]. */
+const generator = () => {
+  const generators = kustomization(BASE).configMapGenerator ?? [];
+  assert.equal(generators.length, 1, `${BASE} generates the config (configMapGenerator)`);
+  const files = generators[0].files ?? [];
+  assert.equal(files.length, 1);
+  const [key, path] = files[0].includes('=') ? files[0].split('=') : [basename(files[0]), files[0]];
+  return { ...generators[0], key, path: join('base', path) };
+};
+const config = () => parseConfig(JSON.parse(readFileSync(join(dir, generator().path), 'utf8')), `deploy/kubernetes/${generator().path}`);
+const kustomizeSkip = kustomizeMissing();
 
 let service: TestService;
 before(async () => {
@@ -119,14 +139,47 @@ before(async () => {
 });
 after(() => service.shutdown(0));
 
-test('the ConfigMap holds a config the service accepts, at the path the container reads', () => {
+test('the generated ConfigMap holds a config the service accepts, at the path the container reads', () => {
   const c = config();
   const pod = deployment().spec.template.spec;
   const args = container().args ?? [];
   assert.equal(args[0], '--config');
-  assert.equal(args[1], '/etc/streamer/config.json');
-  assert.equal(pod.volumes.find((v) => v.configMap)?.configMap?.name, find('ConfigMap').metadata.name);
+  const volume = pod.volumes.find((v) => v.configMap)!;
+  const mount = container().volumeMounts.find((m) => m.name === volume.name)!;
+  assert.equal(args[1], join(mount.mountPath, generator().key), 'the container reads the generated key');
   assert.ok(c.limits.max_streams > 0);
+});
+
+test('the config is a configMapGenerator with a hash suffix that the Deployment references, so an edit rolls the pods', () => {
+  assert.deepEqual(objects.filter((o) => o.object.kind === 'ConfigMap').map((o) => o.file), [], 'no plain ConfigMap: editing one does not restart the pods');
+  const g = generator();
+  assert.notEqual(g.options?.disableNameSuffixHash, true, 'the hash suffix is what rolls the pods');
+  assert.notEqual(kustomization(BASE).generatorOptions?.disableNameSuffixHash, true, 'the hash suffix is what rolls the pods');
+  // kustomize rewrites a reference to the generator's name into the hashed name; any other name is left alone.
+  assert.equal(deployment().spec.template.spec.volumes.find((v) => v.configMap)?.configMap?.name, g.name);
+});
+
+test('kubectl kustomize: the Deployment mounts the ConfigMap by its hashed name, and an edited config changes the pod template', { skip: kustomizeSkip }, () => {
+  const mounted = (objs: Rendered[]) => {
+    const d = objs.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } };
+    return d.spec.template.spec.volumes.find((v) => v.configMap)!.configMap!.name;
+  };
+  const rendered = kustomize(dir);
+  const maps = rendered.filter((o) => o.kind === 'ConfigMap');
+  assert.equal(maps.length, 1);
+  const declared = deployment().spec.template.spec.volumes.find((v) => v.configMap)!.configMap!.name;
+  assert.match(maps[0].metadata.name, new RegExp(`^${declared}-[a-z0-9]{6,}$`), 'a name with the hash of the content');
+  assert.equal(mounted(rendered), maps[0].metadata.name);
+
+  const copy = mkdtempSync(join(tmpdir(), 'streamer-kustomize-'));
+  try {
+    cpSync(dir, copy, { recursive: true });
+    const edited = { ...(JSON.parse(readFileSync(join(dir, generator().path), 'utf8')) as object), log_level: 'debug' };
+    writeFileSync(join(copy, generator().path), JSON.stringify(edited));
+    assert.notEqual(mounted(kustomize(copy)), mounted(rendered), 'an edited config gives the pods a new ConfigMap name: a rollout');
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 });
 
 test('probes: liveness on health, readiness and start-up on ready, paths that answer 200 on a running service', async () => {
