@@ -116,6 +116,9 @@ const deployment = () => find<{ metadata: { name: string }; spec: { selector: { 
 const container = () => deployment().spec.template.spec.containers[0];
 
 interface Kustomization {
+  resources?: string[];
+  components?: string[];
+  replicas?: unknown;
   configMapGenerator?: { name: string; files?: string[]; options?: { disableNameSuffixHash?: boolean } }[];
   generatorOptions?: { disableNameSuffixHash?: boolean };
 }
@@ -219,6 +222,39 @@ test('selectors: Service, PDB and PodMonitor select the Deployment’s pods, by 
   }
   assert.equal(find<{ spec: { scaleTargetRef: { name: string } } }>('ScaledObject').spec.scaleTargetRef.name, deployment().metadata.name);
   assert.equal(find<{ spec: { scaleTargetRef: { name: string } } }>('HorizontalPodAutoscaler').spec.scaleTargetRef.name, deployment().metadata.name);
+});
+
+/** The kustomize components that scale the Deployment (an autoscaler owns its replica count). */
+const AUTOSCALED = ['keda', 'hpa'];
+
+test('replicas are left to the autoscaler: neither the Deployment nor a kustomization sets them', () => {
+  for (const component of AUTOSCALED) {
+    const scalers = objects.filter((o) => o.file.startsWith(`${component}/`) && ['ScaledObject', 'HorizontalPodAutoscaler'].includes(o.object.kind));
+    assert.equal(scalers.length, 1, `${component} has an autoscaler`);
+  }
+  const spec = deployment().spec as { replicas?: number };
+  assert.equal(spec.replicas, undefined, 'every re-apply would reset the count the autoscaler chose');
+  for (const [file, ds] of docs) for (const k of ds.filter(isKustomization)) assert.equal(k.replicas, undefined, `${file} sets replicas`);
+});
+
+test('kubectl kustomize: no replicas in the rendered Deployment of the KEDA and the HPA variant', { skip: kustomizeSkip }, () => {
+  const overlay = mkdtempSync(join(tmpdir(), 'streamer-kustomize-'));
+  try {
+    for (const component of AUTOSCALED) {
+      // The default kustomization with this autoscaler, as the README tells an operator to make it.
+      const k = structuredClone(kustomization('kustomization.yaml')) as Record<string, unknown> & { resources: string[]; components: string[] };
+      // kustomize takes directories only as relative paths.
+      k.resources = k.resources.map((r) => relative(overlay, join(dir, r)));
+      k.components = k.components.map((c) => relative(overlay, join(dir, AUTOSCALED.includes(c) ? component : c)));
+      writeFileSync(join(overlay, 'kustomization.yaml'), yaml.dump(k));
+      const rendered = kustomize(overlay);
+      assert.ok(rendered.some((o) => ['ScaledObject', 'HorizontalPodAutoscaler'].includes(o.kind)), component);
+      const d = rendered.find((o) => o.kind === 'Deployment') as unknown as { spec: { replicas?: number } };
+      assert.equal(d.spec.replicas, undefined, `${component}: the autoscaler owns the count`);
+    }
+  } finally {
+    rmSync(overlay, { recursive: true, force: true });
+  }
 });
 
 /** Series names an expression reads that the service does not export. */
