@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import yaml from 'js-yaml';
-import { parseConfig } from '../../src/config.ts';
+import { loadConfig, parseConfig } from '../../src/config.ts';
 import { shutdownBoundMs } from '../../src/service.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { CATALOGUE_SERIES } from '../otel/catalogue.ts';
@@ -99,7 +99,7 @@ interface Probe {
 }
 interface Container {
   args?: string[];
-  env?: { name: string; value: string }[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }[];
   ports: { name: string; containerPort: number }[];
   startupProbe: Probe;
   livenessProbe: Probe;
@@ -116,6 +116,7 @@ const deployment = () => find<{ metadata: { name: string }; spec: { selector: { 
 const container = () => deployment().spec.template.spec.containers[0];
 
 interface Kustomization {
+  namespace?: string;
   resources?: string[];
   components?: string[];
   replicas?: unknown;
@@ -135,6 +136,12 @@ const generator = () => {
 };
 const config = () => parseConfig(JSON.parse(readFileSync(join(dir, generator().path), 'utf8')), `deploy/kubernetes/${generator().path}`);
 const kustomizeSkip = kustomizeMissing();
+
+/** The deploy guide, and its fenced code blocks of one language: what an operator copies. */
+const guide = readFileSync(join(root, 'deploy/README.md'), 'utf8');
+const guideBlocks = (lang: string) => [...guide.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === lang).map((m) => m[2]);
+/** The guide's YAML objects of one kind. */
+const guideObjects = <T = K8sObject>(kind: string) => guideBlocks('yaml').flatMap((b) => yaml.loadAll(b) as K8sObject[]).filter((o) => o?.kind === kind) as T[];
 
 let service: TestService;
 before(async () => {
@@ -222,6 +229,22 @@ test('selectors: Service, PDB and PodMonitor select the Deployment’s pods, by 
   }
   assert.equal(find<{ spec: { scaleTargetRef: { name: string } } }>('ScaledObject').spec.scaleTargetRef.name, deployment().metadata.name);
   assert.equal(find<{ spec: { scaleTargetRef: { name: string } } }>('HorizontalPodAutoscaler').spec.scaleTargetRef.name, deployment().metadata.name);
+});
+
+test('auth tokens: the Deployment reads STREAMER_TOKENS from the Secret the guide gives, and the service takes them', async () => {
+  const ref = container().env?.find((e) => e.name === 'STREAMER_TOKENS')?.valueFrom?.secretKeyRef;
+  assert.ok(ref, 'env STREAMER_TOKENS from a secretKeyRef');
+  assert.equal(ref.optional, true, 'auth stays off (as by default) until the Secret exists');
+  const secrets = guideObjects<K8sObject & { stringData: Record<string, string> }>('Secret').filter((o) => o.metadata.name === ref.name);
+  assert.equal(secrets.length, 1, `the guide gives the Secret ${ref.name}`);
+  const { Secret } = await import('kubernetes-models/v1');
+  new Secret(secrets[0]).validate();
+  assert.equal(secrets[0].metadata.namespace, kustomization('kustomization.yaml').namespace);
+  const value = secrets[0].stringData[ref.key];
+  assert.ok(value, `the Secret has the key ${ref.key}`);
+  // The variable's name and format are the ones the service reads (src/config.ts).
+  assert.deepEqual(loadConfig(undefined, { STREAMER_TOKENS: value }).auth.tokens, value.split(','));
+  assert.match(guide, new RegExp(`create secret generic ${ref.name} \\\\?\\s*--from-literal=${ref.key}=`), 'the guide\'s command creates the same Secret and key');
 });
 
 /** The kustomize components that scale the Deployment (an autoscaler owns its replica count). */
