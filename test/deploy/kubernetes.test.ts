@@ -4,7 +4,7 @@
 // ConfigMap passes the service's own config validation, every PromQL expression reads exported
 // series only, and the PrometheusRule carries exactly the alerts of otel/alerts.yml.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -98,6 +98,7 @@ interface Probe {
   failureThreshold?: number;
 }
 interface Container {
+  image: string;
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }[];
   ports: { name: string; containerPort: number }[];
@@ -140,6 +141,24 @@ const kustomizeSkip = kustomizeMissing();
 /** The deploy guide, and its fenced code blocks of one language: what an operator copies. */
 const guide = readFileSync(join(root, 'deploy/README.md'), 'utf8');
 const guideBlocks = (lang: string) => [...guide.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === lang).map((m) => m[2]);
+/** The overlay the guide has an operator write for a cluster. */
+interface Overlay {
+  namespace: string;
+  resources: string[];
+  images: { name: string; newName: string; newTag: string }[];
+  patches: { target: { group: string; kind: string }; patch: string }[];
+}
+const guideOverlay = () => {
+  const overlays = guideBlocks('yaml').map((b) => yaml.load(b) as Overlay & { kind: string }).filter((o) => o?.kind === 'Kustomization');
+  assert.equal(overlays.length, 1, 'the guide shows one overlay');
+  return overlays[0];
+};
+/** A kustomization field the guide gives inline (`secretGenerator: [...]`), parsed. */
+const guideInline = (field: string) => {
+  const m = new RegExp('`' + field + ': (\\[[^`]*\\])`').exec(guide);
+  assert.ok(m, `the guide gives ${field}`);
+  return yaml.load(m[1]) as unknown[];
+};
 /** The guide's YAML objects of one kind. */
 const guideObjects = <T = K8sObject>(kind: string) => guideBlocks('yaml').flatMap((b) => yaml.loadAll(b) as K8sObject[]).filter((o) => o?.kind === kind) as T[];
 
@@ -245,6 +264,62 @@ test('auth tokens: the Deployment reads STREAMER_TOKENS from the Secret the guid
   // The variable's name and format are the ones the service reads (src/config.ts).
   assert.deepEqual(loadConfig(undefined, { STREAMER_TOKENS: value }).auth.tokens, value.split(','));
   assert.match(guide, new RegExp(`create secret generic ${ref.name} \\\\?\\s*--from-literal=${ref.key}=`), 'the guide\'s command creates the same Secret and key');
+});
+
+test('image: the guide pushes the image to a registry and its overlay points the Deployment’s image there', () => {
+  const [name, tag] = container().image.split(':');
+  const base = (kustomization(BASE) as { images: { name: string; newTag: string }[] }).images.find((i) => i.name === name);
+  assert.ok(base, `${BASE} images: names the Deployment's image ${name}`);
+  assert.equal(tag, undefined, 'the tag comes from the kustomization');
+  const overlay = guideOverlay();
+  const image = overlay.images.find((i) => i.name === name);
+  assert.ok(image, `the guide's overlay sets the image ${name}`);
+  assert.match(image.newName, /^[^/]+\.[^/]+\/.+\/streamer$/, 'a registry host and path');
+  assert.equal(image.newTag, base.newTag);
+  const registry = /^REGISTRY=(\S+)/m.exec(guide)?.[1];
+  assert.equal(registry, dirname(image.newName), 'the overlay names the registry the guide pushes to');
+  assert.ok(guide.includes(`docker push $REGISTRY/streamer:${image.newTag}\n`) || guide.includes(`docker push $REGISTRY/streamer:${image.newTag} `), 'the guide pushes the tag the overlay names');
+  assert.equal(overlay.namespace, kustomization('kustomization.yaml').namespace, 'generators in the overlay land beside the Deployment');
+});
+
+test('monitoring: PodMonitor and PrometheusRule carry the release label kube-prometheus-stack selects by, and the guide’s overlay sets it on both', () => {
+  const labelled = ['PodMonitor', 'PrometheusRule'].map((kind) => find(kind).metadata.labels?.release);
+  assert.ok(labelled[0], 'the PodMonitor has a release label');
+  assert.equal(labelled[1], labelled[0], 'the same on the PrometheusRule');
+  assert.ok(guide.includes(`release: ${labelled[0]}`), 'the guide names the label');
+  const patch = guideOverlay().patches.find((p) => p.patch.includes('/metadata/labels/release'));
+  assert.ok(patch, 'the overlay patches the release label');
+  const kinds = new RegExp(`^(?:${patch.target.kind})$`);
+  assert.ok(kinds.test('PodMonitor') && kinds.test('PrometheusRule'), 'on both objects');
+  assert.equal(patch.target.group, find('PodMonitor').apiVersion.split('/')[0]);
+});
+
+test('kubectl kustomize: the guide’s overlay, written as the guide says, sets the image, the release label, the config and the token Secret', { skip: kustomizeSkip }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'streamer-overlay-'));
+  try {
+    const overlayDir = join(work, 'my-cluster');
+    const overlay = { ...guideOverlay(), resources: [relative(overlayDir, dir)], configMapGenerator: guideInline('configMapGenerator'), secretGenerator: guideInline('secretGenerator') };
+    mkdirSync(overlayDir);
+    writeFileSync(join(overlayDir, 'config.json'), JSON.stringify({ log_level: 'debug' }));
+    writeFileSync(join(overlayDir, 'tokens.env'), 'tokens=first-secret-token,second-secret-token\n');
+    writeFileSync(join(overlayDir, 'kustomization.yaml'), yaml.dump(overlay));
+    const rendered = kustomize(overlayDir);
+    const image = guideOverlay().images[0];
+    const pod = (rendered.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+    assert.equal(pod.containers[0].image, `${image.newName}:${image.newTag}`);
+    for (const kind of ['PodMonitor', 'PrometheusRule']) {
+      assert.equal(rendered.find((o) => o.kind === kind)?.metadata.labels?.release, 'prometheus', kind);
+    }
+    const map = rendered.find((o) => o.kind === 'ConfigMap') as unknown as { metadata: { name: string }; data: Record<string, string> };
+    assert.deepEqual(JSON.parse(map.data['config.json']), { log_level: 'debug' }, 'the overlay’s config replaces the base’s');
+    assert.equal(pod.volumes.find((v) => v.configMap)?.configMap?.name, map.metadata.name);
+    const secret = rendered.find((o) => o.kind === 'Secret')!;
+    assert.match(secret.metadata.name, /^streamer-tokens-[a-z0-9]{6,}$/);
+    assert.equal(pod.containers[0].env?.find((e) => e.name === 'STREAMER_TOKENS')?.valueFrom?.secretKeyRef?.name, secret.metadata.name, 'a changed Secret rolls the pods');
+    assert.ok(rendered.every((o) => o.kind === 'Namespace' || o.metadata.namespace === 'streamer'));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 /** The kustomize components that scale the Deployment (an autoscaler owns its replica count). */
