@@ -98,6 +98,7 @@ interface Probe {
   failureThreshold?: number;
 }
 interface Container {
+  name: string;
   image: string;
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }[];
@@ -320,6 +321,47 @@ test('kubectl kustomize: the guide’s overlay, written as the guide says, sets 
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+});
+
+/**
+ * The oldest Kubernetes (API server and kubelet, default feature gates) each thing the manifests
+ * use needs. The guide and the Deployment's comment must state the largest one.
+ */
+const MINIMUM_KUBERNETES: { what: string; version: number[]; used: () => boolean }[] = [
+  { what: 'policy/v1 PodDisruptionBudget', version: [1, 21], used: () => objects.some((o) => o.object.apiVersion === 'policy/v1') },
+  { what: 'autoscaling/v2 HorizontalPodAutoscaler (also what KEDA creates)', version: [1, 23], used: () => objects.some((o) => o.object.apiVersion === 'autoscaling/v2' || o.object.kind === 'ScaledObject') },
+  { what: 'preStop sleep action (KEP-3960: beta, on by default, in 1.30)', version: [1, 30], used: () => container().lifecycle.preStop.sleep !== undefined },
+];
+
+test('the minimum Kubernetes version the manifests need is the one the guide and the Deployment state', () => {
+  const needed = MINIMUM_KUBERNETES.filter((m) => m.used()).map((m) => m.version).sort((a, b) => a[0] - b[0] || a[1] - b[1]).at(-1)!.join('.');
+  const stated = [...guide.matchAll(/Kubernetes (\d+\.\d+) or later/g)].map((m) => m[1]);
+  assert.ok(stated.length > 0, 'the guide states a minimum Kubernetes version');
+  assert.deepEqual([...new Set(stated)], [needed], 'every statement of the minimum is the version the manifests need');
+  const comment = readFileSync(join(dir, 'base/deployment.yaml'), 'utf8');
+  assert.deepEqual([...new Set([...comment.matchAll(/Kubernetes (\d+\.\d+) or later/g)].map((m) => m[1]))], [needed], 'the Deployment says it where the sleep is');
+});
+
+test('older clusters: the guide’s exec fallback for the preStop sleep waits as long, runs the image’s sleep, and validates', async () => {
+  const seconds = container().lifecycle.preStop.sleep.seconds;
+  const fallbacks = guideBlocks('yaml')
+    .map((b) => yaml.load(b) as { kind?: string; patches?: { target: { kind: string; name: string }; patch: string }[] })
+    .filter((k) => k.kind === undefined && k.patches?.some((p) => p.patch.includes('preStop')));
+  assert.equal(fallbacks.length, 1, 'the guide shows the fallback patch');
+  const patch = fallbacks[0].patches![0];
+  assert.deepEqual(patch.target, { kind: 'Deployment', name: deployment().metadata.name });
+  const [op] = yaml.load(patch.patch) as { op: string; path: string; value: unknown }[];
+  assert.equal(op.op, 'replace');
+  const index = Number(/^\/spec\/template\/spec\/containers\/(\d+)\/lifecycle\/preStop$/.exec(op.path)?.[1]);
+  assert.equal(deployment().spec.template.spec.containers[index]?.name, 'streamer', op.path);
+  assert.deepEqual(op.value, { exec: { command: ['/bin/sleep', String(seconds)] } }, 'the same wait, with the image’s /bin/sleep');
+  // The image is Debian (coreutils: /bin/sleep), not a distroless or scratch one without it.
+  const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+  assert.match(base ?? '', /^node:[\w.-]*\b(trixie|bookworm)\b[\w.-]*(@sha256:[0-9a-f]+)?$/, 'a Debian base image');
+  const { Deployment } = await import('kubernetes-models/apps/v1');
+  const patched = structuredClone(deployment());
+  (patched.spec.template.spec.containers[index] as { lifecycle: unknown }).lifecycle = { preStop: op.value };
+  new Deployment(patched).validate();
 });
 
 /** The kustomize components that scale the Deployment (an autoscaler owns its replica count). */
