@@ -56,7 +56,7 @@ const MODEL_PACKAGES: Record<string, string> = {
 test('every manifest validates against the schema of its kind', async () => {
   const kinds = objects.map((o) => o.object.kind).sort();
   assert.deepEqual(kinds, [
-    'Deployment', 'HTTPRoute', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace',
+    'Deployment', 'Gateway', 'HTTPRoute', 'HTTPRoute', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace',
     'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'ScaledObject', 'Service',
   ]);
   for (const { file, object } of objects) {
@@ -142,6 +142,8 @@ const kustomizeSkip = kustomizeMissing();
 /** The deploy guide, and its fenced code blocks of one language: what an operator copies. */
 const guide = readFileSync(join(root, 'deploy/README.md'), 'utf8');
 const guideBlocks = (lang: string) => [...guide.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === lang).map((m) => m[2]);
+/** Every YAML document of the guide's blocks, parsed. */
+const guideYaml = () => guideBlocks('yaml').flatMap((b) => yaml.loadAll(b)) as Record<string, unknown>[];
 /** The overlay the guide has an operator write for a cluster. */
 interface Overlay {
   namespace: string;
@@ -150,7 +152,7 @@ interface Overlay {
   patches: { target: { group: string; kind: string }; patch: string }[];
 }
 const guideOverlay = () => {
-  const overlays = guideBlocks('yaml').map((b) => yaml.load(b) as Overlay & { kind: string }).filter((o) => o?.kind === 'Kustomization');
+  const overlays = (guideYaml() as unknown as (Overlay & { kind: string })[]).filter((o) => o?.kind === 'Kustomization');
   assert.equal(overlays.length, 1, 'the guide shows one overlay');
   return overlays[0];
 };
@@ -161,7 +163,7 @@ const guideInline = (field: string) => {
   return yaml.load(m[1]) as unknown[];
 };
 /** The guide's YAML objects of one kind. */
-const guideObjects = <T = K8sObject>(kind: string) => guideBlocks('yaml').flatMap((b) => yaml.loadAll(b) as K8sObject[]).filter((o) => o?.kind === kind) as T[];
+const guideObjects = <T = K8sObject>(kind: string) => (guideYaml() as unknown as K8sObject[]).filter((o) => o?.kind === kind) as T[];
 
 let service: TestService;
 before(async () => {
@@ -344,8 +346,7 @@ test('the minimum Kubernetes version the manifests need is the one the guide and
 
 test('older clusters: the guide’s exec fallback for the preStop sleep waits as long, runs the image’s sleep, and validates', async () => {
   const seconds = container().lifecycle.preStop.sleep.seconds;
-  const fallbacks = guideBlocks('yaml')
-    .map((b) => yaml.load(b) as { kind?: string; patches?: { target: { kind: string; name: string }; patch: string }[] })
+  const fallbacks = (guideYaml() as { kind?: string; patches?: { target: { kind: string; name: string }; patch: string }[] }[])
     .filter((k) => k.kind === undefined && k.patches?.some((p) => p.patch.includes('preStop')));
   assert.equal(fallbacks.length, 1, 'the guide shows the fallback patch');
   const patch = fallbacks[0].patches![0];
@@ -362,6 +363,69 @@ test('older clusters: the guide’s exec fallback for the preStop sleep waits as
   const patched = structuredClone(deployment());
   (patched.spec.template.spec.containers[index] as { lifecycle: unknown }).lifecycle = { preStop: op.value };
   new Deployment(patched).validate();
+});
+
+interface Listener {
+  name: string;
+  protocol: string;
+  hostname?: string;
+  tls?: { mode?: string; certificateRefs?: { kind?: string; name: string }[] };
+}
+interface Route {
+  metadata: { name: string };
+  spec: {
+    parentRefs: { name: string; sectionName?: string }[];
+    hostnames: string[];
+    rules: { backendRefs?: { name: string }[]; filters?: { type: string; requestRedirect?: { scheme?: string } }[] }[];
+  };
+}
+
+test('TLS: the gateway serves the service over HTTPS only (plain http redirects), and the Ingress has a tls section for its host', () => {
+  const ofKind = <T>(kind: string) => objects.filter((o) => o.object.kind === kind).map((o) => o.object as unknown as T);
+  const gateway = find<{ metadata: { name: string }; spec: { listeners: Listener[] } }>('Gateway');
+  const service = find('Service').metadata.name;
+  for (const route of ofKind<Route>('HTTPRoute')) {
+    const toService = route.spec.rules.some((r) => r.backendRefs?.some((b) => b.name === service));
+    for (const parent of route.spec.parentRefs) {
+      assert.equal(parent.name, gateway.metadata.name);
+      const listener = gateway.spec.listeners.find((l) => l.name === parent.sectionName);
+      assert.ok(listener, `${route.metadata.name}: attached to one named listener (no sectionName: every listener, plain http too)`);
+      for (const host of route.spec.hostnames) assert.equal(listener.hostname, host, `${route.metadata.name}: the listener serves ${host}`);
+      if (toService) {
+        assert.equal(listener.protocol, 'HTTPS', 'the microphone page needs a secure page');
+        assert.notEqual(listener.tls?.mode, 'Passthrough', 'the gateway terminates TLS');
+        assert.ok(listener.tls?.certificateRefs?.length, 'the listener has a certificate');
+      } else {
+        assert.ok(route.spec.rules.every((r) => r.filters?.some((f) => f.type === 'RequestRedirect' && f.requestRedirect?.scheme === 'https')), `${route.metadata.name} redirects to https`);
+      }
+    }
+  }
+  assert.ok(ofKind<Route>('HTTPRoute').some((r) => r.spec.rules.some((x) => x.backendRefs?.some((b) => b.name === service))), 'a route to the service');
+  const ingress = find<{ spec: { tls?: { hosts: string[]; secretName: string }[]; rules: { host: string }[] } }>('Ingress');
+  for (const { host } of ingress.spec.rules) {
+    assert.ok(ingress.spec.tls?.some((t) => t.hosts.includes(host) && t.secretName), `the Ingress serves ${host} over TLS`);
+  }
+  const secrets = [...gateway.spec.listeners.flatMap((l) => l.tls?.certificateRefs ?? []).map((r) => r.name), ...(ingress.spec.tls ?? []).map((t) => t.secretName)];
+  for (const name of new Set(secrets)) assert.match(guide, new RegExp(`create secret tls ${name} `), `the guide makes the certificate Secret ${name}`);
+});
+
+/** Whether `part` is found in `whole`: every key with a value found there, every array item in some item. */
+function within(part: unknown, whole: unknown): boolean {
+  if (Array.isArray(part)) return Array.isArray(whole) && part.every((p) => whole.some((w) => within(p, w)));
+  if (part && typeof part === 'object') {
+    return !!whole && typeof whole === 'object' && Object.entries(part).every(([k, v]) => within(v, (whole as Record<string, unknown>)[k]));
+  }
+  return part === whole;
+}
+
+test('the guide’s excerpts of the manifests are in them as shown', () => {
+  const excerpts = guideBlocks('yaml').flatMap((b) => b.split(/^---$/m)).map((b) => b.trim()).map((b) => [/^# kubernetes\/(\S+?):?\s/.exec(b)?.[1], b] as const).filter(([file]) => file);
+  assert.ok(excerpts.length >= 3, 'the TLS excerpts');
+  for (const [file, text] of excerpts) {
+    assert.ok(docs.has(file!), `${file} exists`);
+    const part = yaml.load(text);
+    assert.ok(docs.get(file!)!.some((object) => within(part, object)), `the guide's excerpt of ${file} is in it:\n${text}`);
+  }
 });
 
 /** The kustomize components that scale the Deployment (an autoscaler owns its replica count). */
