@@ -2,7 +2,10 @@
 // kubernetes-models family), the kustomizations reference what exists, and the manifests agree with
 // the code: probe paths answer on a running service, the grace period covers the drain, the
 // ConfigMap passes the service's own config validation, every PromQL expression reads exported
-// series only, and the PrometheusRule carries exactly the alerts of otel/alerts.yml.
+// series only, and the PrometheusRule carries exactly the alerts of otel/alerts.yml. The deploy guide
+// (deploy/README.md) is checked against them as an operator follows it: its overlay (registry image,
+// Prometheus' release label), the token Secret, the minimum Kubernetes version, the preStop
+// fallback and its excerpts of the TLS examples; where kubectl is installed, its overlay is rendered.
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

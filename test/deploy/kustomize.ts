@@ -8,7 +8,7 @@ import yaml from 'js-yaml';
 /** Why rendering cannot run here, or false when it can. */
 export function kustomizeMissing(): string | false {
   const r = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return 'kubectl not installed (the offline checks cover the same fields)';
+  if (r.error || r.status !== 0) return 'kubectl not installed: the rendering is not checked here (the offline checks read the same fields from the files)';
   // Components need kustomize ≥ 3.7; kubectl 1.21+ embeds kustomize 4 or later.
   const major = Number(/Kustomize Version: v(\d+)/.exec(r.stdout)?.[1] ?? 0);
   if (major < 4) return `kubectl's kustomize is too old for components (${r.stdout.trim().split('\n').join('; ')})`;
