@@ -10,9 +10,9 @@
 //     reset() inside the collect callback;
 //   - nodejs.eventloop.utilization: utilization since the previous collect.
 // With two scrapers each one sees only part of the window, and percentiles cannot be aggregated
-// across instances anyway. 0.36 has no option to switch single collectors off, so RUNTIME_VIEWS drop
-// them with the SDK's DROP aggregation; the MeterProvider must be created with those views
-// (installTelemetry does). Replacements:
+// across instances anyway. The library has no option to switch single collectors off, so RUNTIME_VIEWS
+// drop them with the SDK's DROP aggregation; the MeterProvider must be created with those views
+// (createTelemetry does). Replacements:
 //   - delay: `eventloop_delay_seconds` below (histogram_quantile over rate(..._bucket) works fleet-wide);
 //   - utilization: rate(nodejs_eventloop_time_total{nodejs_eventloop_state="active"}[1m])
 //       / ignoring(nodejs_eventloop_state) sum without(nodejs_eventloop_state)(rate(nodejs_eventloop_time_total[1m])).

@@ -95,8 +95,8 @@ export interface VadOptions {
    */
   workers?: number;
   /**
-   * Jobs of at most this many windows run inline on the main thread (default 8, ~0.4 ms): handing
-   * a job to the worker and back costs ~0.7 ms of CPU here, more than running a small one.
+   * Jobs of at most this many windows run inline on the main thread (default 8): handing a job to
+   * the worker and back costs more CPU than running a small one (measured in commit 7501c7d).
    */
   inlineMaxWindows?: number;
   /** The clock of the batching wait, in ms (default performance.now; tests use a mocked one). */
