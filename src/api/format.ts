@@ -26,9 +26,19 @@ export function toSegmenterTuning(vad: VadTuning = {}): SegmenterTuning {
   return { threshold: vad.threshold, minSilenceMs: vad.min_silence_ms, speechPadMs: vad.speech_pad_ms, minSpeechMs: vad.min_speech_ms };
 }
 
+/** Bytes of one sample frame: one sample of each channel. */
+export function frameBytes(format: AudioFormat): number {
+  return format.channels * (format.bit_depth / 8);
+}
+
+/** Bytes of PCM per second of audio. */
+export function bytesPerSecond(format: AudioFormat): number {
+  return format.sample_rate * frameBytes(format);
+}
+
 /** The message of `incomplete_sample`: what was dropped, and why. */
 export function incompleteSample(bytes: number, format: AudioFormat): string {
-  const frame = format.channels * (format.bit_depth / 8);
+  const frame = frameBytes(format);
   const what = format.channels === 1 ? `a sample is ${frame} bytes` : `a sample frame (one sample of each of ${format.channels} channels) is ${frame} bytes`;
   return `the stream ended ${bytes} byte${bytes === 1 ? '' : 's'} into a sample: ${what}; those bytes were not audio and were dropped`;
 }

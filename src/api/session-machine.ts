@@ -1,7 +1,7 @@
 // The protocol's state machine for one websocket session, as a pure function: the state and one
 // input in, the new state and the actions to carry out (in order) out. No I/O, no clock, no
 // streams: session.ts feeds it and carries the actions out. docs/protocol.md is the contract.
-import { formatError } from './format.ts';
+import { formatError, frameBytes } from './format.ts';
 import { CloseCode, type ClientRequest, type ProtocolErrorCode, type StartRequest } from './protocol.ts';
 
 export type Phase =
@@ -133,8 +133,7 @@ function onAudio(state: SessionState, bytes: number, limits: SessionLimits): Ste
   // on a timeline of its own: the time_offset was the stopped stream's.
   const opening: SessionAction[] = state.phase === 'stopped' ? [{ do: 'open', request: { ...start, time_offset: 0, resumed: false } }] : [];
   const streamBytes = (state.phase === 'stopped' ? 0 : state.streamBytes) + bytes;
-  const { channels, sample_rate, bit_depth } = start.format;
-  const seconds = Math.floor(streamBytes / (channels * (bit_depth / 8))) / sample_rate;
+  const seconds = Math.floor(streamBytes / frameBytes(start.format)) / start.format.sample_rate;
   const next: SessionState = { phase: 'streaming', lastStart: start, streamBytes };
   if (seconds <= limits.maxStreamSeconds) return { state: next, actions: [...opening, { do: 'push' }] };
   // The frame that crossed the limit is still processed and answered before the stream is cut.

@@ -9,6 +9,7 @@ import type { Instruments } from '../telemetry/instruments.ts';
 import { ATTR } from '../telemetry/names.ts';
 import type { TaskMonitor } from '../telemetry/task-monitor.ts';
 import { tracingEnabled } from '../telemetry/tracing.ts';
+import { bytesPerSecond } from './format.ts';
 import { FlowControl } from './flow-control.ts';
 import { LiveStream, type LiveStreamDeps, type Outcome } from './live-stream.ts';
 import { Outbound } from './outbound.ts';
@@ -127,8 +128,7 @@ export class Session {
 
   private backlog() {
     const format = this.state.lastStart?.format;
-    const bytesPerSecond = format ? format.sample_rate * format.channels * (format.bit_depth / 8) : 0;
-    const decoding = bytesPerSecond > 0 ? this.queuedAudioBytes / bytesPerSecond : 0;
+    const decoding = format ? this.queuedAudioBytes / bytesPerSecond(format) : 0;
     return { audio_decoding: decoding, ...this.live?.backlog() };
   }
 
