@@ -10,6 +10,7 @@ import type { Config } from './config.ts';
 import { serviceContext, type ServiceContext } from './context.ts';
 import { log } from './log.ts';
 import { loadModel } from './model/index.ts';
+import type { PipelineOptions } from './pipeline/stream.ts';
 import { createTelemetry, noopTelemetry } from './telemetry/telemetry.ts';
 import { startRuntimeMetrics } from './telemetry/runtime.ts';
 import { installTracing, shutdownTracing } from './telemetry/tracing.ts';
@@ -72,6 +73,21 @@ function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, p
 }
 
 /** The config as logged: of the tokens only how many there are (`auth: "off"` without any). */
+/** The pipeline's settings, from the config's snake_case sections. */
+function pipelineOptions(config: Config): PipelineOptions {
+  const { pipeline: p, vad } = config;
+  return {
+    simple: { maxInflight: p.simple_max_inflight, minChunkMs: p.simple_min_chunk_ms, maxChunkMs: p.simple_max_chunk_ms },
+    segmenter: {
+      threshold: vad.threshold,
+      minSilenceMs: vad.min_silence_ms,
+      speechPadMs: vad.speech_pad_ms,
+      minSpeechMs: vad.min_speech_ms,
+      interimIntervalMs: vad.interim_interval_ms,
+    },
+  };
+}
+
 function loggedConfig(config: Config) {
   const { tokens, ...auth } = config.auth;
   return { ...config, auth: tokens.length === 0 ? 'off' : { ...auth, token_count: tokens.length } };
@@ -105,7 +121,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     { maxStreams: limits.max_streams, maxConnections: limits.max_connections ?? 2 * limits.max_streams, saturationSeconds: limits.saturation_backlog_seconds },
     telemetry.backlog,
   );
-  const { app, injectWebSocket, sessions, heartbeat } = createApp({ service, config, model, vad, admission });
+  const { app, injectWebSocket, sessions, heartbeat } = createApp({ service, config, pipeline: pipelineOptions(config), model, vad, admission });
 
   let server: ServerType;
   try {

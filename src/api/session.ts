@@ -4,6 +4,7 @@
 // (session-machine.ts); this file carries its actions out: the running stream (live-stream.ts),
 // events out (outbound.ts), inbound flow control (flow-control.ts) and the backlog it reports.
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+import type { Config } from '../config.ts';
 import type { Mode } from '../pipeline/stream.ts';
 import type { Instruments } from '../telemetry/instruments.ts';
 import { ATTR } from '../telemetry/names.ts';
@@ -19,7 +20,10 @@ import { INITIAL_STATE, step, type SessionAction, type SessionInput, type Sessio
 import type { SessionSocket } from './session-socket.ts';
 
 export type { SessionSocket } from './session-socket.ts';
-export type SessionDeps = LiveStreamDeps;
+/** What a session needs: what its streams need, and the config's limits. */
+export interface SessionDeps extends LiveStreamDeps {
+  config: Config;
+}
 
 type Inbound = string | Uint8Array;
 /** A message and when it arrived (performance.now() ms). */

@@ -3,7 +3,6 @@
 import { microseconds, type PcmFormat } from '../audio/format.ts';
 import { deinterleave, PcmDecoder } from '../audio/pcm-decoder.ts';
 import { createResampler, type Resampler } from '../audio/resampler.ts';
-import type { Config } from '../config.ts';
 import type { ServiceContext } from '../context.ts';
 import type { Logger } from '../log.ts';
 import type { Model } from '../model/index.ts';
@@ -11,7 +10,7 @@ import type { TaskMonitor } from '../telemetry/task-monitor.ts';
 import { ATTR } from '../telemetry/names.ts';
 import { recordStageWork } from '../telemetry/stage-guard.ts';
 import { startChildSpan, type Context, type Span } from '../telemetry/tracing.ts';
-import { Segmenter, type SegmenterTuning } from '../vad/segmenter.ts';
+import { Segmenter, type SegmenterSettings, type SegmenterTuning } from '../vad/segmenter.ts';
 import type { SileroVad } from '../vad/silero.ts';
 import { ArrivalClock } from './arrival-clock.ts';
 import type { ChannelRunner } from './channel-runner.ts';
@@ -42,10 +41,18 @@ export interface StreamParams {
   progress: () => void;
 }
 
+/** The service's settings for every stream (converted from the config where the service is assembled). */
+export interface PipelineOptions {
+  /** The simple route's chunking: model calls in flight per channel, shortest and longest chunk. */
+  simple: { maxInflight: number; minChunkMs: number; maxChunkMs: number };
+  /** The segmenter's defaults; a stream may tune some (StreamParams.vad); interims use `interimIntervalMs` when asked for. */
+  segmenter: SegmenterSettings;
+}
+
 /** What every stream shares: loaded once at start-up. */
 export interface PipelineDeps {
   service: ServiceContext;
-  config: Config;
+  pipeline: PipelineOptions;
   model: Model;
   vad: SileroVad;
 }
@@ -199,17 +206,17 @@ export class AudioStream {
 
 function createRunner(channel: number, params: StreamParams, deps: PipelineDeps, out: OrderedOutput, ctx: StreamContext): ChannelRunner {
   if (params.mode === 'simple') {
-    const { simple_max_inflight, simple_min_chunk_ms, simple_max_chunk_ms } = deps.config.pipeline;
-    return new SimpleRunner(channel, deps.model, out, chunkPolicy(simple_max_inflight, params.minChunkMs ?? simple_min_chunk_ms, simple_max_chunk_ms), ctx);
+    const { maxInflight, minChunkMs, maxChunkMs } = deps.pipeline.simple;
+    return new SimpleRunner(channel, deps.model, out, chunkPolicy(maxInflight, params.minChunkMs ?? minChunkMs, maxChunkMs), ctx);
   }
-  const defaults = deps.config.vad;
+  const defaults = deps.pipeline.segmenter;
   const tuning = params.vad ?? {};
   const segmenter = new Segmenter({
     threshold: tuning.threshold ?? defaults.threshold,
-    minSilenceMs: tuning.minSilenceMs ?? defaults.min_silence_ms,
-    speechPadMs: tuning.speechPadMs ?? defaults.speech_pad_ms,
-    minSpeechMs: tuning.minSpeechMs ?? defaults.min_speech_ms,
-    interimIntervalMs: params.interimResults ? defaults.interim_interval_ms : 0,
+    minSilenceMs: tuning.minSilenceMs ?? defaults.minSilenceMs,
+    speechPadMs: tuning.speechPadMs ?? defaults.speechPadMs,
+    minSpeechMs: tuning.minSpeechMs ?? defaults.minSpeechMs,
+    interimIntervalMs: params.interimResults ? defaults.interimIntervalMs : 0,
   });
   return new SegmentedRunner(channel, deps.vad, segmenter, deps.model, out, ctx);
 }
