@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # streamer: the production image. Two stages: `build` installs every dependency and compiles the
 # TypeScript sources to dist/; the runtime stage holds only the production dependencies and dist/.
-# test/deploy/dockerfile.test.ts reproduces the runtime stage from this file (no docker needed).
+# test/deploy/image.test.ts builds this file with podman and runs the image (test/deploy/build-image.sh).
 ARG NODE_IMAGE=node:24-trixie-slim
 
 FROM ${NODE_IMAGE} AS build
