@@ -4,7 +4,10 @@
 # test/deploy/image.test.ts builds this file with podman and runs the image (test/deploy/build-image.sh).
 ARG NODE_IMAGE=node:24-trixie-slim
 
-FROM ${NODE_IMAGE} AS build
+# The build stage runs on the build machine's platform: its output (dist/) is JavaScript, the same
+# for every target, so a cross-platform build (`--platform linux/arm64` on amd64) emulates only the
+# runtime stage's install.
+FROM --platform=${BUILDPLATFORM} ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # deps/: local stand-ins that package.json's overrides install instead of unused dependencies.
