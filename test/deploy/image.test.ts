@@ -147,7 +147,10 @@ async function assertDrains(server: Launched, ws: (route: string) => string): Pr
   await groupGone(server.child.pid!);
 }
 
-test('simulated backend: both routes, /metrics, the HEALTHCHECK, and SIGTERM during a stream drains it', async (t) => {
+/** A hang guard only: a run takes seconds. */
+const RUN_TIMEOUT_MS = 180_000;
+
+test('simulated backend: both routes, /metrics, the HEALTHCHECK, and SIGTERM during a stream drains it', { timeout: RUN_TIMEOUT_MS }, async (t) => {
   if (!runs(t)) return;
   const { server, env, ws, url } = await start('simulated');
   try {
@@ -172,10 +175,11 @@ test('simulated backend: both routes, /metrics, the HEALTHCHECK, and SIGTERM dur
     await assertDrains(server, ws);
   } finally {
     server.kill();
+    await groupGone(server.child.pid!).catch(() => undefined); // before the root is unmounted
   }
 });
 
-test("keywords backend (openWakeWord's models from the image): both routes find the fixture's keywords, /metrics, SIGTERM drains", async (t) => {
+test("keywords backend (openWakeWord's models from the image): both routes find the fixture's keywords, /metrics, SIGTERM drains", { timeout: RUN_TIMEOUT_MS }, async (t) => {
   if (!runs(t)) return;
   const { server, env, ws, url } = await start('keywords');
   try {
@@ -202,5 +206,6 @@ test("keywords backend (openWakeWord's models from the image): both routes find 
     await assertDrains(server, ws);
   } finally {
     server.kill();
+    await groupGone(server.child.pid!).catch(() => undefined); // before the root is unmounted
   }
 });

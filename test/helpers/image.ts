@@ -32,6 +32,11 @@ export function whyNoImage(): string | null {
   if (process.getuid?.() !== 0) return 'building and mounting the image needs root (podman image mount, chroot, mount)';
   const missing = ['podman', 'buildah', 'debootstrap', 'chroot', 'mount'].filter((t) => !onPath(t));
   if (missing.length > 0) return `${missing.join(', ')} not installed (Debian: apt-get install podman buildah debootstrap)`;
+  try {
+    execFileSync('podman', ['info', '--format', '{{.Store.GraphDriverName}}'], { stdio: 'pipe' });
+  } catch (e) {
+    return `podman cannot run here: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`;
+  }
   return null;
 }
 
