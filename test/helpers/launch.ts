@@ -38,6 +38,8 @@ export interface LaunchOptions {
   cwd?: string;
   /** Added to the environment (HOST, PORT and LOG_LEVEL are set for tests unless given here). */
   env?: NodeJS.ProcessEnv;
+  /** The environment is `env` alone, nothing inherited or added (a container's). */
+  exactEnv?: boolean;
   /** Wait until it reports ready (default); false: resolve as soon as it listens (a test of its warm-up). */
   ready?: boolean;
 }
@@ -48,7 +50,7 @@ export async function launch(command: (configFile: string) => [string, string[]]
   const child = spawn(file, args, {
     cwd: options.cwd ?? root,
     detached: true, // its own process group, as a terminal or a supervisor gives it
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...options.env },
+    env: options.exactEnv ? options.env : { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
