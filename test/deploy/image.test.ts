@@ -5,6 +5,7 @@
 // /metrics counts them, its HEALTHCHECK passes, and SIGTERM during a stream drains it (exit 0).
 // The image's own layers stay within 130 MB. Skipped where podman cannot run; never under CI.
 import assert from 'node:assert/strict';
+import { CLIENT_MODULES } from '../../src/api/page.ts';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +173,12 @@ test('simulated backend: both routes, /metrics, the HEALTHCHECK, and SIGTERM dur
     assert.equal(metrics.value('streams_total', { route: 'segmented', outcome: 'completed' }), 1);
     assert.equal(metrics.value('rtf_count', { pipeline: 'model' }) - before.value('rtf_count', { pipeline: 'model' }), segments(simple.events).length + segments(segmented.events).length, 'one model call per segment sent');
     assert.equal(await root.healthcheck(info, env), 0, 'HEALTHCHECK');
+    // The page and the client modules it streams with, served from the image's dist/.
+    for (const path of ['/', '/page/app.js', ...CLIENT_MODULES.map((m) => `/page/lib/${m}.js`)]) {
+      const res = await fetch(`${url}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.ok((await res.text()).length > 500, `${path} has content`);
+    }
     await assertDrains(server, ws);
   } finally {
     server.kill();
