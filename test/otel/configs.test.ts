@@ -33,7 +33,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 test('promtool check config otel/prometheus.yml', async (t) => {
   const out = await promtool(t, 'check', 'config', 'otel/prometheus.yml');
-  if (out !== undefined) assert.match(out, /SUCCESS: 1 rule files found/);
+  if (out !== undefined) assert.match(out, /SUCCESS: 2 rule files found/);
 });
 
 test('promtool check rules otel/alerts.yml', async (t) => {
@@ -62,13 +62,13 @@ test('every dashboard expression is valid PromQL (promtool check rules on them a
 
 // ------------------------------------------------------------------------------------ content
 
-test('prometheus.yml scrapes the service as job streamer and loads alerts.yml', (t) => {
+test('prometheus.yml scrapes the service as job streamer and loads alerts.yml and slo-rules.yml', (t) => {
   t.diagnostic(`YAML parsed with ${yamlParser()?.name}`);
   const cfg = loadYaml('prometheus.yml') as {
     rule_files: string[];
     scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
   };
-  assert.deepEqual(cfg.rule_files, ['alerts.yml']);
+  assert.deepEqual(cfg.rule_files, ['alerts.yml', 'slo-rules.yml']);
   const job = cfg.scrape_configs.find((s) => s.job_name === 'streamer');
   assert.ok(job, 'a scrape config with job_name streamer');
   assert.equal(job.metrics_path ?? '/metrics', '/metrics');
