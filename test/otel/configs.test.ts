@@ -46,6 +46,20 @@ test('promtool test rules otel/alerts.test.yml', async (t) => {
   if (out !== undefined) assert.match(out, /SUCCESS/);
 });
 
+test('promtool check rules otel/slo-rules.yml (generated from otel/slos.yml)', async (t) => {
+  const out = await promtool(t, 'check', 'rules', 'otel/slo-rules.yml');
+  // Per SLO: 7 recording rules (5m ... 3d) and 2 alerts (page, ticket).
+  if (out !== undefined) assert.match(out, /SUCCESS: 18 rules found/);
+});
+
+// Outage, slow leak and recovery of both SLOs; the good month in a file of its own (hourly steps).
+for (const file of ['otel/slo-rules.test.yml', 'otel/slo-rules.month.test.yml']) {
+  test(`promtool test rules ${file}`, { timeout: 180_000 }, async (t) => {
+    const out = await promtool(t, 'test', 'rules', file);
+    if (out !== undefined) assert.match(out, /SUCCESS/);
+  });
+}
+
 test('every dashboard expression is valid PromQL (promtool check rules on them as recording rules)', async (t) => {
   const exprs = allExprs().filter((e) => e.source.startsWith('dashboard.json'));
   const dir = await mkdtemp(join(tmpdir(), 'streamer-dashboard-'));
