@@ -11,6 +11,7 @@ import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { allExprs, allPanels, alertGroups, dashboard, loadYaml, readOtel, REPO_DIR, yamlParser } from './artifacts.ts';
 import { requirePromtool } from '../helpers/promtool.ts';
+import { dashboardQueries, loadSlos } from '../../otel/slo-rules.ts';
 import { CATALOGUE_SERIES, PER_STAGE_SERIES } from './catalogue.ts';
 import { aggregationsIn, metricNamesIn } from './promql.ts';
 
@@ -184,6 +185,26 @@ test('dashboard.json parses, uses the ${DS_PROMETHEUS} datasource, and every pan
     const { x, y, w, h } = p.gridPos ?? { x: -1, y: -1, w: 0, h: 0 };
     assert.ok(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= 24, `"${p.title}": gridPos`);
   }
+});
+
+test('dashboard.json: the SLO row (SLI now, error budget left over 30 days, burn rate) reads each SLO as otel/slo-rules.ts defines it', () => {
+  const panels = dashboard().panels;
+  const row = panels.findIndex((p) => p.type === 'row' && p.title.startsWith('Service level objectives'));
+  assert.ok(row >= 0, 'a row "Service level objectives"');
+  const slo = panels.slice(row + 1, panels.findIndex((p, i) => i > row && p.type === 'row'));
+  const file = loadSlos();
+  const wanted = { 'SLI now (5m)': 'sli', 'Error budget left (30 d)': 'budgetLeft', 'Burn rate (1h)': 'burnRate' } as const;
+  assert.deepEqual(slo.map((p) => p.title), Object.keys(wanted));
+  for (const p of slo) {
+    const pick = wanted[p.title as keyof typeof wanted];
+    // One target per SLO, named after it; edit the panel when otel/slos.yml changes.
+    assert.deepEqual(
+      (p.targets ?? []).map((t) => [t.legendFormat, t.expr]),
+      file.slos.map((s) => [s.title, dashboardQueries(s, file.window)[pick]]),
+      `"${p.title}"`,
+    );
+  }
+  assert.match(dashboardQueries(file.slos[0], file.window).budgetLeft, /\[30d\]/, 'the budget is over the SLO window');
 });
 
 test('every expression reads only catalogue series names', () => {
