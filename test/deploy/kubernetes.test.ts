@@ -2,7 +2,8 @@
 // kubernetes-models family), the kustomizations reference what exists, and the manifests agree with
 // the code: probe paths answer on a running service, the grace period covers the drain, the
 // ConfigMap passes the service's own config validation, every PromQL expression reads exported
-// series only, and the PrometheusRule carries exactly the alerts of otel/alerts.yml. The deploy guide
+// series only, and the PrometheusRule carries exactly the alerts of otel/alerts.yml and the generated
+// SLO rules of otel/slo-rules.yml (test/otel/slo.test.ts checks both are fresh). The deploy guide
 // (deploy/README.md) is checked against them as an operator follows it: its overlay (registry image,
 // Prometheus' release label), the token Secret, the minimum Kubernetes version, the preStop
 // fallback and its excerpts of the TLS examples; where kubectl is installed, its overlay is rendered.
@@ -467,11 +468,18 @@ test('kubectl kustomize: no replicas in the rendered Deployment of the KEDA and 
 /** Series names an expression reads that the service does not export. */
 const unknownSeries = (expr: string) => metricNamesIn(expr).filter((n) => !CATALOGUE_SERIES.has(n));
 
-test('the PrometheusRule carries exactly the alerts of otel/alerts.yml, and they read exported series', () => {
-  const alerts = yaml.load(readFileSync(join(root, 'otel/alerts.yml'), 'utf8')) as { groups: { rules: { expr: string }[] }[] };
+test('the PrometheusRule carries exactly the alerts of otel/alerts.yml and the SLO rules of otel/slo-rules.yml, and they read exported series', () => {
+  type Groups = { groups: { name: string; rules: { expr: string; record?: string }[] }[] };
+  const alerts = yaml.load(readFileSync(join(root, 'otel/alerts.yml'), 'utf8')) as Groups;
+  const slo = yaml.load(readFileSync(join(root, 'otel/slo-rules.yml'), 'utf8')) as Groups;
   const rule = find<{ spec: { groups: unknown } }>('PrometheusRule');
-  assert.deepEqual(rule.spec.groups, alerts.groups);
-  for (const r of alerts.groups.flatMap((g) => g.rules)) assert.deepEqual(unknownSeries(r.expr), [], r.expr);
+  assert.deepEqual(rule.spec.groups, [...alerts.groups, ...slo.groups]);
+  assert.ok(slo.groups.length >= 2 && slo.groups.every((g) => g.name.startsWith('slo-')), 'an SLO group per SLO');
+  // The SLO alerts read the series the SLO group records.
+  const recorded = new Set(slo.groups.flatMap((g) => g.rules.flatMap((r) => (r.record ? [r.record] : []))));
+  for (const r of [...alerts.groups, ...slo.groups].flatMap((g) => g.rules)) {
+    assert.deepEqual(unknownSeries(r.expr).filter((n) => !recorded.has(n)), [], r.expr);
+  }
 });
 
 test('KEDA triggers: queries read exported series and return one element; the stream target is below max_streams', () => {

@@ -173,7 +173,7 @@ export class PrometheusServer {
 }
 
 /**
- * The shipped otel/prometheus.yml and otel/alerts.yml, with the target moved to the test's service
+ * The shipped otel/prometheus.yml and the rule files it loads, with the target moved to the test's service
  * at `127.0.0.1:<targetPort>` and a 1 s scrape interval; resolves once it answers /-/ready.
  */
 export async function startPrometheus(targetPort: number, timeoutMs = 30_000): Promise<PrometheusServer> {
@@ -187,7 +187,7 @@ export async function startPrometheus(targetPort: number, timeoutMs = 30_000): P
       .replace(/scrape_interval: \d+s/g, `scrape_interval: ${SCRAPE_INTERVAL_SECONDS}s`)
       .replace(/scrape_timeout: \d+s/g, `scrape_timeout: ${SCRAPE_INTERVAL_SECONDS}s`),
   );
-  copyFileSync(join(OTEL_DIR, 'alerts.yml'), join(dir, 'alerts.yml'));
+  for (const file of (yaml.load(shipped) as { rule_files?: string[] }).rule_files ?? []) copyFileSync(join(OTEL_DIR, file), join(dir, file));
   const server = new PrometheusServer(dir, await freePort(), true);
   await server.ready(timeoutMs);
   return server;

@@ -62,7 +62,7 @@ function key(name: string, labels: Labels): string {
   return `${name}{${sorted.join(',')}}`;
 }
 
-function parseKey(k: string): { name: string; labels: Labels } {
+export function parseKey(k: string): { name: string; labels: Labels } {
   const i = k.indexOf('{');
   const labels: Labels = {};
   for (const [, l, v] of k.slice(i + 1, -1).matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)=("(?:[^"\\]|\\.)*")/g)) labels[l] = JSON.parse(v) as string;

@@ -111,11 +111,20 @@ export interface Expr {
   expr: string;
 }
 
-/** Every PromQL expression in otel/alerts.yml and otel/dashboard.json (not the Grafana variable queries). */
+/**
+ * The recording rules of otel/slo-rules.yml (the SLIs over each window; its alerts read these
+ * recorded series, which the service does not export, and are tested by promtool).
+ */
+export function sloRecordingRules(): Expr[] {
+  const doc = loadYaml('slo-rules.yml') as { groups: { rules: { record?: string; expr: string; labels?: Record<string, string> }[] }[] };
+  return doc.groups.flatMap((g) => g.rules.filter((r) => r.record).map((r) => ({ source: `slo-rules.yml ${r.record}{slo="${r.labels?.slo}"}`, expr: r.expr })));
+}
+
+/** Every PromQL expression in otel/alerts.yml, otel/dashboard.json (not the Grafana variable queries) and the SLO recording rules. */
 export function allExprs(): Expr[] {
   const alerts = alertGroups().flatMap((g) => g.rules.map((r) => ({ source: `alerts.yml ${r.alert}`, expr: String(r.expr) })));
   const panels = allPanels(dashboard()).flatMap((p) =>
     (p.targets ?? []).map((t) => ({ source: `dashboard.json "${p.title}" ${t.refId ?? ''}`.trimEnd(), expr: t.expr ?? '' })),
   );
-  return [...alerts, ...panels];
+  return [...alerts, ...panels, ...sloRecordingRules()];
 }

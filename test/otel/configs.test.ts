@@ -11,6 +11,7 @@ import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { allExprs, allPanels, alertGroups, dashboard, loadYaml, readOtel, REPO_DIR, yamlParser } from './artifacts.ts';
 import { requirePromtool } from '../helpers/promtool.ts';
+import { dashboardQueries, loadSlos } from '../../otel/slo-rules.ts';
 import { CATALOGUE_SERIES, PER_STAGE_SERIES } from './catalogue.ts';
 import { aggregationsIn, metricNamesIn } from './promql.ts';
 
@@ -33,7 +34,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 test('promtool check config otel/prometheus.yml', async (t) => {
   const out = await promtool(t, 'check', 'config', 'otel/prometheus.yml');
-  if (out !== undefined) assert.match(out, /SUCCESS: 1 rule files found/);
+  if (out !== undefined) assert.match(out, /SUCCESS: 2 rule files found/);
 });
 
 test('promtool check rules otel/alerts.yml', async (t) => {
@@ -45,6 +46,20 @@ test('promtool test rules otel/alerts.test.yml', async (t) => {
   const out = await promtool(t, 'test', 'rules', 'otel/alerts.test.yml');
   if (out !== undefined) assert.match(out, /SUCCESS/);
 });
+
+test('promtool check rules otel/slo-rules.yml (generated from otel/slos.yml)', async (t) => {
+  const out = await promtool(t, 'check', 'rules', 'otel/slo-rules.yml');
+  // Per SLO: 7 recording rules (5m ... 3d) and 2 alerts (page, ticket).
+  if (out !== undefined) assert.match(out, /SUCCESS: 18 rules found/);
+});
+
+// Outage, slow leak and recovery of both SLOs; the good month in a file of its own (hourly steps).
+for (const file of ['otel/slo-rules.test.yml', 'otel/slo-rules.month.test.yml']) {
+  test(`promtool test rules ${file}`, { timeout: 180_000 }, async (t) => {
+    const out = await promtool(t, 'test', 'rules', file);
+    if (out !== undefined) assert.match(out, /SUCCESS/);
+  });
+}
 
 test('every dashboard expression is valid PromQL (promtool check rules on them as recording rules)', async (t) => {
   const exprs = allExprs().filter((e) => e.source.startsWith('dashboard.json'));
@@ -62,13 +77,13 @@ test('every dashboard expression is valid PromQL (promtool check rules on them a
 
 // ------------------------------------------------------------------------------------ content
 
-test('prometheus.yml scrapes the service as job streamer and loads alerts.yml', (t) => {
+test('prometheus.yml scrapes the service as job streamer and loads alerts.yml and slo-rules.yml', (t) => {
   t.diagnostic(`YAML parsed with ${yamlParser()?.name}`);
   const cfg = loadYaml('prometheus.yml') as {
     rule_files: string[];
     scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
   };
-  assert.deepEqual(cfg.rule_files, ['alerts.yml']);
+  assert.deepEqual(cfg.rule_files, ['alerts.yml', 'slo-rules.yml']);
   const job = cfg.scrape_configs.find((s) => s.job_name === 'streamer');
   assert.ok(job, 'a scrape config with job_name streamer');
   assert.equal(job.metrics_path ?? '/metrics', '/metrics');
@@ -170,6 +185,26 @@ test('dashboard.json parses, uses the ${DS_PROMETHEUS} datasource, and every pan
     const { x, y, w, h } = p.gridPos ?? { x: -1, y: -1, w: 0, h: 0 };
     assert.ok(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= 24, `"${p.title}": gridPos`);
   }
+});
+
+test('dashboard.json: the SLO row (SLI now, error budget left over 30 days, burn rate) reads each SLO as otel/slo-rules.ts defines it', () => {
+  const panels = dashboard().panels;
+  const row = panels.findIndex((p) => p.type === 'row' && p.title.startsWith('Service level objectives'));
+  assert.ok(row >= 0, 'a row "Service level objectives"');
+  const slo = panels.slice(row + 1, panels.findIndex((p, i) => i > row && p.type === 'row'));
+  const file = loadSlos();
+  const wanted = { 'SLI now (5m)': 'sli', 'Error budget left (30 d)': 'budgetLeft', 'Burn rate (1h)': 'burnRate' } as const;
+  assert.deepEqual(slo.map((p) => p.title), Object.keys(wanted));
+  for (const p of slo) {
+    const pick = wanted[p.title as keyof typeof wanted];
+    // One target per SLO, named after it; edit the panel when otel/slos.yml changes.
+    assert.deepEqual(
+      (p.targets ?? []).map((t) => [t.legendFormat, t.expr]),
+      file.slos.map((s) => [s.title, dashboardQueries(s, file.window)[pick]]),
+      `"${p.title}"`,
+    );
+  }
+  assert.match(dashboardQueries(file.slos[0], file.window).budgetLeft, /\[30d\]/, 'the budget is over the SLO window');
 });
 
 test('every expression reads only catalogue series names', () => {
