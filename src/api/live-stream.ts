@@ -1,6 +1,7 @@
 // One running stream of a session and its bookkeeping: the admission slot, the stream's span,
-// active_streams, streams_total{outcome}, segments_total and time to first result. However a
-// stream ends (finished, dropped by the client, cut by the server), it ends through end(), once.
+// active_streams, streams_total{outcome}, segments_total, time to first result and its `stats`
+// timer. However a stream ends (finished, dropped by the client, cut by the server), it ends
+// through end(), once.
 import { randomUUID } from 'node:crypto';
 import { log, type Logger } from '../log.ts';
 import type { StreamEvent } from '../pipeline/events.ts';
@@ -12,6 +13,7 @@ import type { Admission } from './admission.ts';
 import { toServerEvent } from './events.ts';
 import { incompleteSample, toPcmFormat, toSegmenterTuning } from './format.ts';
 import type { AudioFormat, ProtocolErrorCode, ServerEvent, StartRequest } from './protocol.ts';
+import { StatsTimer } from './stream-stats.ts';
 
 /** How a stream ended, for streams_total{outcome}; `refused`: admission refused it, it never ran. */
 export const STREAM_OUTCOMES = ['completed', 'client_closed', 'error', 'refused'] as const;
@@ -30,6 +32,8 @@ export class LiveStream {
   /** When the first audio arrived, until the first segment is sent. */
   private firstAudioAt: number | null = null;
   private firstResultSent = false;
+  /** Sends `stats` when the client asked for them. */
+  private stats: StatsTimer | null = null;
 
   private readonly mode: Mode;
   private readonly metrics: Instruments;
@@ -58,9 +62,9 @@ export class LiveStream {
   /**
    * Opens a stream for `request`, taking an admission slot (the caller checked that admission
    * takes it), and tells the client with `started`. `progress` is called whenever some of its
-   * backlog was worked off.
+   * backlog was worked off; `decodingBacklog` tells the seconds of its audio received and not yet decoded.
    */
-  static async open(mode: Mode, request: StartRequest, deps: LiveStreamDeps, deliver: Deliver, progress: () => void): Promise<LiveStream> {
+  static async open(mode: Mode, request: StartRequest, deps: LiveStreamDeps, deliver: Deliver, progress: () => void, decodingBacklog: () => number): Promise<LiveStream> {
     const { format } = request;
     const id = randomUUID();
     const { span, ctx } = startChildSpan('stream', contextFromTraceparent(request.trace_id), {
@@ -98,6 +102,9 @@ export class LiveStream {
     if (request.resumed) live.metrics.streamResumes.add(1, { [ATTR.route]: mode });
     live.log.debug({ route: mode, format, time_offset: request.time_offset }, 'stream started');
     deliver({ type: 'started', stream_id: id, ...(tracingEnabled() ? { trace_id: span.spanContext().traceId } : {}) });
+    if (request.stats_interval_ms !== undefined) {
+      live.stats = new StatsTimer(request.stats_interval_ms, () => ({ snapshot: live.stream.snapshot(), decoding: decodingBacklog() }), deliver);
+    }
     return live;
   }
 
@@ -120,6 +127,7 @@ export class LiveStream {
     this.finishing ??= (async () => {
       const { durations, undecodedBytes } = await this.stream.finish(at);
       if (this.ended) return; // aborted meanwhile: no stream_end
+      this.stats?.flush(); // the last: the stream's stats add up to all of its work
       this.end('completed', durations[0]);
       // The protocol keeps a partial sample for the next frame; at the end there is none: say so.
       if (undecodedBytes > 0) this.protocolError('incomplete_sample', incompleteSample(undecodedBytes, this.format));
@@ -157,6 +165,7 @@ export class LiveStream {
 
   private end(outcome: Exclude<Outcome, 'refused'>, audioSeconds?: number): void {
     this.ended = true;
+    this.stats?.stop();
     this.admission.release();
     this.metrics.activeStreams.add(-1, { [ATTR.route]: this.mode });
     this.metrics.streams.add(1, { [ATTR.route]: this.mode, [ATTR.outcome]: outcome });

@@ -20,6 +20,14 @@ export const vadTuningSchema = z
   .partial();
 export type VadTuning = z.infer<typeof vadTuningSchema>;
 
+/**
+ * Bounds of `start.stats_interval_ms`. Below 250 ms the figures mostly show the pipeline's own
+ * granularity (32 ms VAD windows answered in batches, 250 ms simple-route chunks, inferences of
+ * 0.1–1 s) and the events would outnumber the stream's results; above a minute they tell a live
+ * client nothing (and a larger number is likelier a unit mistake than a wish).
+ */
+export const STATS_INTERVAL_MS = { min: 250, max: 60_000 } as const;
+
 const startSchema = z.object({
   request: z.literal('start'),
   format: audioFormatSchema,
@@ -32,6 +40,8 @@ const startSchema = z.object({
   vad: vadTuningSchema.optional(),
   /** Simple route: this stream's minimum chunk duration in ms (the server's pipeline.simple_min_chunk_ms when absent). */
   chunk_ms: z.number().int().min(0).max(MAX_CHUNK_MS).optional(),
+  /** Send this stream a `stats` event every this many ms of wall time (none when absent). */
+  stats_interval_ms: z.number().int().min(STATS_INTERVAL_MS.min).max(STATS_INTERVAL_MS.max).optional(),
 });
 const stopSchema = z.object({ request: z.literal('stop'), disconnect: z.boolean().default(false) });
 const finalizeSchema = z.object({ request: z.literal('finalize') });
@@ -75,6 +85,27 @@ export const PROTOCOL_ERROR_CODES = ERROR_CODES.filter((c): c is ProtocolErrorCo
 /** Output fields of a model, flattened into `segment` events (e.g. `count`, `text`). */
 export type ModelOutput = Record<string, unknown>;
 
+/** How one stream is doing (docs/protocol.md, `stats`): seconds of audio unless named otherwise. */
+export interface StatsEvent {
+  type: 'stats';
+  /** The stream's timeline at the end of the audio received: `audio_received` + `time_offset`. */
+  time: number;
+  /** Seconds of audio received (decoded) on this stream, per channel. */
+  audio_received: number;
+  /** Audio waiting at each stage (per channel for vad and model); `vad` on the segmented route only. */
+  backlog_seconds: { audio_decoding: number; vad?: number; model: number };
+  /** The sum of `backlog_seconds`: how far processing is behind the audio the server has taken. */
+  lag_seconds: number;
+  /** This stream's model runs that finished since the previous `stats` (or the start). */
+  model_runs: number;
+  model_audio_seconds: number;
+  model_processing_seconds: number;
+  /** model_processing_seconds / model_audio_seconds; null without a model run since the previous `stats`. */
+  model_rtf: number | null;
+  /** Segmented route: per channel, whether the VAD is inside speech. */
+  vad?: { speaking: boolean[] };
+}
+
 export type ServerEvent =
   | { type: 'started'; stream_id: string; trace_id?: string }
   | { type: 'committed'; time: number }
@@ -84,7 +115,8 @@ export type ServerEvent =
   | { type: 'error'; message: string; code?: ErrorCode; channel?: number }
   | { type: 'stream_end'; channel_durations: number[] }
   | { type: 'going_away'; deadline_ms: number }
-  | { type: 'ack'; request: 'finalize' | 'keepalive' };
+  | { type: 'ack'; request: 'finalize' | 'keepalive' }
+  | StatsEvent;
 
 /** WebSocket close codes the server uses (RFC 6455). */
 export const CloseCode = {

@@ -16,6 +16,7 @@ import { LiveStream, type LiveStreamDeps, type Outcome } from './live-stream.ts'
 import { Outbound } from './outbound.ts';
 import { CloseCode, type ServerEvent } from './protocol.ts';
 import { parseRequest } from './requests.ts';
+import { lagSeconds } from './stream-stats.ts';
 import { INITIAL_STATE, step, type SessionAction, type SessionInput, type SessionLimits, type SessionState } from './session-machine.ts';
 import type { SessionSocket } from './session-socket.ts';
 
@@ -125,15 +126,17 @@ export class Session {
 
   /** Audio seconds this session's stream is behind: waiting to be decoded, analysed or inferred. */
   private behindSeconds(): number {
-    const b = this.backlog();
-    const channels = this.state.lastStart?.format.channels ?? 1;
-    return b.audio_decoding + ((b.vad ?? 0) + (b.model ?? 0)) / channels;
+    return lagSeconds(this.backlog(), this.state.lastStart?.format.channels ?? 1);
   }
 
   private backlog() {
+    return { audio_decoding: this.decodingBacklog(), ...this.live?.backlog() };
+  }
+
+  /** Seconds of audio received and not yet decoded. */
+  private decodingBacklog(): number {
     const format = this.state.lastStart?.format;
-    const decoding = format ? this.queuedAudioBytes / bytesPerSecond(format) : 0;
-    return { audio_decoding: decoding, ...this.live?.backlog() };
+    return format ? this.queuedAudioBytes / bytesPerSecond(format) : 0;
   }
 
   /** Some backlog was worked off: reading may resume. */
@@ -250,7 +253,7 @@ export class Session {
       return void (await this.apply({ type: 'refused', refusal }, at));
     }
     this.clearStartDeadline();
-    const live = await LiveStream.open(this.mode, request, this.deps, (e) => this.send(e), this.progressed);
+    const live = await LiveStream.open(this.mode, request, this.deps, (e) => this.send(e), this.progressed, () => this.decodingBacklog());
     // The session ended while the stream was opening: the client left, or the server is closing it.
     if (this.isClosed) return live.abort(this.clientGone ? 'client_closed' : 'error');
     this.live = live;

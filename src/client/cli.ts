@@ -1,12 +1,15 @@
 // Command-line client: streams a WAV file to the service and prints every server event as a JSON line.
 import cliProgress from 'cli-progress';
+import { STATS_INTERVAL_MS } from '../api/protocol.ts';
 import { parseFlags, runCli, UsageError } from '../cli.ts';
+import { describeStats } from './stats-line.ts';
 import { ConnectError, describeError, describeRefusal, newTraceparent, redactAddr, streamAudio, type StreamResult } from './stream-client.ts';
 import { bytesPerSample, readWav } from './wav.ts';
 
 const DEFAULT_ADDR = 'ws://127.0.0.1:8080/api/v1/segmented';
 const DEFAULT_CHUNK = 256;
 const DEFAULT_MAX_REPLAY_S = 60;
+const DEFAULT_STATS_MS = 1000;
 const TOKEN_ENV = 'STREAMER_TOKEN';
 
 /** Exit statuses; the usage text and the README list them. */
@@ -26,6 +29,14 @@ Options:
       --chunk-size <n>     samples per channel in each binary frame (default ${DEFAULT_CHUNK})
       --max-replay <s>     audio kept to send again after a lost connection (default ${DEFAULT_MAX_REPLAY_S})
       --no-reconnect       neither move nor resume (see below): one connection, whatever happens to it
+      --stats [ms]         ask the server for the stream's live stats every ms milliseconds
+                           (default ${DEFAULT_STATS_MS}; ${STATS_INTERVAL_MS.min} to ${STATS_INTERVAL_MS.max}) and print each as one line on stderr
+                           (not on stdout), e.g.
+                             streamer-client: stats 12.34 s: lag 0.05 s, model RTF 0.031, speaking
+                           the stream's time (end of the audio the server received), how far its
+                           processing is behind that audio, the model's real-time factor on this
+                           stream since the previous line ("no model run" when none), and on the
+                           segmented route whether the VAD hears speech (docs/protocol.md, "stats")
   -h, --help               show this help
 
 Server going away: a server that drains (a rolling restart, a scale-down) tells its streams
@@ -73,11 +84,13 @@ interface CliArgs {
   maxReplay: number;
   reconnect: boolean;
   token?: string;
+  /** Ask for `stats` this often (ms); off when absent. */
+  statsMs?: number;
 }
 
 function parse(argv: string[]): CliArgs | 'help' {
   const { values } = parseFlags({
-    args: argv,
+    args: withOptionalValue(argv, '--stats', String(DEFAULT_STATS_MS)),
     strict: true,
     allowPositionals: false,
     allowNegative: true,
@@ -90,6 +103,7 @@ function parse(argv: string[]): CliArgs | 'help' {
       'chunk-size': { type: 'string', default: String(DEFAULT_CHUNK) },
       'max-replay': { type: 'string', default: String(DEFAULT_MAX_REPLAY_S) },
       reconnect: { type: 'boolean', default: true },
+      stats: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -104,6 +118,10 @@ function parse(argv: string[]): CliArgs | 'help' {
   if (!(maxReplay > 0) || !Number.isFinite(maxReplay)) throw new UsageError(`--max-replay must be a positive number of seconds, got '${values['max-replay']}'`);
   if (values.token !== undefined && values.token.trim() === '') throw new UsageError('--token must not be empty');
   const token = values.token?.trim() ?? (process.env[TOKEN_ENV]?.trim() || undefined);
+  const statsMs = values.stats === undefined ? undefined : Number(values.stats);
+  if (statsMs !== undefined && (!/^\d+$/.test(values.stats!) || statsMs < STATS_INTERVAL_MS.min || statsMs > STATS_INTERVAL_MS.max)) {
+    throw new UsageError(`--stats must be a whole number of milliseconds from ${STATS_INTERVAL_MS.min} to ${STATS_INTERVAL_MS.max}, got '${values.stats}'`);
+  }
   return {
     input: values.input,
     token,
@@ -113,7 +131,13 @@ function parse(argv: string[]): CliArgs | 'help' {
     chunkSize,
     maxReplay,
     reconnect: values.reconnect,
+    statsMs,
   };
+}
+
+/** `flag` may stand alone: then it gets `value` (parseArgs has no options with an optional value). */
+function withOptionalValue(argv: string[], flag: string, value: string): string[] {
+  return argv.flatMap((arg, i) => (arg === flag && (i + 1 >= argv.length || argv[i + 1].startsWith('-')) ? [arg, value] : [arg]));
 }
 
 /** One line on stderr, prefixed with the tool's name so that it stands out from other output. */
@@ -179,8 +203,9 @@ async function main(args: CliArgs): Promise<number> {
       interimResults: args.interimResults,
       reconnect: args.reconnect,
       maxReplaySeconds: args.maxReplay,
+      statsIntervalMs: args.statsMs,
       onResume: (r) => note(`connection lost (${r.reason}): resumed at ${r.atSeconds.toFixed(2)} s on a new connection (${r.replayedSeconds.toFixed(2)} s sent again${r.gapSeconds > 0 ? `; ${r.gapSeconds.toFixed(2)} s older than --max-replay could not be, and is missing` : ''})`),
-      onEvent: (e) => printLine(`${JSON.stringify(e)}\n`),
+      onEvent: (e) => (e.type === 'stats' ? note(`stats ${describeStats(e)}`) : printLine(`${JSON.stringify(e)}\n`)),
       onProgress: (sent) => bar?.update(round1(sent)),
       onMove: (m) => note(`server going away (deadline ${m.deadlineMs} ms): moved the stream at ${m.atSeconds.toFixed(2)} s to a new connection (${m.replayedSeconds.toFixed(2)} s sent again)`),
       // A real-time stream takes as long as the audio; leave room for processing on top.

@@ -126,6 +126,7 @@ export class MovingStream {
     this.start = { request: 'start', format, interim_results: opts.interimResults ?? false };
     if (opts.vad) this.start.vad = opts.vad;
     if (opts.chunkMs !== undefined) this.start.chunk_ms = opts.chunkMs;
+    if (opts.statsIntervalMs !== undefined) this.start.stats_interval_ms = opts.statsIntervalMs;
     if (opts.traceId) this.start.trace_id = opts.traceId;
   }
 

@@ -68,6 +68,7 @@ export class DeliveredLog {
   /**
    * A filter for the events of a stream that resumed on a new connection: false for an event that
    * repeats what was delivered (a segment delivered whole, or the `active` of the segment in progress).
+   * Events about no channel pass: `stats` in particular are the new connection's own, never repeats.
    */
   resumeFilter(): (e: ServerEvent) => boolean {
     const modes = new Map<number, Mode>();

@@ -27,6 +27,11 @@ export interface StreamOptions {
   vad?: Record<string, number>;
   /** Optional `start.chunk_ms`: the simple route's minimum chunk for this stream. */
   chunkMs?: number;
+  /**
+   * Optional `start.stats_interval_ms` (250–60000): the server sends a `stats` event this often. Asked on
+   * every connection the stream moves or resumes to: each connection's stream reports its own.
+   */
+  statsIntervalMs?: number;
   traceId?: string;
   /** `start.time_offset`: seconds added to every time the server reports (a stream that moved). */
   timeOffset?: number;

@@ -19,6 +19,8 @@ export interface ChannelRunner {
   /** The client went away: stop work, send nothing more. */
   abort(): void;
   backlog(): ChannelBacklog;
+  /** Segmented route: whether the VAD is inside a speech segment (announced, not yet closed). */
+  speaking?(): boolean;
   /** Earliest sample index at which a result of this channel can still end. */
   openFrom(): number;
 }

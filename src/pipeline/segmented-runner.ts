@@ -95,6 +95,10 @@ export class SegmentedRunner implements ChannelRunner {
     return this.analysed;
   }
 
+  speaking(): boolean {
+    return this.segmenter.inSpeech;
+  }
+
   /**
    * One loop per channel works through whole windows, sending every whole window waiting (up to
    * MAX_WINDOWS_PER_REQUEST) in one VAD request; pushes during an await are picked up by it.

@@ -6,6 +6,7 @@ import type { ServiceContext } from '../context.ts';
 import type { Logger } from '../log.ts';
 import { finalPhases, recordFinalPhases, type VadRequestTiming } from '../telemetry/final-phases.ts';
 import { ATTR } from '../telemetry/names.ts';
+import type { StageTally } from '../telemetry/stage-tally.ts';
 import type { ArrivalClock } from './arrival-clock.ts';
 import type { ChannelEvent } from './events.ts';
 
@@ -42,6 +43,8 @@ export interface StreamContext {
   trace: Context;
   /** The stream's logger: its lines carry the stream's id. */
   log: Logger;
+  /** The stream's share of the stage metrics (its model runs), for its `stats`. */
+  tally: StageTally;
 }
 
 /** A sample index of the stream as a time on the client's timeline (seconds, to the microsecond). */

@@ -9,6 +9,7 @@ import type { Model } from '../model/index.ts';
 import type { TaskMonitor } from '../telemetry/task-monitor.ts';
 import { ATTR } from '../telemetry/names.ts';
 import { recordStageWork } from '../telemetry/stage-guard.ts';
+import { StageTally, type StageTotals } from '../telemetry/stage-tally.ts';
 import { startChildSpan, type Context, type Span } from '../telemetry/tracing.ts';
 import { Segmenter, type SegmenterSettings, type SegmenterTuning } from '../vad/segmenter.ts';
 import type { SileroVad } from '../vad/silero.ts';
@@ -71,6 +72,21 @@ export interface StreamBacklog {
   model: number;
 }
 
+/** How a stream is doing now, from the figures its metrics are recorded from (for its `stats`). */
+export interface StreamSnapshot {
+  /** Seconds of audio decoded so far, per channel: the stream's audio_received_seconds_total. */
+  receivedSeconds: number;
+  /** `receivedSeconds` on the client's timeline (time offset added), to the microsecond. */
+  time: number;
+  route: Mode;
+  channels: number;
+  backlog: StreamBacklog;
+  /** The stream's model runs so far: its processing/media_duration_seconds{pipeline="model"}. */
+  model: StageTotals;
+  /** Segmented route: per channel, whether the VAD is inside speech. */
+  speaking?: boolean[];
+}
+
 export class AudioStream {
   private released = false;
   /** 16 kHz samples per channel handed to the runners so far. */
@@ -104,7 +120,16 @@ export class AudioStream {
   static async open(params: StreamParams, deps: PipelineDeps, send: SendStream): Promise<AudioStream> {
     const { format } = params;
     const resampler = await createResampler(format.sampleRate, format.channels);
-    const ctx: StreamContext = { service: deps.service, progress: params.progress, timeOffset: params.timeOffset, route: params.mode, arrivals: new ArrivalClock(), trace: params.trace, log: params.log };
+    const ctx: StreamContext = {
+      service: deps.service,
+      progress: params.progress,
+      timeOffset: params.timeOffset,
+      route: params.mode,
+      arrivals: new ArrivalClock(),
+      trace: params.trace,
+      log: params.log,
+      tally: new StageTally(),
+    };
     const spans = Array.from({ length: format.channels }, (_, c) => startChildSpan('channel', params.trace, { channel: c }));
     const commits = new CommitTracker(format.channels, microseconds(params.timeOffset), send);
     // A channel's settled marks reach the tracker in order behind its events, never the client.
@@ -116,6 +141,20 @@ export class AudioStream {
   /** Seconds of audio received so far, per channel (to the microsecond). */
   get durationSeconds(): number {
     return microseconds(this.decoder.frames / this.params.format.sampleRate);
+  }
+
+  snapshot(): StreamSnapshot {
+    // audio_received_seconds_total is counted from the same decoded frames, frame by frame (decode()).
+    const received = this.decoder.frames / this.params.format.sampleRate;
+    return {
+      receivedSeconds: microseconds(received),
+      time: microseconds(this.ctx.timeOffset + received),
+      route: this.params.mode,
+      channels: this.channels.length,
+      backlog: this.backlog(),
+      model: this.ctx.tally.of('model'),
+      ...(this.params.mode === 'segmented' ? { speaking: this.channels.map((c) => c.speaking?.() ?? false) } : {}),
+    };
   }
 
   /**
@@ -141,7 +180,7 @@ export class AudioStream {
     const seconds = (performance.now() - started) / 1000;
     this.decoding.poll(seconds);
     const { metrics } = this.ctx.service.telemetry;
-    recordStageWork(metrics, 'audio_decoding', seconds, audioSeconds);
+    recordStageWork(metrics, 'audio_decoding', seconds, audioSeconds, this.ctx.tally);
     metrics.audioReceivedSeconds.add(audioSeconds, this.routeAttributes);
     return perChannel;
   }

@@ -8,6 +8,7 @@
 // A new stage gets its metrics by adding its name and buckets to stages.ts and using the guard.
 import type { Instruments } from './instruments.ts';
 import { ATTR } from './names.ts';
+import type { StageTally } from './stage-tally.ts';
 import { STAGES, type Stage } from './stages.ts';
 
 // One attribute object per stage, bound here so that no caller can forget the label, and built once
@@ -22,10 +23,12 @@ export class StageGuard implements Disposable {
   private readonly metrics: Instruments;
   private readonly stage: Stage;
   private readonly mediaSeconds: number;
-  constructor(metrics: Instruments, stage: Stage, mediaSeconds: number) {
+  private readonly tally?: StageTally;
+  constructor(metrics: Instruments, stage: Stage, mediaSeconds: number, tally?: StageTally) {
     this.metrics = metrics;
     this.stage = stage;
     this.mediaSeconds = mediaSeconds;
+    this.tally = tally;
   }
 
   /** The work did not produce a result (a failure or crash): record nothing. */
@@ -43,12 +46,16 @@ export class StageGuard implements Disposable {
 
   [Symbol.dispose](): void {
     if (this.discarded) return;
-    recordStageWork(this.metrics, this.stage, this.measuredSeconds ?? (performance.now() - this.started) / 1000, this.mediaSeconds);
+    recordStageWork(this.metrics, this.stage, this.measuredSeconds ?? (performance.now() - this.started) / 1000, this.mediaSeconds, this.tally);
   }
 }
 
-/** Records one unit of stage work timed by the caller (what the guard records when disposed). */
-export function recordStageWork(metrics: Instruments, stage: Stage, processingSeconds: number, mediaSeconds: number): void {
+/**
+ * Records one unit of stage work timed by the caller (what the guard records when disposed), and
+ * the same figures into `tally`, the share of the stream the work was for (when it was for one).
+ */
+export function recordStageWork(metrics: Instruments, stage: Stage, processingSeconds: number, mediaSeconds: number, tally?: StageTally): void {
+  tally?.record(stage, processingSeconds, mediaSeconds);
   const h = metrics.stage[stage];
   const attributes = STAGE_ATTRIBUTES[stage];
   h.processing.record(processingSeconds, attributes);
@@ -57,6 +64,6 @@ export function recordStageWork(metrics: Instruments, stage: Stage, processingSe
   if (mediaSeconds > 0) h.rtf.record(processingSeconds / mediaSeconds, attributes);
 }
 
-export function measureStage(metrics: Instruments, stage: Stage, mediaSeconds: number): StageGuard {
-  return new StageGuard(metrics, stage, mediaSeconds);
+export function measureStage(metrics: Instruments, stage: Stage, mediaSeconds: number, tally?: StageTally): StageGuard {
+  return new StageGuard(metrics, stage, mediaSeconds, tally);
 }

@@ -173,6 +173,24 @@ test('in headless Chromium, the fake microphone\'s speech appears as segments wi
   assert.ok(rtf > 0 && rtf < 100, `model RTF ${rtf}`);
   assert.ok(Number(await page.locator('#active-streams').innerText()) >= 1);
 
+  // The stream's own stats line (its `stats` events, every second): live, with plausible figures,
+  // speech and silence both shown as the looped fixture plays.
+  const streamStats = page.locator('#stream-stats');
+  const shownTime = async () => Number(await streamStats.getAttribute('data-time'));
+  await page.waitForFunction(() => document.getElementById('stream-stats')?.dataset.time !== undefined, undefined, { timeout: 5_000, polling: 100 });
+  const firstTime = await shownTime();
+  for (const speaking of ['true', 'false']) {
+    await page.waitForFunction((want) => document.getElementById('stream-stats')?.dataset.speaking === want, speaking, { timeout: 12_000, polling: 100 });
+  }
+  await page.waitForFunction(() => (document.getElementById('stream-stats')?.dataset.rtf ?? '') !== '', undefined, { timeout: 12_000, polling: 100 });
+  const line = await streamStats.innerText();
+  assert.match(line, /^Your stream at \d+\.\d\d s: lag \d+\.\d\d s, model RTF \d+\.\d{3}, (speaking|silence)$/);
+  const streamRtf = Number(await streamStats.getAttribute('data-rtf'));
+  const lag = Number(await streamStats.getAttribute('data-lag'));
+  assert.ok(streamRtf > 0 && streamRtf < 100, `the stream's model RTF ${streamRtf}`);
+  assert.ok(lag >= 0 && lag < 5, `a real-time stream is not seconds behind: lag ${lag} s`);
+  assert.ok((await shownTime()) > firstTime, 'the line is live: its stream time advanced');
+
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'page.png'), fullPage: true });
 

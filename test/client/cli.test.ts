@@ -73,6 +73,16 @@ void test('defaults: 256-sample frames, no interim results, --real-time paces th
   assert.ok(performance.now() - started >= 240);
 });
 
+void test('--stats asks for stats_interval_ms: 1000 ms alone, or the value given (before another flag, or with =)', async () => {
+  for (const [args, ms] of [[['--stats'], 1000], [['--stats', '300', '--real-time'], 300], [['--stats=750'], 750], [['--stats', '--interim-results'], 1000]] as const) {
+    const connP = server.nextConnection();
+    const run = await runCli(['-i', wavPath, '--addr', server.url(), ...args]);
+    assert.equal(run.code, 0, run.stderr);
+    const start = (await connP).messages[0].json as { stats_interval_ms?: number };
+    assert.equal(start.stats_interval_ms, ms, args.join(' '));
+  }
+});
+
 void test('an unknown flag is a usage error: exit 2 with the usage on stderr', async () => {
   const run = await runCli(['--input', wavPath, '--bogus']);
   assert.equal(run.code, 2);

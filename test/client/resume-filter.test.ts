@@ -49,3 +49,11 @@ test('simple route: where a resume can start, and chunks already delivered are n
   assert.deepEqual(passed(log, [seg(0.3, 0.5, undefined, 0), seg(0.3, 0.55, undefined, 1)]), [seg(0.3, 0.55, undefined, 1)]);
   assert.deepEqual(passed(log, [seg(0.3, 0.55, undefined, 0)]), [seg(0.3, 0.55, undefined, 0)]);
 });
+
+test('stats of the resumed stream pass, even inside a segment dropped as a repeat: they are the new connection’s own', () => {
+  const log = new DeliveredLog();
+  deliver(log, [active(1), inactive(3.3), seg(1, 3.3, true)]);
+  const stats = (time: number): ServerEvent => ({ type: 'stats', time, audio_received: time, backlog_seconds: { audio_decoding: 0, vad: 0, model: 0 }, lag_seconds: 0, model_runs: 0, model_audio_seconds: 0, model_processing_seconds: 0, model_rtf: null, vad: { speaking: [true] } });
+  const resumed = [active(1.02), stats(2), inactive(3.28), stats(3), seg(1.02, 3.28, true), stats(4)];
+  assert.deepEqual(passed(log, resumed), [stats(2), stats(3), stats(4)]);
+});

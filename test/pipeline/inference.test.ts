@@ -7,12 +7,13 @@ import type { Inference } from '../../src/model/index.ts';
 import { ArrivalClock } from '../../src/pipeline/arrival-clock.ts';
 import { inferSegment } from '../../src/pipeline/inference.ts';
 import type { StreamContext } from '../../src/pipeline/stream-context.ts';
+import { StageTally } from '../../src/telemetry/stage-tally.ts';
 import { TaskPanic } from '../../src/task.ts';
 import { testContext } from '../helpers/context.ts';
 
 function streamContext() {
   const t = testContext();
-  const ctx: StreamContext = { service: t.service, progress: () => undefined, timeOffset: 0, route: 'simple', arrivals: new ArrivalClock(), trace: ROOT_CONTEXT, log };
+  const ctx: StreamContext = { service: t.service, progress: () => undefined, timeOffset: 0, route: 'simple', arrivals: new ArrivalClock(), trace: ROOT_CONTEXT, log, tally: new StageTally() };
   const panics = async () => (await t.read()).value('task_panics_total', { task: 'inference' });
   return { ctx, panics, health: () => t.telemetry.panics.recentCount() };
 }

@@ -294,6 +294,26 @@ const CASES: Case[] = [
   },
   {
     section: 'start',
+    promise: 'stats_interval_ms is an integer from 250 to 60000: anything else is invalid_request naming the field, close 1008; the bounds are taken',
+    covers: ['error:invalid_request', 'close:1008'],
+    async run({ open }) {
+      for (const bad of [249, 60_001, 0, -250, 500.5, '1000', null, true]) {
+        const c = await open('segmented');
+        c.send(start({ stats_interval_ms: bad }));
+        assert.equal((await c.close()).code, 1008, JSON.stringify(bad));
+        assert.deepEqual(codes(c), ['invalid_request'], JSON.stringify(bad));
+        assert.match(String(c.events[0].message), /^invalid start request: stats_interval_ms: /, JSON.stringify(bad));
+      }
+      for (const ok of [250, 60_000]) {
+        const c = await open('simple');
+        c.send(start({ stats_interval_ms: ok }));
+        await c.next('started');
+        c.hangUp();
+      }
+    },
+  },
+  {
+    section: 'start',
     promise: 'a start while a stream runs ends it like a stop (its results and stream_end first), then a new stream begins',
     async run({ open }) {
       const c = await open('segmented');
@@ -697,6 +717,33 @@ const CASES: Case[] = [
       const errors = c.events.filter((e) => e.type === 'error');
       assert.equal(errors.length, 2);
       for (const e of errors) assert.deepEqual(e, { type: 'error', message: 'internal server error', code: 'internal_error', channel: 0 });
+    },
+  },
+
+  {
+    section: 'stats',
+    promise: 'with stats_interval_ms, stats come while the stream runs and once more right before stream_end (its audio_received is the channel duration, time adds time_offset); vad.speaking on the segmented route only; none without it',
+    async run({ open }) {
+      for (const route of ['segmented', 'simple'] as const) {
+        const c = await open(route);
+        c.send(start({ stats_interval_ms: 250, time_offset: 10 }));
+        await c.next('stats'); // the interval passes while the stream runs, audio or not
+        c.sendAudio(speech(0, 1.5));
+        c.send({ request: 'stop', disconnect: true });
+        await c.close();
+        const stats = c.all.filter((e) => e.type === 'stats');
+        const last = c.all.at(-2)!;
+        assert.equal(last.type, 'stats');
+        assert.equal(c.all.at(-1)?.type, 'stream_end');
+        assert.equal(last.audio_received, 1.5);
+        assert.equal(last.time, 11.5);
+        const keys = ['type', 'time', 'audio_received', 'backlog_seconds', 'lag_seconds', 'model_runs', 'model_audio_seconds', 'model_processing_seconds', 'model_rtf'];
+        for (const s of stats) assert.deepEqual(Object.keys(s), route === 'segmented' ? [...keys, 'vad'] : keys, route);
+        assert.deepEqual(stats[0].model_rtf, null, 'no model run before any audio');
+        assert.ok(stats.reduce((n, s) => n + (s.model_runs as number), 0) >= 1);
+      }
+      const plain = await whole(open('segmented'), start(), speech(0, 1.5));
+      assert.ok(!plain.all.some((e) => e.type === 'stats'));
     },
   },
 

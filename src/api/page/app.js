@@ -1,7 +1,8 @@
 // The live page: microphone → AudioWorklet (native-rate mono Float32) → websocket to
 // /api/v1/segmented as f32 little-endian PCM, ~50 ms per binary frame, with interim results.
 // Shows voice activity, segments (the model's text, keyword detections or sample count) and errors
-// as they arrive, and model RTF and active streams read from /metrics every 2 s. The stream is the
+// as they arrive, the stream's own live stats (lag, model RTF, speech; its `stats` events, every
+// second), and model RTF and active streams read from /metrics every 2 s. The stream is the
 // client's own (src/client/moving-stream.ts, served under /page/lib/): when the server goes away it
 // moves to a new connection, and when the connection is lost it resumes on a new one from the last
 // committed point, sending the audio from there again; the log says so.
@@ -9,9 +10,12 @@
 import { connectWebSocket } from '/page/lib/browser-connection.js';
 import { MovingStream } from '/page/lib/moving-stream.js';
 import { LivePcm } from '/page/lib/pcm-source.js';
+import { describeStats } from '/page/lib/stats-line.js';
 
 const CHUNK_SECONDS = 0.05;
 const STATS_INTERVAL_MS = 2000;
+/** The stream's own `stats` (start.stats_interval_ms). */
+const STREAM_STATS_MS = 1000;
 const MAX_SEGMENTS = 200;
 const STOP_TIMEOUT_MS = 15000;
 
@@ -29,6 +33,7 @@ const ui = {
   streams: $('active-streams'),
   statsNote: $('stats-note'),
   sent: $('sent'),
+  streamStats: $('stream-stats'),
   log: $('log'),
 };
 
@@ -53,6 +58,7 @@ async function start() {
   clearSegments();
   clearLog();
   ui.sent.textContent = '';
+  ui.streamStats.textContent = '';
   const s = {
     state: 'starting',
     ctx: null,
@@ -101,6 +107,7 @@ async function start() {
       addr: `${location.origin.replace(/^http/, 'ws')}/api/v1/segmented${query}`,
       format: { channels: 1, sample_rate: s.rate, bit_depth: 32, is_float: true },
       interimResults: true,
+      statsIntervalMs: STREAM_STATS_MS,
       source: s.source,
       connect: connectWebSocket,
       chunkBytes: 4 * Math.round(s.rate * CHUNK_SECONDS),
@@ -236,6 +243,9 @@ function onEvent(s, ev) {
     case 'error':
       showError(ev.channel === undefined ? `${ev.message} (${ev.code})` : `Channel ${ev.channel}: ${ev.message}`);
       break;
+    case 'stats':
+      showStreamStats(ev);
+      break;
     case 'stream_end': {
       const d = ev.channel_durations?.[0];
       s.endText = `Stream ended${typeof d === 'number' ? ` after ${secs(s.offset + d)} of audio` : ''}`;
@@ -244,6 +254,17 @@ function onEvent(s, ev) {
     }
     default: // going_away and committed are the stream's own; events this page does not know are ignored, as the protocol asks
   }
+}
+
+/** The stream's own figures, as the server measured them (docs/protocol.md, `stats`). */
+function showStreamStats(ev) {
+  const el = ui.streamStats;
+  el.textContent = `Your stream at ${describeStats(ev)}`;
+  el.title = `backlog: ${Object.entries(ev.backlog_seconds).map(([stage, s]) => `${stage} ${s.toFixed(3)} s`).join(', ')}; ${ev.model_runs} model runs since the last update`;
+  el.dataset.time = String(ev.time);
+  el.dataset.lag = String(ev.lag_seconds);
+  el.dataset.rtf = ev.model_rtf === null ? '' : String(ev.model_rtf);
+  el.dataset.speaking = String(ev.vad?.speaking.some(Boolean) ?? false);
 }
 
 /** The interim segment on screen (greyed), replaced by the next interim or by its final. */
