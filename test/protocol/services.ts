@@ -21,7 +21,10 @@ export const CONFIGS = {
   auth: { auth: { tokens: [TOKEN] } },
   oneStream: { limits: { max_streams: 1 } },
   fewConnections: { limits: { max_connections: 3 } },
-  slowReader: { limits: { max_outbound_bytes: 16 * 1024 } },
+  // A client that stops reading also stops answering pings: on a loaded machine the flood can take
+  // longer than two ping intervals to fill the outbound queue, and the dead-peer check would drop
+  // it first (1006, no slow_consumer). The heartbeat has its own tests; here it stays out of the way.
+  slowReader: { limits: { max_outbound_bytes: 16 * 1024, ping_interval_ms: 600_000 } },
   failingModel: { model: { failure_rate: 1 } },
   crashingModel: { model: { panic_rate: 1 } },
 } satisfies Record<string, Record<string, unknown>>;
