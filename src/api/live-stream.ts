@@ -16,7 +16,7 @@ import type { AudioFormat, ProtocolErrorCode, ServerEvent, StartRequest } from '
 import { StatsTimer } from './stream-stats.ts';
 
 /** How a stream ended, for streams_total{outcome}; `refused`: admission refused it, it never ran. */
-export const STREAM_OUTCOMES = ['completed', 'client_closed', 'error', 'refused'] as const;
+export const STREAM_OUTCOMES = ['completed', 'client_closed', 'slow_consumer', 'error', 'refused'] as const;
 export type Outcome = (typeof STREAM_OUTCOMES)[number];
 
 export interface LiveStreamDeps extends PipelineDeps {

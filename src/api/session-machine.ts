@@ -59,7 +59,7 @@ export type SessionAction =
   /** End the running stream (if any) normally: every result, then `stream_end`. */
   | { do: 'finish' }
   /** Drop the running stream (if any) without its results, ended with this outcome. */
-  | { do: 'abort'; outcome: 'client_closed' | 'error' }
+  | { do: 'abort'; outcome: 'client_closed' | 'slow_consumer' | 'error' }
   | { do: 'ack'; request: 'finalize' | 'keepalive' }
   | { do: 'going_away'; deadlineMs: number }
   | { do: 'error'; code: ProtocolErrorCode; message: string }
@@ -155,7 +155,9 @@ const DROPS_THE_STREAM: readonly ProtocolErrorCode[] = ['slow_consumer', 'intern
 function fail(state: SessionState, code: ProtocolErrorCode, message: string, close: number): Step {
   const closing: SessionAction = { do: 'close', code: close, reason: code };
   if (DROPS_THE_STREAM.includes(code)) {
-    return { state: { ...state, phase: 'closed' }, actions: [error(code, message), { do: 'abort', outcome: 'error' }, closing] };
+    // A client that does not read is the client's failure, a crash the server's: the SLO tells them apart.
+    const outcome = code === 'slow_consumer' ? 'slow_consumer' : 'error';
+    return { state: { ...state, phase: 'closed' }, actions: [error(code, message), { do: 'abort', outcome }, closing] };
   }
   return { state: { ...state, phase: 'closing' }, actions: [{ do: 'finish' }, error(code, message), closing] };
 }

@@ -74,8 +74,8 @@ test('fatal errors finish a running stream (results, stream_end) before the erro
   assert.equal(idle.state.phase, 'closing');
 });
 
-test('a client that does not read, or a crashed session, drops the stream: nothing more can reach the client', () => {
-  assert.deepEqual(does(run(req(start), { type: 'fail', code: 'slow_consumer', message: 'x', close: 1008 }).steps[1]), ['error:slow_consumer', 'abort:error', 'close:1008']);
+test('a client that does not read, or a crashed session, drops the stream: nothing more can reach the client; the outcome says whose failure it was', () => {
+  assert.deepEqual(does(run(req(start), { type: 'fail', code: 'slow_consumer', message: 'x', close: 1008 }).steps[1]), ['error:slow_consumer', 'abort:slow_consumer', 'close:1008']);
   assert.deepEqual(does(run(req(start), { type: 'fail', code: 'internal_error', message: 'x', close: 1011 }).steps[1]), ['error:internal_error', 'abort:error', 'close:1011']);
 });
 
