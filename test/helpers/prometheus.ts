@@ -50,6 +50,11 @@ function key(name: string, labels: Labels): string {
   return `${name}{${sorted.join(',')}}`;
 }
 
+/** Streams running on a service now: its active_streams gauge, summed over the routes. */
+export async function activeStreams(service: { url: string }): Promise<number> {
+  return (await scrape(service.url)).sum('active_streams');
+}
+
 export async function scrape(baseUrl: string): Promise<Exposition> {
   const res = await fetch(`${baseUrl}/metrics`);
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
