@@ -1,7 +1,9 @@
-// Lint: type-aware rules, plus the project's one structural rule: work that outlives the call
-// (worker threads, detached promises) starts only through src/task.ts, which counts panics.
+// Lint: type-aware rules, plus the project's two structural rules: imports in src/ run one way
+// through the layers (lint/layers.js), and work that outlives the call (worker threads, detached
+// promises) starts only through src/task.ts, which counts panics.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import layers from './lint/layers.js';
 
 const workerImports = {
   paths: [
@@ -33,6 +35,11 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts', 'src/**/*.js'],
+    plugins: { layers },
+    rules: { 'layers/direction': 'error' },
+  },
+  {
     // The task wrapper is the one place allowed to start workers.
     files: ['src/task.ts', 'src/task-pool.ts', 'src/task-worker.ts'],
     rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
@@ -52,7 +59,7 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', 'lint/**'], ...tseslint.configs.disableTypeChecked },
   {
     // The live page's browser scripts (served as they are, outside the TypeScript project): plain JS rules.
     files: ['src/api/page/**/*.js'],

@@ -1,12 +1,10 @@
-// Reading the server's /metrics: scrape timing, a small exposition parser, and the numbers the
-// benchmark derives from two scrapes (event-loop delay quantile, event-loop utilization).
+// Reading the server's /metrics: scrape timing, and the numbers the benchmark derives from two
+// scrapes (event-loop delay quantile, event-loop utilization). The exposition is parsed by the
+// client's reader (the one the page and the tests use).
+import { parseExposition, sumOf, type Sample } from '../src/client/exposition.ts';
 import { median } from './stats.ts';
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+export { sumOf, type Sample };
 
 export interface Scrape {
   samples: Sample[];
@@ -26,31 +24,6 @@ export async function scrape(baseUrl: string): Promise<Scrape> {
   const { body, ms, status } = await timedGet(`${baseUrl}/metrics`);
   if (status !== 200) throw new Error(`GET /metrics: HTTP ${status}`);
   return { samples: parseExposition(body), bytes: Buffer.byteLength(body), ms };
-}
-
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-export function parseExposition(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = LINE.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: m[3] === '+Inf' ? Infinity : Number(m[3]) });
-  }
-  return out;
-}
-
-/** Sum of a metric's samples whose labels include `match`. */
-export function sumOf(samples: Sample[], name: string, match: Record<string, string> = {}): number {
-  let total = 0;
-  for (const s of samples) {
-    if (s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)) total += s.value;
-  }
-  return total;
 }
 
 /** Cumulative bucket counts by upper bound (summed over other labels), ascending. */

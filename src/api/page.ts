@@ -18,7 +18,7 @@ const ASSETS = {
 type AssetName = keyof typeof ASSETS;
 
 /** The client modules the page imports: each imports (values) only from this list. */
-export const CLIENT_MODULES = ['moving-stream', 'resume-filter', 'pcm-source', 'transport', 'browser-connection', 'stats-line'] as const;
+export const CLIENT_MODULES = ['moving-stream', 'resume-filter', 'pcm-source', 'transport', 'browser-connection', 'stats-line', 'exposition'] as const;
 
 // The page needs its own origin for scripts, styles, the worklet, /metrics and the websocket
 // (`ws:`/`wss:` are listed because not every browser lets 'self' cover websockets).

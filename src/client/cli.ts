@@ -1,8 +1,7 @@
 // Command-line client: streams a WAV file to the service and prints every server event as a JSON line.
 import cliProgress from 'cli-progress';
-import { STATS_INTERVAL_MS } from '../api/protocol.ts';
 import { parseFlags, runCli, UsageError } from '../cli.ts';
-import { describeStats } from './stats-line.ts';
+import { describeStats, STATS_INTERVAL_BOUNDS } from './stats-line.ts';
 import { ConnectError, describeError, describeRefusal, newTraceparent, redactAddr, streamAudio, type StreamResult } from './stream-client.ts';
 import { bytesPerSample, readWav } from './wav.ts';
 
@@ -30,7 +29,7 @@ Options:
       --max-replay <s>     audio kept to send again after a lost connection (default ${DEFAULT_MAX_REPLAY_S})
       --no-reconnect       neither move nor resume (see below): one connection, whatever happens to it
       --stats [ms]         ask the server for the stream's live stats every ms milliseconds
-                           (default ${DEFAULT_STATS_MS}; ${STATS_INTERVAL_MS.min} to ${STATS_INTERVAL_MS.max}) and print each as one line on stderr
+                           (default ${DEFAULT_STATS_MS}; ${STATS_INTERVAL_BOUNDS.min} to ${STATS_INTERVAL_BOUNDS.max}) and print each as one line on stderr
                            (not on stdout), e.g.
                              streamer-client: stats 12.34 s: lag 0.05 s, model RTF 0.031, speaking
                            the stream's time (end of the audio the server received), how far its
@@ -119,8 +118,8 @@ function parse(argv: string[]): CliArgs | 'help' {
   if (values.token !== undefined && values.token.trim() === '') throw new UsageError('--token must not be empty');
   const token = values.token?.trim() ?? (process.env[TOKEN_ENV]?.trim() || undefined);
   const statsMs = values.stats === undefined ? undefined : Number(values.stats);
-  if (statsMs !== undefined && (!/^\d+$/.test(values.stats!) || statsMs < STATS_INTERVAL_MS.min || statsMs > STATS_INTERVAL_MS.max)) {
-    throw new UsageError(`--stats must be a whole number of milliseconds from ${STATS_INTERVAL_MS.min} to ${STATS_INTERVAL_MS.max}, got '${values.stats}'`);
+  if (statsMs !== undefined && (!/^\d+$/.test(values.stats!) || statsMs < STATS_INTERVAL_BOUNDS.min || statsMs > STATS_INTERVAL_BOUNDS.max)) {
+    throw new UsageError(`--stats must be a whole number of milliseconds from ${STATS_INTERVAL_BOUNDS.min} to ${STATS_INTERVAL_BOUNDS.max}, got '${values.stats}'`);
   }
   return {
     input: values.input,

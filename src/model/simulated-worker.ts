@@ -23,9 +23,13 @@ function spin(seconds: number): void {
   }
 }
 
+/** Seconds of work for `audioSeconds` of audio before any warm-up penalty; `random` in [0, 1) places the jitter. */
+export function inferenceCost(job: Pick<SimulatedJob, 'delay' | 'constantFactor' | 'jitter'>, audioSeconds: number, random = Math.random()): number {
+  return job.delay + job.constantFactor * audioSeconds + job.jitter * (random * 2 - 1);
+}
+
 function simulatedInference(job: SimulatedJob): InferenceResult {
-  const audioSeconds = job.samples.length / job.sampleRate;
-  let cost = job.delay + job.constantFactor * audioSeconds + job.jitter * (Math.random() * 2 - 1);
+  let cost = inferenceCost(job, job.samples.length / job.sampleRate);
   if (firstRun) {
     firstRun = false;
     cost *= 1 + job.warmupPenalty;

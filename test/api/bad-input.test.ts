@@ -10,8 +10,9 @@ import type { ErrorCode, ServerEvent } from '../../src/api/protocol.ts';
 import { microseconds } from '../../src/audio/format.ts';
 import { connect, streamAudio, type Connection, type StreamResult } from '../../src/client/stream-client.ts';
 import { log } from '../../src/log.ts';
-import { scrape, type Exposition } from '../helpers/prometheus.ts';
-import { activeStreams, assertCleanError, assertFreshStreamWorks, eventually, health, isError, comparable, withoutCommits } from '../helpers/robustness.ts';
+import { segmentsOf } from '../helpers/events.ts';
+import { activeStreams, scrape, type Exposition } from '../helpers/prometheus.ts';
+import { assertCleanError, assertFreshStreamWorks, eventually, health, isError, comparable, withoutCommits } from '../helpers/robustness.ts';
 import { S16_MONO_16K, seeded, speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -32,9 +33,7 @@ const fixture = speechFixture();
 const S = S16_MONO_16K;
 type Route = 'simple' | 'segmented';
 type Msg = object | string | Uint8Array;
-type Seg = Extract<ServerEvent, { type: 'segment' }>;
 type Ack = Extract<ServerEvent, { type: 'ack' }>;
-const segmentsOf = (events: ServerEvent[]) => events.filter((e): e is Seg => e.type === 'segment');
 const endsOf = (events: ServerEvent[]) => events.flatMap((e) => (e.type === 'stream_end' ? [e.channel_durations] : []));
 const acksOf = (events: ServerEvent[]) => events.filter((e): e is Ack => e.type === 'ack').map((e) => e.request);
 

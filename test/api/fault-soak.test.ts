@@ -7,8 +7,8 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connect } from '../../src/client/stream-client.ts';
-import { scrape } from '../helpers/prometheus.ts';
-import { activeStreams, assertCleanError, eventually, health, isError, type ServerError } from '../helpers/robustness.ts';
+import { activeStreams, scrape } from '../helpers/prometheus.ts';
+import { assertCleanError, eventually, health, isError, type ServerError } from '../helpers/robustness.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 
 const LANES = 20;

@@ -13,8 +13,8 @@ import vm from 'node:vm';
 import WebSocket from 'ws';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio } from '../../src/client/stream-client.ts';
-import { scrape } from '../helpers/prometheus.ts';
-import { activeStreams, assertCleanError, captureProcessFaults, eventually, health, isError, withoutCommits } from '../helpers/robustness.ts';
+import { activeStreams, scrape } from '../helpers/prometheus.ts';
+import { assertCleanError, captureProcessFaults, eventually, health, isError, withoutCommits } from '../helpers/robustness.ts';
 import { seeded, speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 import { waitFor } from '../helpers/wait.ts';
 

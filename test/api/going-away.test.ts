@@ -4,13 +4,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
+import { finals } from '../helpers/events.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { S16_MONO_16K, speechFixture, startTestService } from '../helpers/service.ts';
 
 const fixture = speechFixture();
 const BYTES_PER_SECOND = 32_000; // s16 mono 16 kHz
-type Segment = Extract<ServerEvent, { type: 'segment' }>;
-const finals = (events: ServerEvent[]) => events.filter((e): e is Segment => e.type === 'segment' && e.is_final !== false);
 
 test('draining sends going_away once to every running stream, with the time left; others get nothing', async () => {
   const service = await startTestService({ shutdown: { drain_timeout_ms: 20_000 } });

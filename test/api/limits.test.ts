@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
+import { segmentsOf } from '../helpers/events.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { S16_MONO_16K, speechFixture, startTestService } from '../helpers/service.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const fixture = speechFixture();
 const seconds = (n: number) => fixture.pcm.subarray(0, n * 32000);
-type Seg = Extract<ServerEvent, { type: 'segment' }>;
 
 // The timer itself is tested on a mocked clock (flow-control.test.ts); here, its wiring. The client
 // that keeps talking sends its next keepalive as soon as the last one is acked, so its longest silence
@@ -43,7 +43,7 @@ test('max_stream_seconds: audio up to the cut is still answered (stream_end), th
     const { events, closeCode } = await streamAudio({ addr: service.ws('simple'), format: S16_MONO_16K, pcm: seconds(4), chunkBytes: 3200 });
     const end = events.find((e) => e.type === 'stream_end') as Extract<ServerEvent, { type: 'stream_end' }>;
     assert.ok(end.channel_durations[0] > 2 && end.channel_durations[0] <= 2.1, `cut after ${end.channel_durations[0]} s`);
-    const segs = events.filter((e): e is Seg => e.type === 'segment');
+    const segs = segmentsOf(events);
     assert.equal(segs.at(-1)!.end_time, end.channel_durations[0], 'every received sample was answered');
     assert.equal(events.at(-1)?.type, 'error');
     assert.equal((events.at(-1) as { code: string }).code, 'stream_too_long');
@@ -61,7 +61,7 @@ test('inbound backpressure: a stream far behind stops being read until it catche
     const { events } = await streamAudio({ addr: service.ws('simple'), format: fixture.format, pcm: fixture.pcm, chunkBytes: 1600 });
     const after = await scrape(service.url);
     assert.ok(after.value('inbound_pauses_total', { route: 'simple' }) > before.value('inbound_pauses_total', { route: 'simple' }), 'reading was paused');
-    const segs = events.filter((e): e is Seg => e.type === 'segment');
+    const segs = segmentsOf(events);
     for (let i = 1; i < segs.length; i++) assert.equal(segs[i].start_time, segs[i - 1].end_time);
     assert.equal(segs.at(-1)!.end_time, fixture.duration);
     // Without backpressure the whole 8 s would queue behind the first inference and come back as one
@@ -103,7 +103,7 @@ test('a slow reader with a fast writer is ended with slow_consumer; memory stays
     const ack = 40; // bytes per {"type":"ack","request":"keepalive"} frame
     assert.ok(sent * ack > 64 * 1024, 'the client asked for more than the outbound bound');
     const result = await other;
-    assert.equal(result.events.filter((e) => e.type === 'segment').length, 2, 'the well-behaved stream is unaffected');
+    assert.equal(segmentsOf(result.events).length, 2, 'the well-behaved stream is unaffected');
     const growth = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     assert.ok(growth < 150, `RSS grew ${growth.toFixed(0)} MiB (bound: 150 MiB for server and clients in this process)`);
     const after = await scrape(service.url);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
+import { segmentsOf } from '../helpers/events.ts';
 import { S16_MONO_16K, speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -13,7 +13,6 @@ after(() => service.shutdown(0));
 
 const fixture = speechFixture();
 const second = (n: number) => fixture.pcm.subarray(0, n * 32000);
-const segmentsOf = (events: ServerEvent[]) => events.filter((e) => e.type === 'segment');
 const ready = () => fetch(`${service.url}/api/v1/ready`).then((r) => r.json() as Promise<{ active_streams: number }>);
 
 test('health, readiness and unknown routes', async () => {
@@ -60,7 +59,7 @@ test('stop without disconnect keeps the socket; the next audio is a new stream w
   assert.deepEqual(end2.channel_durations, [2]);
   // the second stream's times start from 0 again
   const afterFirst = conn.events.slice(conn.events.indexOf(first) + 1);
-  assert.equal((segmentsOf(afterFirst)[0] as { start_time: number }).start_time, 0);
+  assert.equal(segmentsOf(afterFirst)[0].start_time, 0);
   assert.ok(conn.isOpen);
   await conn.close();
 });
@@ -77,7 +76,7 @@ test('a start mid-stream ends that stream (stream_end) and begins a new one with
   const end2 = await conn.next('stream_end');
   assert.deepEqual(end2.channel_durations, [1, 1]);
   const between = conn.events.slice(conn.events.indexOf(end1) + 1, conn.events.indexOf(end2));
-  assert.deepEqual(new Set(segmentsOf(between).map((s) => (s as { channel: number }).channel)), new Set([0, 1]));
+  assert.deepEqual(new Set(segmentsOf(between).map((s) => s.channel)), new Set([0, 1]));
   assert.equal((await conn.closed).code, 1000);
 });
 

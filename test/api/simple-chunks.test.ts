@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
+import { segmentsOf } from '../helpers/events.ts';
 import { S16_MONO_16K, speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 
 type Seg = Extract<ServerEvent, { type: 'segment' }>;
@@ -22,7 +23,6 @@ before(async () => {
 });
 after(() => service.shutdown(0));
 
-const segmentsOf = (events: ServerEvent[]) => events.filter((e): e is Seg => e.type === 'segment');
 const counts = (segs: Seg[]) => segs.map((s) => s.count as number);
 
 /** The segments tile [0, samples / 16000]: no gap, no overlap, each `count` its own length, Σ count = `samples`. */

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio } from '../../src/client/stream-client.ts';
 import { parseConfig } from '../../src/config.ts';
 import { startService, type Service } from '../../src/service.ts';
+import { segmentsOf } from '../helpers/events.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture } from '../helpers/service.ts';
 import { writeFakeWhisper, type FakeWhisperFiles } from '../helpers/whisper-models.ts';
@@ -15,8 +15,6 @@ import { writeFakeWhisper, type FakeWhisperFiles } from '../helpers/whisper-mode
 const TARGET = [7, 3, 12, 25, 25, 9, 41];
 const KNOWN_TEXT = 'w7 w3 w12 w25 w25 w9 w41';
 
-type Seg = Extract<ServerEvent, { type: 'segment' }>;
-const segmentsOf = (events: ServerEvent[]) => events.filter((e): e is Seg => e.type === 'segment');
 
 const fixture = speechFixture();
 let files: FakeWhisperFiles | undefined;

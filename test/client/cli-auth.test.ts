@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { ServerEvent } from '../../src/api/protocol.ts';
+import { finals } from '../helpers/events.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 import { type Run, runCli } from './run-cli.ts';
 
@@ -22,11 +23,11 @@ function assertTranscribed(run: Run): void {
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /^trace_id [0-9a-f]{32}\n$/);
   const events = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as ServerEvent);
-  const finals = events.filter((e) => e.type === 'segment' && e.is_final);
-  assert.equal(finals.length, fixture.regions.length, run.stdout);
-  finals.forEach((segment, i) => {
+  const got = finals(events);
+  assert.equal(got.length, fixture.regions.length, run.stdout);
+  got.forEach((segment, i) => {
     const region = fixture.regions[i];
-    assert.ok(segment.type === 'segment' && segment.start_time < region.end && segment.end_time > region.start, `segment ${i} overlaps speech region ${i}`);
+    assert.ok(segment.start_time < region.end && segment.end_time > region.start, `segment ${i} overlaps speech region ${i}`);
   });
   assert.deepEqual(events.at(-1), { type: 'stream_end', channel_durations: [fixture.duration] });
 }

@@ -8,7 +8,8 @@ import { streamAudio } from '../../src/client/stream-client.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { audioReceived, drain, fixture, startDrainingPair } from '../helpers/draining-pair.ts';
 import { runCli } from './run-cli.ts';
-import { checkOneTimeline, finals, type Segment, VAD_WINDOW_S } from '../helpers/timeline.ts';
+import { finals, type Segment } from '../helpers/events.ts';
+import { checkOneTimeline, VAD_WINDOW_S } from '../helpers/timeline.ts';
 
 let b: TestService;
 let reference: Segment[];

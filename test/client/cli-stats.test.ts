@@ -2,6 +2,8 @@
 // prints each as one readable line on stderr, stdout keeping only the JSON result events.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { STATS_INTERVAL_MS } from '../../src/api/protocol.ts';
+import { STATS_INTERVAL_BOUNDS } from '../../src/client/stats-line.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 import { runCli } from './run-cli.ts';
 
@@ -57,4 +59,8 @@ void test('--help documents --stats', async () => {
   const run = await runCli(['--help']);
   assert.match(run.stdout, /--stats \[ms\]/);
   assert.match(run.stdout, /streamer-client: stats 12\.34 s: lag 0\.05 s, model RTF 0\.031, speaking/);
+});
+
+test("the client's bounds for --stats are the server's for start.stats_interval_ms", () => {
+  assert.deepEqual(STATS_INTERVAL_BOUNDS, STATS_INTERVAL_MS);
 });

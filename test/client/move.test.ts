@@ -8,7 +8,8 @@ import { after, before, test } from 'node:test';
 import { streamAudio, type StreamOptions, type StreamResult } from '../../src/client/stream-client.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { audioReceived as received, drain, type DrainingPair, fixture, startDrainingPair } from '../helpers/draining-pair.ts';
-import { checkOneTimeline, finals, type Segment, VAD_WINDOW_S } from '../helpers/timeline.ts';
+import { finals, type Segment } from '../helpers/events.ts';
+import { checkOneTimeline, VAD_WINDOW_S } from '../helpers/timeline.ts';
 
 /** Odd, so frames split samples: the take-over must still happen on a whole sample (on the VAD's 32 ms grid, in fact). */
 const CHUNK = 3201;

@@ -10,6 +10,7 @@ import { connect } from '../../src/client/connection.ts';
 import { MovingStream } from '../../src/client/moving-stream.ts';
 import { LivePcm } from '../../src/client/pcm-source.ts';
 import { streamAudio, type Resume, type StreamResult } from '../../src/client/stream-client.ts';
+import { finals, segmentsOf } from '../helpers/events.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 import { startSwitchProxy } from '../helpers/switch-proxy.ts';
@@ -17,8 +18,6 @@ import { runCli } from './run-cli.ts';
 
 const fixture = speechFixture();
 const [REGION_A, REGION_B] = fixture.regions;
-type Seg = Extract<ServerEvent, { type: 'segment' }>;
-const finals = (events: ServerEvent[]) => events.filter((e): e is Seg => e.type === 'segment' && e.is_final === true);
 
 let service: TestService;
 let reference: StreamResult;
@@ -110,7 +109,7 @@ test('simple route: a resume starts at the end of the last chunk delivered, so t
     const result = await running;
     assert.equal(result.closeCode, 1000);
     assert.equal(resumes.length, 1);
-    const chunks = result.events.filter((e): e is Seg => e.type === 'segment');
+    const chunks = segmentsOf(result.events);
     assert.equal(chunks[0].start_time, 0);
     for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i].start_time, chunks[i - 1].end_time, `chunk ${i} starts where chunk ${i - 1} ended: ${JSON.stringify(chunks.map((c) => [c.start_time, c.end_time]))}`);
     assert.equal(chunks.at(-1)!.end_time, fixture.duration);

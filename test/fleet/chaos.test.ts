@@ -8,8 +8,8 @@
 // uninterrupted run of the same audio, none missing and none twice, each edge within two VAD windows.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio, type Resume } from '../../src/client/stream-client.ts';
+import { finals } from '../helpers/events.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { seeded } from '../helpers/service.ts';
 import { startSwitchProxy, type SwitchProxy } from '../helpers/switch-proxy.ts';
@@ -26,8 +26,6 @@ const KILL_AT = 20;
 const RELAUNCH_AT = 32;
 const RESETS_BETWEEN = [5, 50] as const;
 const TOLERANCE_S = 2 * VAD_WINDOW_S;
-type Segment = Extract<ServerEvent, { type: 'segment' }>;
-const finals = (events: ServerEvent[]) => events.filter((e): e is Segment => e.type === 'segment' && e.is_final === true);
 
 let fleet: Fleet;
 before(async () => {

@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { missingTools, startFleet, type Fleet } from './fleet.ts';
-import { activeStreams, finals, fixture, INSTANCE_CONFIG, stream, streamsEnded } from './streams.ts';
+import { finals } from '../helpers/events.ts';
+import { activeStreams } from '../helpers/prometheus.ts';
+import { fixture, INSTANCE_CONFIG, stream, streamsEnded } from './streams.ts';
 
 const skip = missingTools();
 const DRAIN_MS = 5_000;
@@ -54,7 +56,7 @@ test('draining: after SIGTERM, HAProxy takes the instance out within about a sec
   assert.equal(exited, false, 'the draining instance was still up during the new streams (else the test proves nothing)');
   for (const [i, r] of results.entries()) {
     assert.equal(r.closeCode, 1000, `new stream ${i}: closed ${r.closeCode} ${r.closeReason}`);
-    assert.equal(finals(r).length, fixture.regions.length, `new stream ${i}: every final result`);
+    assert.equal(finals(r.events).length, fixture.regions.length, `new stream ${i}: every final result`);
   }
   const served = (await Promise.all(others.map(streamsEnded))).map((n, i) => n - endedBefore[i]);
   assert.equal(served.reduce((a, b) => a + b, 0), NEW, `new streams ended on the other two: ${served.join(', ')}`);
@@ -64,7 +66,7 @@ test('draining: after SIGTERM, HAProxy takes the instance out within about a sec
   const l = await long;
   assert.equal(l.closeCode, 1001, `long stream closed ${l.closeCode} ${l.closeReason}`);
   assert.equal(l.events.at(-1)?.type, 'stream_end');
-  assert.ok(finals(l).length >= fixture.regions.length, 'the speech before the deadline got its final results');
+  assert.ok(finals(l.events).length >= fixture.regions.length, 'the speech before the deadline got its final results');
   assert.deepEqual(l.events.filter((e) => e.type === 'error'), [], 'no error: the stream finished cleanly at the deadline');
   assert.equal(await exitCode, 0, 'the drained instance exits 0');
   process.stdout.write(`# out of rotation ${Math.round(outOfRotationMs)} ms after SIGTERM\n`);

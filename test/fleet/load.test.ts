@@ -11,7 +11,9 @@ import yaml from 'js-yaml';
 import { connect, type Connection } from '../../src/client/stream-client.ts';
 import { metricsDocQueries } from '../otel/cookbook.ts';
 import { allUp, FLEET_SIZE, missingTools, startFleet, targetLabels, type Fleet } from './fleet.ts';
-import { activeStreams, finals, INSTANCE_CONFIG, segmentedUrl, stream, streamsEnded, type Streamed, fixture } from './streams.ts';
+import { finals } from '../helpers/events.ts';
+import { activeStreams } from '../helpers/prometheus.ts';
+import { INSTANCE_CONFIG, segmentedUrl, stream, streamsEnded, type Streamed, fixture } from './streams.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const skip = missingTools();
@@ -31,7 +33,7 @@ const truth = { audioSeconds: 0, finalSegments: 0, completed: 0 };
 let lastTrafficAt = 0;
 function account(r: Streamed): void {
   truth.audioSeconds += r.sentSeconds;
-  truth.finalSegments += finals(r).length;
+  truth.finalSegments += finals(r.events).length;
   if (r.events.some((e) => e.type === 'stream_end')) truth.completed++;
   lastTrafficAt = Date.now();
 }
@@ -46,7 +48,7 @@ async function spreadTraffic() {
   // The reference: the same audio straight to one instance, as fast as it is taken.
   const reference = await stream(segmentedUrl(fleet.instances[0]), { pcm });
   account(reference);
-  assert.equal(finals(reference).length, 2 * fixture.regions.length, 'the fixture has two spoken sentences');
+  assert.equal(finals(reference.events).length, 2 * fixture.regions.length, 'the fixture has two spoken sentences');
   // 16 s of audio pushed at once is more backlog than limits.saturation_backlog_seconds: that
   // instance reported itself saturated and HAProxy took it out; wait until it is back.
   await fleet.haproxy.waitFor('every server back in rotation after the reference run', allUp);
@@ -64,7 +66,7 @@ test('spread: 60 concurrent streams through HAProxy reach every instance (≥ 20
     assert.equal(r.closeCode, 1000, `stream ${i}: closed ${r.closeCode} ${r.closeReason}`);
     assert.equal(r.events.at(-1)?.type, 'stream_end', `stream ${i} ends with stream_end`);
     // Same boundaries, same model output: the simulated model and the VAD are deterministic.
-    assert.deepEqual(finals(r), finals(reference), `stream ${i}: final segments differ from the reference run`);
+    assert.deepEqual(finals(r.events), finals(reference.events), `stream ${i}: final segments differ from the reference run`);
   });
   assert.equal(served.reduce((a, b) => a + b, 0), STREAMS, `streams ended per instance: ${served.join(', ')}`);
   for (const [i, n] of served.entries()) assert.ok(n >= STREAMS * 0.2, `${fleet.instances[i].name} served ${n} of ${STREAMS} streams (${served.join(', ')})`);

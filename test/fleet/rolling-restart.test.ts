@@ -20,11 +20,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { connect, type Connection } from '../../src/client/stream-client.ts';
 import { parseConfig } from '../../src/config.ts';
-import { scrape, type Exposition } from '../helpers/prometheus.ts';
-import { checkOneTimeline, droppedPieceLimit, finals, type Segment, VAD_WINDOW_S } from '../helpers/timeline.ts';
+import { activeStreams, scrape, type Exposition } from '../helpers/prometheus.ts';
+import { finals, type Segment } from '../helpers/events.ts';
+import { checkOneTimeline, droppedPieceLimit, VAD_WINDOW_S } from '../helpers/timeline.ts';
 import { waitFor, within } from '../helpers/wait.ts';
 import { allUp, FLEET_SIZE, missingTools, startFleet, type Fleet, type Instance } from './fleet.ts';
-import { activeStreams, fixture, INSTANCE_CONFIG, loopedPcm, segmentedUrl, stream, type Streamed } from './streams.ts';
+import { fixture, INSTANCE_CONFIG, loopedPcm, segmentedUrl, stream, type Streamed } from './streams.ts';
 
 const skip = missingTools();
 const LONG_STREAMS = 30;

@@ -54,17 +54,9 @@ export async function stream(
   return { ...result, sentSeconds: pcm.byteLength / BYTES_PER_SECOND };
 }
 
-export const finals = (r: StreamResult) => r.events.filter((e) => e.type === 'segment' && e.is_final);
-
 export const segmentedUrl = (instance: Instance) => `${instance.url.replace('http', 'ws')}/api/v1/segmented`;
 
 /** The instance's own count of segmented streams ended, every outcome (from its /metrics). */
 export async function streamsEnded(instance: Instance): Promise<number> {
   return (await scrape(instance.url)).sum('streams_total', { route: 'segmented' });
-}
-
-/** Streams running on the instance now, from its readiness answer. */
-export async function activeStreams(instance: Instance): Promise<number> {
-  const body = (await (await fetch(`${instance.url}/api/v1/ready`)).json()) as { active_streams: number };
-  return body.active_streams;
 }

@@ -5,12 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { AudioFormat } from '../../src/api/protocol.ts';
 import { readWav } from '../../src/client/wav.ts';
-import { seeded } from './service.ts';
+import { seeded, type Region } from './service.ts';
 
-export interface KeywordRegion {
-  start: number;
-  end: number;
-  text: string;
+/** An utterance of the keyword fixture. */
+export interface KeywordRegion extends Region {
   /** The keyword said in it; null for a negative. */
   keyword: string | null;
 }

@@ -1,22 +1,19 @@
-// A small reader for the Prometheus text exposition, for comparing /metrics with ground truth.
+// /metrics as the tests read it: the samples (parsed by the client's reader, the one the page and the
+// benchmark use) looked up by name and labels, for comparing with ground truth.
+import { parseExposition, sumOf, type Labels, type Sample } from '../../src/client/exposition.ts';
 
-export type Labels = Record<string, string>;
+export type { Labels };
 
 export class Exposition {
+  readonly samples: Sample[];
   /** series key (name + sorted labels) → value */
   readonly series = new Map<string, number>();
 
   readonly text: string;
   constructor(text: string) {
     this.text = text;
-    for (const line of text.split('\n')) {
-      if (line === '' || line.startsWith('#')) continue;
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)/.exec(line);
-      if (!m) throw new Error(`unparsable exposition line: ${line}`);
-      const labels: Labels = {};
-      for (const [, k, v] of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
-      this.series.set(key(m[1], labels), Number(m[4]));
-    }
+    this.samples = parseExposition(text);
+    for (const s of this.samples) this.series.set(key(s.name, s.labels), s.value);
   }
 
   /** The value of one series; 0 when absent (a counter not yet incremented). */
@@ -30,28 +27,19 @@ export class Exposition {
 
   /** Sum over every series of `name` whose labels include `labels`. */
   sum(name: string, labels: Labels = {}): number {
-    let total = 0;
-    for (const [k, v] of this.series) {
-      const parsed = parseKey(k);
-      if (parsed.name === name && Object.entries(labels).every(([l, val]) => parsed.labels[l] === val)) total += v;
-    }
-    return total;
+    return sumOf(this.samples, name, labels);
   }
 
   /** The `le` bounds of a histogram's series with these labels. */
   buckets(name: string, labels: Labels): number[] {
-    const out: number[] = [];
-    for (const k of this.series.keys()) {
-      const parsed = parseKey(k);
-      if (parsed.name !== `${name}_bucket`) continue;
-      if (!Object.entries(labels).every(([l, v]) => parsed.labels[l] === v)) continue;
-      out.push(parsed.labels.le === '+Inf' ? Infinity : Number(parsed.labels.le));
-    }
-    return out.sort((a, b) => a - b);
+    return this.samples
+      .filter((s) => s.name === `${name}_bucket` && Object.entries(labels).every(([l, v]) => s.labels[l] === v))
+      .map((s) => (s.labels.le === '+Inf' ? Infinity : Number(s.labels.le)))
+      .sort((a, b) => a - b);
   }
 
   names(): Set<string> {
-    return new Set([...this.series.keys()].map((k) => parseKey(k).name));
+    return new Set(this.samples.map((s) => s.name));
   }
 }
 
@@ -67,6 +55,11 @@ export function parseKey(k: string): { name: string; labels: Labels } {
   const labels: Labels = {};
   for (const [, l, v] of k.slice(i + 1, -1).matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)=("(?:[^"\\]|\\.)*")/g)) labels[l] = JSON.parse(v) as string;
   return { name: k.slice(0, i), labels };
+}
+
+/** Streams running on a service now: its active_streams gauge, summed over the routes. */
+export async function activeStreams(service: { url: string }): Promise<number> {
+  return (await scrape(service.url)).sum('active_streams');
 }
 
 export async function scrape(baseUrl: string): Promise<Exposition> {

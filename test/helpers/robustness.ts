@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { ERROR_CODES, type ServerEvent } from '../../src/api/protocol.ts';
 import { streamAudio } from '../../src/client/stream-client.ts';
-import { scrape } from './prometheus.ts';
 import { S16_MONO_16K, speechFixture, type TestService } from './service.ts';
 
 export { eventually } from './wait.ts';
@@ -31,11 +30,6 @@ export function assertCleanError(e: ServerError, context = ''): void {
 export async function health(service: TestService): Promise<{ status: number; body: { status: string; panics?: number } }> {
   const res = await fetch(`${service.url}/api/v1/health`);
   return { status: res.status, body: (await res.json()) as { status: string; panics?: number } };
-}
-
-/** Sum of active_streams over routes, from /metrics. */
-export async function activeStreams(service: TestService): Promise<number> {
-  return (await scrape(service.url)).sum('active_streams');
 }
 
 const fixture = speechFixture();

@@ -13,14 +13,10 @@
 // a missing piece is accepted when the move lies within that distance of the reference edge (the
 // remaining piece then starts or ends at the move).
 import assert from 'node:assert/strict';
-import type { ServerEvent } from '../../src/api/protocol.ts';
-
-export type Segment = Extract<ServerEvent, { type: 'segment' }>;
+import type { Segment } from './events.ts';
 
 /** Silero's window at 16 kHz (512 samples). */
 export const VAD_WINDOW_S = 512 / 16000;
-
-export const finals = (events: ServerEvent[]) => events.filter((e): e is Segment => e.type === 'segment' && e.is_final !== false);
 
 const near = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol;
 

@@ -11,6 +11,7 @@ import { TASK_NAMES } from '../../src/task.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { hasPrometheus, startPrometheus, type InstantSample, type PrometheusServer } from '../helpers/prometheus-server.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { allExprs } from './artifacts.ts';
 import { metricsDocQueries } from './cookbook.ts';
 import { metricNamesIn } from './promql.ts';
@@ -20,6 +21,8 @@ const IN_CI = ['true', '1'].includes((process.env.CI ?? '').toLowerCase());
 const FAILURE_RATE = 0.3;
 /** Traffic lasts at least this long, so that rates span several scrapes. */
 const TRAFFIC_SECONDS = 5;
+/** Waiting for Prometheus: a few scrape intervals, polled every 100 ms (each poll is a query). */
+const PROMETHEUS_WAIT = { timeoutMs: 20_000, everyMs: 100 };
 
 const fixture = speechFixture();
 let service: TestService | undefined;
@@ -35,15 +38,6 @@ function skipWithoutPrometheus(t: TestContext): boolean {
   if (IN_CI) assert.fail('prometheus must be installed in CI (.ci/run installs the Debian package prometheus)');
   t.skip('prometheus not installed');
   return true;
-}
-
-/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** One stream on each route at once, with interim results on the segmented route. */
@@ -93,7 +87,7 @@ before(
     await sendJunk(junk);
     await junk.close();
     prometheus = await startPrometheus(service.port);
-    await waitUntil('Prometheus has scraped the warmed-up service', prometheusIsCurrent);
+    await waitFor('Prometheus to have scraped the warmed-up service', prometheusIsCurrent, PROMETHEUS_WAIT);
     Object.assign(client, { streams: 0, segments: 0, modelFailures: 0 });
     const deadline = Date.now() + TRAFFIC_SECONDS * 1000;
     while (Date.now() < deadline || client.modelFailures === 0) {
@@ -107,9 +101,10 @@ before(
     await openStream.send({ request: 'keepalive' });
     await openStream.next('ack');
     const prom = prometheus;
-    await waitUntil(
-      'Prometheus has a scrape with the open stream and the final counters',
+    await waitFor(
+      'a scrape in Prometheus with the open stream and the final counters',
       async () => Number((await prom.query('sum(active_streams)')).result[0]?.value[1]) === 1 && (await prometheusIsCurrent()),
+      PROMETHEUS_WAIT,
     );
     evalTime = (await prom.query('timestamp(up{job="streamer"})')).result[0].value[1];
   },

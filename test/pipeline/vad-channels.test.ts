@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
-import { scrape, type Exposition } from '../helpers/prometheus.ts';
+import { activeStreams, scrape, type Exposition } from '../helpers/prometheus.ts';
 import { S16_MONO_16K, speechFixture, startTestService, type TestService } from '../helpers/service.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -37,7 +37,6 @@ async function loneStreamWaitedShare(): Promise<number> {
 }
 
 const segmentedAudioSeconds = async () => (await scrape(service.url)).value('audio_received_seconds_total', { route: 'segmented' });
-const activeStreams = async () => (await scrape(service.url)).sum('active_streams');
 
 test('after streams that ended normally, a lone stream does not wait for them', async () => {
   await Promise.all([0, 1, 2].map(() => streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm, chunkBytes: 3200 })));
@@ -56,7 +55,7 @@ test('after streams whose clients dropped mid-stream, a lone stream does not wai
     conn.terminate();
     await conn.closed;
   }
-  await waitFor('the server to see the drops', async () => (await activeStreams()) === 0);
+  await waitFor('the server to see the drops', async () => (await activeStreams(service)) === 0);
   const share = await loneStreamWaitedShare();
   assert.ok(share < 0.5, `${(share * 100).toFixed(0)} % of the lone stream's VAD jobs waited over 50 ms (bound: 100 ms)`);
 });

@@ -7,6 +7,7 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import { newTraceparent, streamAudio } from '../../src/client/stream-client.ts';
 import { parseConfig } from '../../src/config.ts';
 import { startService, type Service } from '../../src/service.ts';
+import { segmentsOf } from '../helpers/events.ts';
 import { FAST_MODEL, speechFixture } from '../helpers/service.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -49,7 +50,7 @@ test("the client's traceparent is the parent of the stream span; channels, infer
   assert.equal(parentOf(channels[0]), stream.spanContext().spanId);
 
   const inferences = ofTrace.filter((s) => s.name === 'inference');
-  const segments = events.filter((e) => e.type === 'segment');
+  const segments = segmentsOf(events);
   assert.equal(inferences.length, segments.length, 'one inference span per segment sent');
   for (const i of inferences) {
     assert.equal(parentOf(i), channels[0].spanContext().spanId);

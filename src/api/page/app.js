@@ -11,6 +11,7 @@ import { connectWebSocket } from '/page/lib/browser-connection.js';
 import { MovingStream } from '/page/lib/moving-stream.js';
 import { LivePcm } from '/page/lib/pcm-source.js';
 import { describeStats } from '/page/lib/stats-line.js';
+import { parseExposition, sumOf as sum } from '/page/lib/exposition.js';
 
 const CHUNK_SECONDS = 0.05;
 const STATS_INTERVAL_MS = 2000;
@@ -339,28 +340,6 @@ async function refreshStats() {
   } catch (err) {
     ui.statsNote.textContent = `Stats unavailable: ${err.message}`;
   }
-}
-
-/** Prometheus text exposition → [{ name, labels, value }]. */
-function parseExposition(text) {
-  const out = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-function sum(series, name, labels) {
-  let total = 0;
-  for (const s of series) {
-    if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) total += s.value;
-  }
-  return total;
 }
 
 // ---- view helpers ----

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { ServerEvent } from '../../../src/api/protocol.ts';
 import { readWav } from '../../../src/client/wav.ts';
 import { streamAudio } from '../../../src/client/stream-client.ts';
 import { parseConfig } from '../../../src/config.ts';
 import { findWhisperFiles } from '../../../src/model/whisper/model.ts';
 import { startService } from '../../../src/service.ts';
+import { finals } from '../../helpers/events.ts';
 import { wordErrorRate } from '../../helpers/wer.ts';
 
 const SPOKEN = 'the quick brown fox jumps over the lazy dog'; // QUICK_FOX_TEXT in test/fixtures/make-fixtures.sh
@@ -54,7 +54,7 @@ void test(`a real Whisper model transcribes the quick-brown-fox fixture on the s
     assert.equal(closeCode, 1000);
     const errors = events.filter((e) => e.type === 'error');
     assert.equal(errors.length, 0, JSON.stringify(errors));
-    const segments = events.filter((e): e is Extract<ServerEvent, { type: 'segment' }> => e.type === 'segment' && e.is_final !== false);
+    const segments = finals(events);
     assert.ok(segments.length >= 1, `no final segment in ${JSON.stringify(events)}`);
     for (const s of segments) assert.equal(typeof s.text, 'string', JSON.stringify(s));
     const text = segments.map((s) => s.text as string).join(' ');
