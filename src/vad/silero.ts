@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { ServiceContext } from '../context.ts';
 import { siblingModule, type JobRun, type WorkerPool } from '../task.ts';
-import type { VadRequestTiming } from '../telemetry/final-phases.ts';
+import type { VadRequestTiming } from '../task-timing.ts';
 import { measureStage } from '../telemetry/stage-guard.ts';
 import { tracer, tracingEnabled, type SpanContext } from '../telemetry/tracing.ts';
 import type * as ort from 'onnxruntime-node';
