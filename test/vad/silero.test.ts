@@ -86,7 +86,7 @@ test('a request of several windows (a channel catching up) gives what one window
       const out: number[] = [];
       for (let k = 0; k < WINDOWS; k += per) {
         const n = Math.min(per, WINDOWS - k);
-        out.push(...(await vad.probabilities(state, audio.subarray(o + k * VAD_WINDOW, o + (k + n) * VAD_WINDOW))));
+        out.push(...(await vad.probabilities(state, audio.subarray(o + k * VAD_WINDOW, o + (k + n) * VAD_WINDOW))).probs);
       }
       return out;
     }),
@@ -267,8 +267,8 @@ test('with two workers, jobs of disjoint channels run on the pool and give the s
         Array.from({ length: 128 }, async (_, i) => {
           const state = new VadChannelState();
           return v.probabilities(state, audio.subarray(i * 100, i * 100 + 32 * VAD_WINDOW)).then(async (first) => [
-            ...first,
-            ...(await v.probabilities(state, audio.subarray(i * 100 + 32 * VAD_WINDOW, i * 100 + WINDOWS * VAD_WINDOW))),
+            ...first.probs,
+            ...(await v.probabilities(state, audio.subarray(i * 100 + 32 * VAD_WINDOW, i * 100 + WINDOWS * VAD_WINDOW))).probs,
           ]);
         }),
       );
@@ -298,8 +298,8 @@ test('requests that queued up while the workers were busy are spread over the id
     const first = await Promise.all(states.map((s, i) => v.probabilities(s, audio.subarray(i * 100, i * 100 + VAD_WINDOW))));
     assert.deepEqual(jobsSince(before.jobs, await vadJobs()), { all: 2, onWorker: 2 }, `${channels} requests of one window, two idle workers`);
     assert.equal((await runs()) - before.runs, 2, 'one model run per job, each of half the channels');
-    const rest = async (s: VadChannelState, i: number, from: number, to: number) => [...(await v.probabilities(s, audio.subarray(i * 100 + from * VAD_WINDOW, i * 100 + to * VAD_WINDOW)))];
-    const probs = await Promise.all(states.map(async (s, i) => [first[i][0], ...(await rest(s, i, 1, 32)), ...(await rest(s, i, 32, WINDOWS))]));
+    const rest = async (s: VadChannelState, i: number, from: number, to: number) => [...(await v.probabilities(s, audio.subarray(i * 100 + from * VAD_WINDOW, i * 100 + to * VAD_WINDOW))).probs];
+    const probs = await Promise.all(states.map(async (s, i) => [first[i].probs[0], ...(await rest(s, i, 1, 32)), ...(await rest(s, i, 32, WINDOWS))]));
     for (const i of [0, channels / 2 - 1, channels / 2, channels - 1]) assert.deepEqual(probs[i], await referenceProbs(i * 100), `channel ${i}`);
   } finally {
     await v.close();
