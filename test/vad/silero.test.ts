@@ -95,6 +95,20 @@ test('a request of several windows (a channel catching up) gives what one window
   await assert.rejects(vad.probabilities(new VadChannelState(), new Float32Array(VAD_WINDOW + 1)), RangeError);
 });
 
+test("each answer carries its request's times: made, its batch started, its run, answered; one batch's shared", async () => {
+  const made = performance.now();
+  const [a, b] = await Promise.all([0, 4000].map((o) => vad.probabilities(new VadChannelState(), audio.subarray(o, o + 2 * VAD_WINDOW))));
+  const answered = performance.now();
+  assert.equal(a.probs.length, 2);
+  for (const { timing } of [a, b]) {
+    const { requestedAt, batchStartedAt, runSeconds, answeredAt } = timing;
+    assert.ok(made <= requestedAt && requestedAt <= batchStartedAt && batchStartedAt <= answeredAt && answeredAt <= answered, JSON.stringify(timing));
+    assert.ok(runSeconds > 0 && runSeconds * 1000 <= answeredAt - batchStartedAt, `run ${runSeconds} s within the batch's round trip`);
+  }
+  assert.deepEqual({ ...a.timing, requestedAt: 0 }, { ...b.timing, requestedAt: 0 }, 'both in one batch');
+  assert.notEqual(a.timing, b.timing, 'each request its own record');
+});
+
 test('concurrent channels share model runs: batches hold several windows, each window waits at most one batch', async () => {
   const before = await read();
   await Promise.all(Array.from({ length: 32 }, (_, i) => channelProbs(i * 1000)));
