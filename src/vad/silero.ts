@@ -23,7 +23,6 @@ import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
 export { VadChannelState, type WindowSource } from './channel.ts';
 export type { VadAnswer } from './batch-runner.ts';
-export { MIN_REQUESTS_PER_SPLIT } from './scheduler.ts';
 
 /** Most consecutive windows of one channel in one job: how fast a channel that fell behind catches up. */
 export const MAX_WINDOWS_PER_REQUEST = 32;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { bundledVadModelPath, matmulVadModelPath, MIN_REQUESTS_PER_SPLIT, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
+import { MIN_REQUESTS_PER_SPLIT } from '../../src/vad/scheduler.ts';
+import { bundledVadModelPath, matmulVadModelPath, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
 import { createVadSession } from '../../src/vad/silero-job.ts';
 import { VAD_WINDOW } from '../../src/vad/window.ts';
 import { jobsSince, testContext } from '../helpers/context.ts';
