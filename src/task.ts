@@ -6,7 +6,7 @@
 import { extname } from 'node:path';
 import { log } from './log.ts';
 import { ThreadPool } from './task-pool.ts';
-import { fromEpochMs, type WorkerRun } from './telemetry/final-phases.ts';
+import { fromEpochMs, type WorkerRun } from './task-timing.ts';
 import type { TaskMonitor } from './telemetry/task-monitor.ts';
 import type { Telemetry } from './telemetry/telemetry.ts';
 

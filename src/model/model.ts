@@ -3,7 +3,7 @@
 // (`infer`: a speech segment) or on a channel's audio piece after piece (`openChannel`): a streaming
 // model keeps state between the pieces of a channel; a stateless one runs each piece on its own.
 
-import type { WorkerRun } from '../telemetry/final-phases.ts';
+import type { WorkerRun } from '../task-timing.ts';
 
 /** A model's output fields. */
 export type ModelOutput = Record<string, unknown>;

@@ -2,7 +2,7 @@
 // timeline: since the start of the stream, plus its time offset). src/api/events.ts turns them
 // into the protocol's events.
 import type { ModelOutput } from '../model/index.ts';
-import type { InferenceTiming } from '../telemetry/final-phases.ts';
+import type { InferenceTiming } from '../task-timing.ts';
 
 export type ChannelEvent =
   /** Speech started (segmented route). */

@@ -4,6 +4,7 @@ import { AudioHistory } from '../audio/history.ts';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import type { Model } from '../model/index.ts';
 import type { TaskPanic } from '../task.ts';
+import type { VadRequestTiming } from '../task-timing.ts';
 import { trace } from '@opentelemetry/api';
 import type { SegmentEvent, Segmenter } from '../vad/segmenter.ts';
 import { MAX_WINDOWS_PER_REQUEST, type SileroVad, type VadChannelState, type WindowSource } from '../vad/silero.ts';
@@ -124,21 +125,24 @@ export class SegmentedRunner implements ChannelRunner {
 
   /** Analyses whole windows from `this.analysed`; `end` is where the real audio in them ends. */
   private async analyse(samples: Float32Array | WindowSource, end: number): Promise<void> {
-    const probs = await this.vad.probabilities(this.vadState, samples, seconds(end - this.analysed));
+    const { probs, timing } = await this.vad.probabilities(this.vadState, samples, seconds(end - this.analysed));
     let ended = false;
     for (const prob of probs) {
       const start = this.analysed;
       const windowEnd = Math.min(start + VAD_WINDOW, end);
       this.analysed = windowEnd;
-      if (this.handle(this.segmenter.push(prob, start, windowEnd), 'vad', this.ctx.arrivals.arrivalOf(windowEnd))) ended = true;
+      if (this.handle(this.segmenter.push(prob, start, windowEnd), 'vad', this.ctx.arrivals.arrivalOf(windowEnd), timing)) ended = true;
       this.history.dropBefore(this.segmenter.retainFrom(this.analysed));
     }
     this.settle(ended);
     this.ctx.progress();
   }
 
-  /** Queues the events of one window (or flush); true when a segment ended. */
-  private handle(events: SegmentEvent[], endpoint: EndpointOf<'segmented'>, readyAt: number): boolean {
+  /**
+   * Queues the events of one window (or flush); true when a segment ended. `vad`: the times of the
+   * VAD request that analysed the window, for the breakdown of a final it endpointed.
+   */
+  private handle(events: SegmentEvent[], endpoint: EndpointOf<'segmented'>, readyAt: number, vad?: VadRequestTiming): boolean {
     let ended = false;
     for (const e of events) {
       switch (e.kind) {
@@ -151,8 +155,7 @@ export class SegmentedRunner implements ChannelRunner {
         case 'final':
           this.ctx.service.telemetry.metrics.vadSpeechSeconds.add(seconds(e.end - e.start));
           this.out.enqueue({ kind: 'inactive', channel: this.channel, time: reportedTime(this.ctx, e.end) });
-          // The VAD request that found a VAD endpoint is the one just answered: its times, as they are now.
-          this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt, endpoint === 'vad' ? { ...this.vadState.lastRequest } : undefined));
+          this.out.enqueue(this.infer(e.start, e.end, true), finalLatency(this.ctx, endpoint, readyAt, vad));
           ended = true;
           break;
       }

@@ -25,29 +25,21 @@ export const FINAL_PHASES = [
 ] as const;
 export type FinalPhase = (typeof FINAL_PHASES)[number];
 
-/** One VAD request's times, performance.now() ms (runSeconds: its batch's run time). */
-export interface VadRequestTiming {
+/**
+ * What the phases need of the VAD request that found the endpoint (performance.now() ms; runSeconds:
+ * its batch's run time) and of the inference (when it ran on its worker, if the model says, and when
+ * its result was back). The task layer's VadRequestTiming and InferenceTiming (src/task-timing.ts)
+ * have these shapes; declared here because telemetry imports nothing from the app.
+ */
+export interface VadStamps {
   requestedAt: number;
   batchStartedAt: number;
   runSeconds: number;
   answeredAt: number;
 }
-
-/** When a model job ran on its worker, on this thread's clock (ms). */
-export interface WorkerRun {
-  startedAt: number;
-  finishedAt: number;
-}
-
-/** One inference: when it ran (unknown for a model that does not say) and when its result was back here (ms). */
-export interface InferenceTiming {
-  ran: WorkerRun | null;
+export interface InferenceStamps {
+  ran: { startedAt: number; finishedAt: number } | null;
   returnedAt: number;
-}
-
-/** An epoch-milliseconds stamp (e.g. from a worker: performance.timeOrigin + performance.now() there) on this thread's clock. */
-export function fromEpochMs(epochMs: number): number {
-  return epochMs - performance.timeOrigin;
 }
 
 // Built once: one record per phase per final.
@@ -58,7 +50,7 @@ const PHASE_ATTRIBUTES = Object.fromEntries(FINAL_PHASES.map((p) => [p, { [ATTR.
  * sent at `sentAt`. Stamps taken on two threads may disagree by a little: every phase is clamped at
  * 0 and cut from the time left, so that they always add up to sentAt − readyAt.
  */
-export function finalPhases(readyAt: number, vad: VadRequestTiming, model: InferenceTiming, sentAt: number): Record<FinalPhase, number> {
+export function finalPhases(readyAt: number, vad: VadStamps, model: InferenceStamps, sentAt: number): Record<FinalPhase, number> {
   let at = readyAt;
   const until = (t: number) => {
     const d = Math.max(0, t - at);

@@ -1,7 +1,7 @@
 // One VAD job: requests of many channels, each one or more consecutive windows. The windows of a
 // channel run as consecutive model runs (each needs the state the previous one left); run j
 // batches the j-th window of every channel that has one. Runs on the VAD worker (large jobs) or
-// inline on the main thread (small ones); see silero.ts.
+// inline on the main thread (small ones); see batch-runner.ts.
 import * as ort from 'onnxruntime-node';
 import { MODEL_SAMPLE_RATE } from '../audio/format.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';

@@ -2,7 +2,7 @@
 // adding up to the latency, whatever the stamps of two threads say.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FINAL_PHASES, finalPhases, fromEpochMs } from '../../src/telemetry/final-phases.ts';
+import { FINAL_PHASES, finalPhases } from '../../src/telemetry/final-phases.ts';
 
 const sum = (phases: Record<string, number>) => Object.values(phases).reduce((a, b) => a + b, 0);
 const vad = { requestedAt: 105, batchStartedAt: 115, runSeconds: 0.004, answeredAt: 121 };
@@ -31,9 +31,4 @@ test('a model that does not say when it ran: its whole time is model_run', () =>
   assert.equal(phases.model_return, 0);
   assert.ok(Math.abs(phases.model_run - 0.031) < 1e-12);
   assert.ok(Math.abs(sum(phases) - 0.06) < 1e-12);
-});
-
-test('an epoch stamp converts to this thread\'s performance.now() clock', () => {
-  const now = performance.now();
-  assert.ok(Math.abs(fromEpochMs(performance.timeOrigin + now) - now) < 1e-3);
 });

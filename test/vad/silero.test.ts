@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { bundledVadModelPath, matmulVadModelPath, MIN_REQUESTS_PER_SPLIT, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
+import { MIN_REQUESTS_PER_SPLIT } from '../../src/vad/scheduler.ts';
+import { bundledVadModelPath, matmulVadModelPath, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
 import { createVadSession } from '../../src/vad/silero-job.ts';
 import { VAD_WINDOW } from '../../src/vad/window.ts';
 import { jobsSince, testContext } from '../helpers/context.ts';
@@ -86,13 +87,27 @@ test('a request of several windows (a channel catching up) gives what one window
       const out: number[] = [];
       for (let k = 0; k < WINDOWS; k += per) {
         const n = Math.min(per, WINDOWS - k);
-        out.push(...(await vad.probabilities(state, audio.subarray(o + k * VAD_WINDOW, o + (k + n) * VAD_WINDOW))));
+        out.push(...(await vad.probabilities(state, audio.subarray(o + k * VAD_WINDOW, o + (k + n) * VAD_WINDOW))).probs);
       }
       return out;
     }),
   );
   assert.deepEqual(inRequests, alone);
   await assert.rejects(vad.probabilities(new VadChannelState(), new Float32Array(VAD_WINDOW + 1)), RangeError);
+});
+
+test("each answer carries its request's times: made, its batch started, its run, answered; one batch's shared", async () => {
+  const made = performance.now();
+  const [a, b] = await Promise.all([0, 4000].map((o) => vad.probabilities(new VadChannelState(), audio.subarray(o, o + 2 * VAD_WINDOW))));
+  const answered = performance.now();
+  assert.equal(a.probs.length, 2);
+  for (const { timing } of [a, b]) {
+    const { requestedAt, batchStartedAt, runSeconds, answeredAt } = timing;
+    assert.ok(made <= requestedAt && requestedAt <= batchStartedAt && batchStartedAt <= answeredAt && answeredAt <= answered, JSON.stringify(timing));
+    assert.ok(runSeconds > 0 && runSeconds * 1000 <= answeredAt - batchStartedAt, `run ${runSeconds} s within the batch's round trip`);
+  }
+  assert.deepEqual({ ...a.timing, requestedAt: 0 }, { ...b.timing, requestedAt: 0 }, 'both in one batch');
+  assert.notEqual(a.timing, b.timing, 'each request its own record');
 });
 
 test('concurrent channels share model runs: batches hold several windows, each window waits at most one batch', async () => {
@@ -267,8 +282,8 @@ test('with two workers, jobs of disjoint channels run on the pool and give the s
         Array.from({ length: 128 }, async (_, i) => {
           const state = new VadChannelState();
           return v.probabilities(state, audio.subarray(i * 100, i * 100 + 32 * VAD_WINDOW)).then(async (first) => [
-            ...first,
-            ...(await v.probabilities(state, audio.subarray(i * 100 + 32 * VAD_WINDOW, i * 100 + WINDOWS * VAD_WINDOW))),
+            ...first.probs,
+            ...(await v.probabilities(state, audio.subarray(i * 100 + 32 * VAD_WINDOW, i * 100 + WINDOWS * VAD_WINDOW))).probs,
           ]);
         }),
       );
@@ -298,8 +313,8 @@ test('requests that queued up while the workers were busy are spread over the id
     const first = await Promise.all(states.map((s, i) => v.probabilities(s, audio.subarray(i * 100, i * 100 + VAD_WINDOW))));
     assert.deepEqual(jobsSince(before.jobs, await vadJobs()), { all: 2, onWorker: 2 }, `${channels} requests of one window, two idle workers`);
     assert.equal((await runs()) - before.runs, 2, 'one model run per job, each of half the channels');
-    const rest = async (s: VadChannelState, i: number, from: number, to: number) => [...(await v.probabilities(s, audio.subarray(i * 100 + from * VAD_WINDOW, i * 100 + to * VAD_WINDOW)))];
-    const probs = await Promise.all(states.map(async (s, i) => [first[i][0], ...(await rest(s, i, 1, 32)), ...(await rest(s, i, 32, WINDOWS))]));
+    const rest = async (s: VadChannelState, i: number, from: number, to: number) => [...(await v.probabilities(s, audio.subarray(i * 100 + from * VAD_WINDOW, i * 100 + to * VAD_WINDOW))).probs];
+    const probs = await Promise.all(states.map(async (s, i) => [first[i].probs[0], ...(await rest(s, i, 1, 32)), ...(await rest(s, i, 32, WINDOWS))]));
     for (const i of [0, channels / 2 - 1, channels / 2, channels - 1]) assert.deepEqual(probs[i], await referenceProbs(i * 100), `channel ${i}`);
   } finally {
     await v.close();
