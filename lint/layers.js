@@ -25,7 +25,7 @@ export const LAYERS = [
   ],
   [{ name: 'audio', paths: ['audio/'] }],
   // The task wrapper, and the context that hands it (with the telemetry) to every part.
-  [{ name: 'task', paths: ['task.ts', 'task-pool.ts', 'task-worker.ts', 'context.ts'] }],
+  [{ name: 'task', paths: ['task.ts', 'task-pool.ts', 'task-worker.ts', 'task-timing.ts', 'context.ts'] }],
   // The log stamps trace ids, so it sits on telemetry.
   [{ name: 'log', paths: ['log.ts'] }],
   // Leaves: nothing from the app. cli.ts is the command-line tools' flag parsing.
