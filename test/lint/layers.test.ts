@@ -45,11 +45,15 @@ test('the client takes types only from the protocol, and nothing else of the ser
 });
 
 test('a type-only exception stays type-only', async () => {
-  assert.deepEqual(await layerMessages('src/pipeline/virtual.ts', "import type { Config } from '../config.ts';\nexport type C = Config;\n"), []);
-  assert.equal((await layerMessages('src/pipeline/virtual.ts', "export { loadConfig } from '../config.ts';\n")).length, 1);
+  assert.deepEqual(await layerMessages('src/model/virtual.ts', "import type { Config } from '../config.ts';\nexport type C = Config;\n"), []);
+  assert.equal((await layerMessages('src/model/virtual.ts', "export { loadConfig } from '../config.ts';\n")).length, 1);
 });
 
 test('a file of src/ in no layer is reported', async () => {
   const messages = await layerMessages('src/virtual.ts', 'export const x = 1;\n');
   assert.deepEqual(messages, ['src/virtual.ts is in no layer: give it a place in lint/layers.js']);
+});
+
+test('the pipeline has options of its own: it may not import the config, not even its types', async () => {
+  assert.equal((await layerMessages('src/pipeline/virtual.ts', "import type { Config } from '../config.ts';\nexport type C = Config;\n")).length, 1);
 });
