@@ -1,11 +1,11 @@
 // The benchmark's output, the same for every item: the results file (one key per item id, beside
 // meta, targets and errors), the report on stdout (each item's tables as aligned plain text, then
-// the targets), and a progress bar on a terminal.
+// the targets), the Markdown the docs hold (bench/render-docs.ts), and a progress bar on a terminal.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { BenchItem, Target } from './item.ts';
-import { textTable, type Table } from './table.ts';
+import { markdownTable, textTable, type Table } from './table.ts';
 
 export interface BenchMeta {
   startedAt: string;
@@ -73,6 +73,15 @@ export function evaluateTargets(r: BenchResults, items: readonly BenchItem[]): T
 export function renderReport(r: BenchResults, items: readonly BenchItem[]): string {
   const parts = [describeRun(r.meta), ...[...itemTables(r, items), targetsTable(r.targets)].map(textTable)];
   if (r.errors.length > 0) parts.push(['ERRORS', ...r.errors.map((e) => `  ${e.item}: ${e.message}`)].join('\n'));
+  return `${parts.join('\n\n')}\n`;
+}
+
+/** The same tables as Markdown (docs/performance.md); the targets evaluated again from the results. */
+export function renderMarkdown(r: BenchResults, items: readonly BenchItem[]): string {
+  const parts = [describeRun(r.meta), ...[...itemTables(r, items), targetsTable(evaluateTargets(r, items))].map(markdownTable)];
+  const absent = items.filter((i) => r[i.id] === undefined).map((i) => i.id);
+  if (absent.length > 0) parts.splice(1, 0, `Not in this run: ${absent.join(', ')}.`);
+  if (r.errors.length > 0) parts.push(`Items that crashed in this run: ${[...new Set(r.errors.map((e) => e.item))].join(', ')}.`);
   return `${parts.join('\n\n')}\n`;
 }
 
