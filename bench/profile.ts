@@ -3,8 +3,9 @@
 // keeps only the busiest P % of the profile's 100 ms slices (a burst's moments, not its quiet);
 // `--skip S` leaves out the first S seconds (start-up, connecting). `--per-frame` keeps only the
 // load's window that the capacity or burst run wrote beside the profile (`load.<pid>.json`) and
-// prints each area's µs of main-thread CPU per frame received (window time / frames sent in it);
-// V8 builtins and native code (no script URL: a copy, a typed-array set) count in their caller's area.
+// prints each area's µs of main-thread CPU per frame received (window time / frames sent in it).
+// V8 builtins and native code (no script URL: a copy, a typed-array set) count in their caller's
+// area; "by part" sums the areas into issue 28's parts of a frame's cost.
 //   node bench/profile.ts bench/results/profiles/CPU.*.cpuprofile [--top 25] [--busiest 10] [--skip 6] [--per-frame]
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -43,7 +44,10 @@ interface CpuProfile {
 function area(url: string, name: string): string {
   if (name === '(garbage collector)' || name === '(idle)' || name === '(program)') return name;
   if (url === '') return 'node internals';
+  // Socket reads and writes share their modules: apart, since frames come in and events go out.
+  if (url === 'node:internal/stream_base_commons') return `node:stream_base_commons (${name === 'onStreamRead' ? 'read' : 'write'})`;
   if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?/, 'node:');
+  if (url.includes('/node_modules/ws/lib/sender.js')) return 'ws (send)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1];
   const m = /\/src\/(.+)$/.exec(url);
@@ -51,6 +55,25 @@ function area(url: string, name: string): string {
 }
 
 const SLICE_US = 100_000;
+
+/** Issue 28's parts of a frame's cost, each a set of areas (the first that matches; the rest: other). */
+const PARTS: [part: string, test: (area: string) => boolean][] = [
+  ['websocket receive (ws, socket reads)', (a) => a === 'ws' || /^node:(net$|stream_base_commons \(read|streams\/readable|buffer$)/.test(a)],
+  ['websocket send (events out: ws sender, socket writes)', (a) => a === 'ws (send)' || /^node:(stream_base_commons \(write|streams\/writable)/.test(a)],
+  ['@hono/node-ws copy + MessageEvent (undici)', (a) => a === '@hono/node-ws' || a.startsWith('node:deps/undici')],
+  ['decode (src/audio/pcm-decoder)', (a) => a === 'src/audio/pcm-decoder.ts'],
+  ['resample (src/audio/resampler, speex)', (a) => a === 'src/audio/resampler.ts' || a.startsWith('@echogarden/')],
+  ['OTel records (@opentelemetry, src/telemetry)', (a) => a.startsWith('@opentelemetry/') || a.startsWith('src/telemetry/')],
+  ['event dispatch (node:events, event_target, hono)', (a) => /^node:(events|event_target)/.test(a) || a === 'hono'],
+  ['VAD on the main thread (src/vad, history)', (a) => a.startsWith('src/vad/') || a === 'src/audio/history.ts'],
+  ['worker hand-offs (src/task*, worker ports)', (a) => /^src\/task/.test(a) || /^node:(worker|per_context\/messageport)/.test(a)],
+  ['session and pipeline (src/api, src/pipeline)', (a) => a.startsWith('src/api/') || a.startsWith('src/pipeline/')],
+  ['timers and microtasks (node:timers, process)', (a) => /^node:(timers|process)/.test(a)],
+  ['(garbage collector)', (a) => a === '(garbage collector)'],
+  ['(program): V8 and native outside JS', (a) => a === '(program)'],
+  ['(idle)', (a) => a === '(idle)'],
+];
+const partOf = (area: string) => PARTS.find(([, test]) => test(area))?.[0] ?? 'other';
 
 const OWN_AREAS = new Set(['(garbage collector)', '(idle)', '(program)', '(root)']);
 
@@ -120,8 +143,8 @@ function main(): void {
       const { functionName, url, lineNumber } = n.callFrame;
       const key = `${functionName || '(anonymous)'} ${url.replace(/^.*?\/(node_modules|src)\//, '$1/')}:${lineNumber + 1}`;
       fn.set(key, (fn.get(key) ?? 0) + us);
-      const at = window ? withScript(n, parentOf, byId) : n;
-      const a = area(at.callFrame.url, at === n ? functionName : '');
+      const at = withScript(n, parentOf, byId);
+      const a = area(at.callFrame.url, at.callFrame.functionName);
       areas.set(a, (areas.get(a) ?? 0) + us);
     }
     const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)} %`;
@@ -132,6 +155,10 @@ function main(): void {
     const perFrame = (us: number) => (window ? `${(us / window.frames).toFixed(2).padStart(8)} µs/frame` : '');
     for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, top)) process.stdout.write(`  ${pct(us)}${perFrame(us)}  ${a}\n`);
     if (window) process.stdout.write(`  ${pct(total)}${perFrame(total)}  all (busy: ${perFrame(busy).trim()})\n`);
+    process.stdout.write("\nby part (issue 28's areas)\n");
+    const parts = new Map<string, number>();
+    for (const [a, us] of areas) parts.set(partOf(a), (parts.get(partOf(a)) ?? 0) + us);
+    for (const [part] of [...PARTS, ['other']]) process.stdout.write(`  ${pct(parts.get(part) ?? 0)}${perFrame(parts.get(part) ?? 0)}  ${part}\n`);
     process.stdout.write('\nby function (self time)\n');
     for (const [k, us] of [...fn].sort((x, y) => y[1] - x[1]).slice(0, top)) process.stdout.write(`  ${pct(us)}  ${k}\n`);
     process.stdout.write('\n');
