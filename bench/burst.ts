@@ -4,6 +4,7 @@
 // once). Lag as in item 2; where the service's share of it goes comes from its /metrics
 // (breakdown.ts), for the spread runs too. Its tables and targets: bench/items/burst.ts.
 import { capacityHeadline, capacityRun, type CapacityRun, type CapacityRunOptions } from './capacity.ts';
+import { measureLimitParts, type LimitParts } from './limit.ts';
 
 export const BURST_STAGGER_MS = 100;
 /** The burst headline's bound on p99 lag (issue 17's capacity target). */
@@ -16,6 +17,7 @@ export interface BurstOptions {
   repeats: number;
   durationS: number;
   drainTimeoutS: number;
+  smoke: boolean;
   onStep?: (label: string) => void;
   onTick?: (label: string) => void;
 }
@@ -25,9 +27,13 @@ export interface BurstResults {
   runs: CapacityRun[];
   /** Largest N whose every run had p99 lag < BURST_LAG_TARGET_S, every stream completed and no final missing. */
   headlineStreams: number | null;
+  /** The physical limit's parts, measured before the runs (absent in results written before it existed). */
+  limitParts?: LimitParts;
 }
 
 export async function runBurst(opts: BurstOptions): Promise<BurstResults> {
+  opts.onStep?.('burst: the physical limit\'s parts (VAD floor, decode, websocket)');
+  const limitParts = await measureLimitParts(opts.smoke);
   const runs: CapacityRun[] = [];
   for (const n of opts.streams) {
     for (let k = 1; k <= opts.repeats; k++) {
@@ -47,5 +53,5 @@ export async function runBurst(opts: BurstOptions): Promise<BurstResults> {
       runs.push(await capacityRun(run));
     }
   }
-  return { staggerMs: BURST_STAGGER_MS, runs, headlineStreams: capacityHeadline(runs) };
+  return { staggerMs: BURST_STAGGER_MS, runs, headlineStreams: capacityHeadline(runs), limitParts };
 }

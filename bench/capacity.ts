@@ -2,10 +2,12 @@
 // real-time segmented streams. Server CPU comes from /proc (all its threads), event-loop delay and
 // utilization from two /metrics scrapes around the load, RSS from /proc sampled every 500 ms.
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { latencyBreakdown, type LatencyBreakdown } from './breakdown.ts';
 import type { LoadReport } from './load-client.ts';
 import { eventLoopUtilization, quantileBound, sampleRender, scrape, sumOf, type RenderSamples, type Sample } from './metrics.ts';
-import { REPO_ROOT, ZERO_MODEL, startServer, systemBusySeconds, type ServerHandle } from './server.ts';
+import { REPO_ROOT, ZERO_MODEL, serverProfileDir, startServer, systemBusySeconds, type ServerHandle } from './server.ts';
 import { cpuSecondsSince, median } from './stats.ts';
 
 /** The headline's bound: p99 lag of final results (raw, what the user sees). */
@@ -155,6 +157,24 @@ async function safeScrape(server: ServerHandle): Promise<Sample[] | null> {
   }
 }
 
+/** CLOCK_MONOTONIC in µs: the clock of a V8 .cpuprofile's timestamps. */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Under --profile: the load's window on the profile's clock (the client's first connection attempt →
+ * its exit, its own start-up left out) and the frames sent in it, beside the server's profile
+ * (`load.<pid>.json`), for `bench/profile.ts --per-frame`.
+ */
+function writeLoadWindow(pid: number, opts: CapacityRunOptions, spawnedUs: number, client: LoadReport): void {
+  const dir = serverProfileDir();
+  if (dir === null) return;
+  const toUs = monotonicUs();
+  const fromUs = Math.max(spawnedUs, Math.round(toUs - client.wallSeconds * 1e6));
+  const window = { streams: opts.streams, inPhase: opts.inPhase ?? false, fromUs, toUs, audioSecondsSent: client.audioSecondsSent, frames: Math.round(client.audioSecondsSent / 0.1) };
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `load.${pid}.json`), `${JSON.stringify(window)}\n`);
+}
+
 /** The headline: the largest N whose every run passed (null when none did). */
 export function capacityHeadline(runs: CapacityRun[]): number | null {
   const passed = [...new Set(runs.map((r) => r.streams))].filter((n) => runs.every((r) => r.streams !== n || r.ok));
@@ -213,6 +233,7 @@ export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun
     args.push('--stagger-ms', String(opts.staggerMs), '--drain-timeout', String(opts.drainTimeoutS));
     if (opts.inPhase) args.push('--in-phase');
     let client: LoadReport;
+    const loadFromUs = monotonicUs();
     try {
       client = await runLoadClient(args, (opts.durationS + opts.drainTimeoutS + 60) * 1000 + opts.staggerMs);
     } finally {
@@ -222,6 +243,7 @@ export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun
     }
     const cpuSeconds = server.cpuSeconds() - cpu0;
     const wall = (performance.now() - started) / 1000;
+    writeLoadWindow(server.pid, opts, loadFromUs, client);
     const otherCpu = systemBusySeconds() - busy0 - cpuSeconds - client.clientCpuSeconds - cpuSecondsSince(self0);
     await Promise.all(pending);
     const after = opts.telemetry ? await safeScrape(server) : null;

@@ -2,7 +2,8 @@
 // for CI). `--only vad,capacity,…` picks items (their ids: bench/items/index.ts). Prints the tables on stdout
 // and writes bench/results/latest.json (`--out FILE` to change). Exit status 1 if an item crashed;
 // targets are reported, never asserted. `--profile` runs every server under --cpu-prof (profiles in
-// bench/results/profiles/, summarise one with `node bench/profile.ts FILE`);
+// bench/results/profiles/, beside each capacity or burst run's load window, `load.<pid>.json`;
+// summarise one with `node bench/profile.ts FILE [--per-frame]`);
 // `--report FILE` prints the tables of an earlier JSON result without running anything;
 // `--set section.key=value` (repeatable) adds a server setting to every capacity and burst run.
 import { execFileSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { setServerOverride } from './capacity.ts';
 import type { BenchItem, PlanOptions, RunContext } from './item.ts';
 import { ITEMS } from './items/index.ts';
 import { evaluateTargets, Progress, renderReport, writeJson, type BenchResults } from './report.ts';
-import { REPO_ROOT, setServerNodeArgs, systemBusySeconds } from './server.ts';
+import { REPO_ROOT, setServerProfileDir, systemBusySeconds } from './server.ts';
 
 interface Flags extends PlanOptions {
   only: BenchItem[];
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
     process.stdout.write(renderReport({ ...earlier, targets: evaluateTargets(earlier, ITEMS) }, ITEMS));
     return;
   }
-  if (flags.profile) setServerNodeArgs(['--cpu-prof', '--cpu-prof-dir', fileURLToPath(new URL('results/profiles/', import.meta.url))]);
+  if (flags.profile) setServerProfileDir(fileURLToPath(new URL('results/profiles/', import.meta.url)));
   // Other load on the machine skews every number: measure it for a second before starting.
   const busy0 = systemBusySeconds();
   await new Promise((r) => setTimeout(r, 1000));

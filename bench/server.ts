@@ -97,6 +97,17 @@ export function setServerNodeArgs(args: string[]): void {
   serverNodeArgs = args;
 }
 
+let profileDir: string | null = null;
+/** Every server from now on runs under --cpu-prof, its profiles in `dir`. */
+export function setServerProfileDir(dir: string): void {
+  profileDir = dir;
+  setServerNodeArgs(['--cpu-prof', '--cpu-prof-dir', dir]);
+}
+/** Where the servers' CPU profiles go (null: not profiled). */
+export function serverProfileDir(): string | null {
+  return profileDir;
+}
+
 /** Starts a server with `config` (merged over host/port/log level from the environment). */
 export async function startServer(config: Record<string, unknown>, startTimeoutMs = 60_000): Promise<ServerHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'streamer-bench-'));

@@ -372,3 +372,18 @@ export async function runVad(opts: VadOptions): Promise<VadResults> {
   const conc = await concurrent(opts, windows);
   return { windows: windows.length, single, concurrent: conc };
 }
+
+/** The hand-batched floor alone (item 1b's `floor`): CPU-s per audio second of `streams` streams, median of 3 after a warm-up. */
+export async function vadFloorCpuPerAudioSecond(streams: number, perStreamSeconds: number): Promise<number> {
+  const windows = windowsOf(Math.max(perStreamSeconds, 8));
+  const perStream = Math.max(1, Math.round(perStreamSeconds / WINDOW_SECONDS));
+  const floor = await BatchedPlain.load();
+  try {
+    await floor.run(8, 16, windows); // warm-up
+    const reps: Rep[] = [];
+    for (let rep = 0; rep < 3; rep++) reps.push(await timed(() => floor.run(streams, perStream, windows)));
+    return summarize(streams * perStream * WINDOW_SECONDS, reps).cpuPerAudioSecond;
+  } finally {
+    await floor.close();
+  }
+}

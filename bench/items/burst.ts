@@ -1,13 +1,41 @@
 // Item 2b: item 2 with every stream in phase (bursts of endpoints); its ratio's baseline is item 2's
 // run at the same N. The measurement is bench/burst.ts.
 import { BURST_LAG_TARGET_S, MIN_SILENCE_S, runBurst, type BurstOptions, type BurstResults } from '../burst.ts';
+import type { CapacityRun } from '../capacity.ts';
 import { resultOf, type BenchItem, type Target } from '../item.ts';
+import { physicalLimit, type PhysicalLimit } from '../limit.ts';
+import { median } from '../stats.ts';
 import { loopBound, ms, num, type Table } from '../table.ts';
 import { capacity } from './capacity.ts';
 import { breakdownTable, lagCells } from './lag-cells.ts';
 
 type Plan = Omit<BurstOptions, 'onStep' | 'onTick'>;
 
+/** Issue 28's memory target: server RSS above idle, per stream, at 1,000 streams (below that, reported only). */
+const RSS_PER_STREAM_TARGET_MB = 1;
+const RSS_TARGET_STREAMS = 1000;
+
+/** Server RSS at the peak above its idle RSS, per stream (MB). */
+const rssPerStreamMb = (r: CapacityRun) =>
+  r.server.rssPeakMb === null || r.server.rssIdleMb === null ? null : (r.server.rssPeakMb - r.server.rssIdleMb) / r.streams;
+
+/** The physical limit with the load client's CPU per audio second of the runs at the largest N (median). */
+function limitOf(b: BurstResults): PhysicalLimit | null {
+  const top = Math.max(...b.runs.map((r) => r.streams));
+  const client = median(b.runs.filter((r) => r.streams === top).map((r) => r.client.clientCpuSeconds / Math.max(1e-9, r.client.audioSecondsSent)));
+  return b.limitParts && client !== null ? physicalLimit(b.limitParts, client) : null;
+}
+
+/** The note beside the headline: the estimate and its parts (bench/README.md, "The physical limit"). */
+function limitNote(l: PhysicalLimit | null): string {
+  if (l === null) return 'Physical limit: not measured in this run.';
+  const us = (x: number) => `${x.toFixed(1)} µs`;
+  return (
+    `Physical limit (estimate, bench/README.md): ~${l.streams} streams on ${l.cores} cores = ${l.cores} / ${l.perStreamCores.toFixed(5)} cores per stream: ` +
+    `VAD floor ${l.vadFloorCpuPerAudioS.toFixed(5)} CPU-s/audio-s (hand-batched, ${l.vadStreams} streams) + 10 frames/s × (decode+resample ${us(l.decodeUsPerFrame)} + ` +
+    `bare ws receive ${us(l.wsUsPerFrame)}) + load client ${l.clientCpuPerAudioS.toFixed(5)} CPU-s/audio-s.`
+  );
+}
 /** Issue 17's targets: p99 lag − the min-silence (what the service adds) at these N. */
 const SERVICE_P99_BOUNDS: [streams: number, boundS: number][] = [
   [300, 0.1],
@@ -22,8 +50,9 @@ export const burst: BenchItem<Plan, BurstResults> = {
     repeats: repeat ?? (smoke ? 1 : 2),
     durationS: smoke ? 4 : 20,
     drainTimeoutS: smoke ? 10 : 15,
+    smoke,
   }),
-  steps: (plan) => plan.streams.length * plan.repeats,
+  steps: (plan) => 1 + plan.streams.length * plan.repeats,
   run: (plan, ctx) => runBurst({ ...plan, onStep: (label) => ctx.step(label), onTick: (label) => ctx.tick(label) }),
 
   render(b, all) {
@@ -34,7 +63,7 @@ export const burst: BenchItem<Plan, BurstResults> = {
     const out: Table[] = [
       {
         title: `2b. Bursts: N real-time segmented streams in phase (all started within ${b.staggerMs} ms, same audio), ${base?.durationS ?? 0} s each; lag in ms`,
-        headers: ['N', 'done', 'finals', 'lag p50', 'lag p99', 'lag max', `p99−${MIN_SILENCE_S}s`, 'endp p50', 'endp p99', 'loop p99', 'ELU', 'srv cores', 'CPU-s/audio-s', 'client cores', 'other cores', 'p99 vs spread', `p99<${BURST_LAG_TARGET_S}s`],
+        headers: ['N', 'done', 'finals', 'lag p50', 'lag p99', 'lag max', `p99−${MIN_SILENCE_S}s`, 'endp p50', 'endp p99', 'loop p99', 'ELU', 'srv cores', 'CPU-s/audio-s', 'RSS MB', 'RSS/stream MB', 'client cores', 'other cores', 'p99 vs spread', `p99<${BURST_LAG_TARGET_S}s`],
         rows: b.runs.map((r) => {
           const c = r.client;
           const s = spreadP99(r.streams);
@@ -46,6 +75,8 @@ export const burst: BenchItem<Plan, BurstResults> = {
             num(r.server.eventLoopUtilization, 2),
             num(r.server.cores, 2),
             num(r.server.cpuPerAudioSecond, 4),
+            num(r.server.rssPeakMb, 0),
+            num(rssPerStreamMb(r), 3),
             num(c.clientCpuSeconds / c.wallSeconds, 2),
             num(r.server.otherCores, 2),
             s === null || c.lagP99InclMissing === null ? '–' : `${(c.lagP99InclMissing / s).toFixed(2)}x`,
@@ -54,6 +85,8 @@ export const burst: BenchItem<Plan, BurstResults> = {
         }),
         notes: [
           `Headline: largest N whose every run had p99 lag < ${BURST_LAG_TARGET_S} s (all streams completed, no final missing): ${b.headlineStreams ?? 'none'}.`,
+          limitNote(limitOf(b)),
+          'RSS: the server\'s peak; RSS/stream: (peak − idle RSS before the load) / N.',
           'Every stream hears the fixture from the same point, so all end their utterances within the stagger: the VAD endpoints,',
           'the model jobs and the sends of every stream come at once. The framing is the same for every stream: the floor of the lag',
           `is 0.29–0.34 s per utterance (the ${MIN_SILENCE_S} s min-silence less its 30 ms pad, plus the framing), not a range as in item 2.`,
@@ -92,6 +125,19 @@ export const burst: BenchItem<Plan, BurstResults> = {
       measured: b.headlineStreams === null ? 'no N passed' : `${b.headlineStreams} streams`,
       met: b.headlineStreams !== null && b.headlineStreams >= 600,
     });
+    const limit = limitOf(b);
+    if (limit) out.push({ item: 'burst limit', target: 'physical limit (estimate), for the gap', measured: `~${limit.streams} streams (headline ${b.headlineStreams ?? 'none'})`, met: null });
+    const top = b.runs.filter((r) => r.streams === Math.max(...b.runs.map((x) => x.streams)));
+    const perStream = top.map(rssPerStreamMb).filter((x): x is number => x !== null);
+    if (perStream.length > 0) {
+      const worstMb = Math.max(...perStream);
+      out.push({
+        item: `burst memory ${top[0].streams}`,
+        target: `RSS above idle < ${RSS_PER_STREAM_TARGET_MB} MB per stream at ≥ ${RSS_TARGET_STREAMS} streams`,
+        measured: `${worstMb.toFixed(3)} MB per stream, peak ${Math.max(...top.map((r) => r.server.rssPeakMb ?? 0)).toFixed(0)} MB (worst run)`,
+        met: top[0].streams >= RSS_TARGET_STREAMS ? worstMb < RSS_PER_STREAM_TARGET_MB : null,
+      });
+    }
     return out;
   },
 };
