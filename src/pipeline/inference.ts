@@ -33,7 +33,7 @@ export async function inferSegment(model: Inference, audio: Float32Array, span: 
   // Model-stage RTF is the model's own speed: the time it computed when it says so (a worker's run
   // time), not the wait for a free worker, which shows in task_scheduling_delay_seconds_total
   // {task="inference"} and stage_backlog_seconds; the stream's experience is in the latency metrics.
-  using stage = measureStage(metrics, 'model', audioSeconds, ctx.tally);
+  using stage = measureStage(metrics, 'model', audioSeconds, ctx.modelTally);
   try {
     // Guarded: a throw on this thread (e.g. decoding the worker's tokens) is a panic like a
     // worker crash, counted and logged once.

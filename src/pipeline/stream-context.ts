@@ -44,8 +44,8 @@ export interface StreamContext {
   trace: Context;
   /** The stream's logger: its lines carry the stream's id. */
   log: Logger;
-  /** The stream's share of the stage metrics (its model runs), for its `stats`. */
-  tally: StageTally;
+  /** The stream's share of the model stage's metrics (its inferences), for its `stats`. */
+  modelTally: StageTally;
 }
 
 /** A sample index of the stream as a time on the client's timeline (seconds, to the microsecond). */

@@ -128,7 +128,7 @@ export class AudioStream {
       arrivals: new ArrivalClock(),
       trace: params.trace,
       log: params.log,
-      tally: new StageTally(),
+      modelTally: new StageTally(),
     };
     const spans = Array.from({ length: format.channels }, (_, c) => startChildSpan('channel', params.trace, { channel: c }));
     const commits = new CommitTracker(format.channels, microseconds(params.timeOffset), send);
@@ -152,7 +152,7 @@ export class AudioStream {
       route: this.params.mode,
       channels: this.channels.length,
       backlog: this.backlog(),
-      model: this.ctx.tally.of('model'),
+      model: this.ctx.modelTally.totals(),
       ...(this.params.mode === 'segmented' ? { speaking: this.channels.map((c) => c.speaking?.() ?? false) } : {}),
     };
   }
@@ -180,7 +180,7 @@ export class AudioStream {
     const seconds = (performance.now() - started) / 1000;
     this.decoding.poll(seconds);
     const { metrics } = this.ctx.service.telemetry;
-    recordStageWork(metrics, 'audio_decoding', seconds, audioSeconds, this.ctx.tally);
+    recordStageWork(metrics, 'audio_decoding', seconds, audioSeconds);
     metrics.audioReceivedSeconds.add(audioSeconds, this.routeAttributes);
     return perChannel;
   }

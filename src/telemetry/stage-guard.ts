@@ -55,7 +55,7 @@ export class StageGuard implements Disposable {
  * the same figures into `tally`, the share of the stream the work was for (when it was for one).
  */
 export function recordStageWork(metrics: Instruments, stage: Stage, processingSeconds: number, mediaSeconds: number, tally?: StageTally): void {
-  tally?.record(stage, processingSeconds, mediaSeconds);
+  tally?.record(processingSeconds, mediaSeconds);
   const h = metrics.stage[stage];
   const attributes = STAGE_ATTRIBUTES[stage];
   h.processing.record(processingSeconds, attributes);

@@ -1,12 +1,11 @@
-// One stream's share of the stage metrics: the same processing and media seconds the stage guard
+// One stream's share of a stage's metrics: the same processing and media seconds the stage guard
 // records into processing_duration_seconds and media_duration_seconds, added up for that stream
 // alone, so that what a client is told about its stream (its `stats` events) is what the metrics
-// count, not a second measurement.
-import type { Stage } from './stages.ts';
+// count, not a second measurement. A stream keeps one for its model runs.
 
 /** Units of stage work and their seconds, added up since the stream began. */
 export interface StageTotals {
-  /** Units of work recorded (inferences for the model stage, frames for decoding). */
+  /** Units of work recorded (inferences, for the model stage). */
   runs: number;
   /** Processing seconds recorded (the processing_duration_seconds observations). */
   processingSeconds: number;
@@ -15,20 +14,17 @@ export interface StageTotals {
 }
 
 export class StageTally {
-  private readonly totals = new Map<Stage, StageTotals>();
+  private readonly sums: StageTotals = { runs: 0, processingSeconds: 0, mediaSeconds: 0 };
 
   /** Adds one unit of work, as recorded into the stage's histograms. */
-  record(stage: Stage, processingSeconds: number, mediaSeconds: number): void {
-    const t = this.totals.get(stage);
-    if (!t) return void this.totals.set(stage, { runs: 1, processingSeconds, mediaSeconds });
-    t.runs++;
-    t.processingSeconds += processingSeconds;
-    t.mediaSeconds += mediaSeconds;
+  record(processingSeconds: number, mediaSeconds: number): void {
+    this.sums.runs++;
+    this.sums.processingSeconds += processingSeconds;
+    this.sums.mediaSeconds += mediaSeconds;
   }
 
-  /** The totals of a stage so far (a copy). */
-  of(stage: Stage): StageTotals {
-    const t = this.totals.get(stage);
-    return t ? { ...t } : { runs: 0, processingSeconds: 0, mediaSeconds: 0 };
+  /** The totals so far (a copy). */
+  totals(): StageTotals {
+    return { ...this.sums };
   }
 }

@@ -13,7 +13,7 @@ import { testContext } from '../helpers/context.ts';
 
 function streamContext() {
   const t = testContext();
-  const ctx: StreamContext = { service: t.service, progress: () => undefined, timeOffset: 0, route: 'simple', arrivals: new ArrivalClock(), trace: ROOT_CONTEXT, log, tally: new StageTally() };
+  const ctx: StreamContext = { service: t.service, progress: () => undefined, timeOffset: 0, route: 'simple', arrivals: new ArrivalClock(), trace: ROOT_CONTEXT, log, modelTally: new StageTally() };
   const panics = async () => (await t.read()).value('task_panics_total', { task: 'inference' });
   return { ctx, panics, health: () => t.telemetry.panics.recentCount() };
 }
