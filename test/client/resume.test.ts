@@ -9,7 +9,8 @@ import { connectWebSocket } from '../../src/client/browser-connection.ts';
 import { connect } from '../../src/client/connection.ts';
 import { MovingStream } from '../../src/client/moving-stream.ts';
 import { LivePcm } from '../../src/client/pcm-source.ts';
-import { streamAudio, type Resume, type StreamResult } from '../../src/client/stream-client.ts';
+import { streamAudio, type StreamResult } from '../../src/client/stream-client.ts';
+import { streamWithCut } from '../helpers/cut-stream.ts';
 import { finals, segmentsOf } from '../helpers/events.ts';
 import { scrape } from '../helpers/prometheus.ts';
 import { speechFixture, startTestService, type TestService } from '../helpers/service.ts';
@@ -27,37 +28,13 @@ before(async () => {
 });
 after(() => service.shutdown(0));
 
-/**
- * Streams the fixture in real time through a forwarder, which `cut` breaks once 5.5 s of audio went
- * through (inside the second speech); over `ws`, or over the WHATWG WebSocket the page uses.
- */
-async function streamWithCut(cut: 'reset' | 'blackHole', transport: 'ws' | 'WebSocket'): Promise<{ result: StreamResult; resumes: Resume[] }> {
-  const proxy = await startSwitchProxy(service.port);
-  const resumes: Resume[] = [];
-  try {
-    const running = streamAudio({
-      addr: `ws://127.0.0.1:${proxy.port}/api/v1/segmented`,
-      format: fixture.format,
-      pcm: fixture.pcm,
-      realTime: true,
-      chunkBytes: 3200,
-      interimResults: true,
-      stallTimeoutMs: 1500,
-      onResume: (r) => resumes.push(r),
-      ...(transport === 'WebSocket' && { connect: connectWebSocket }),
-    });
-    await proxy.until(() => proxy.bytesTo(service.port) >= (REGION_B.start + 0.7) * 32_000, 'audio inside the second speech region');
-    proxy[cut]();
-    return { result: await running, resumes };
-  } finally {
-    await proxy.close();
-  }
-}
-
 for (const [cut, transport] of [['reset', 'ws'], ['blackHole', 'ws'], ['reset', 'WebSocket'], ['blackHole', 'WebSocket']] as const) {
   test(`a connection lost mid-speech (${cut}, over ${transport}) is resumed from the committed point: every final once, as an uninterrupted run gives it`, { timeout: 60_000 }, async () => {
     const before = (await scrape(service.url)).value('stream_resumes_total', { route: 'segmented' });
-    const { result, resumes } = await streamWithCut(cut, transport);
+    const { result, resumes } = await streamWithCut(service, {
+      cut,
+      stream: { interimResults: true, stallTimeoutMs: 1500, ...(transport === 'WebSocket' && { connect: connectWebSocket }) },
+    });
     assert.equal(result.closeCode, 1000);
     assert.equal(resumes.length, 1, JSON.stringify(resumes));
     const [resume] = resumes;
@@ -100,53 +77,27 @@ test('the CLI resumes a dropped connection by itself: one stderr line, every fin
 });
 
 test('simple route: a resume starts at the end of the last chunk delivered, so the chunks still tile the audio once', { timeout: 60_000 }, async () => {
-  const proxy = await startSwitchProxy(service.port);
-  try {
-    const resumes: Resume[] = [];
-    const running = streamAudio({ addr: `ws://127.0.0.1:${proxy.port}/api/v1/simple`, format: fixture.format, pcm: fixture.pcm, realTime: true, chunkBytes: 3200, onResume: (r) => resumes.push(r) });
-    await proxy.until(() => proxy.bytesTo(service.port) >= 3 * 32_000, 'three seconds of audio');
-    proxy.reset();
-    const result = await running;
-    assert.equal(result.closeCode, 1000);
-    assert.equal(resumes.length, 1);
-    const chunks = segmentsOf(result.events);
-    assert.equal(chunks[0].start_time, 0);
-    for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i].start_time, chunks[i - 1].end_time, `chunk ${i} starts where chunk ${i - 1} ended: ${JSON.stringify(chunks.map((c) => [c.start_time, c.end_time]))}`);
-    assert.equal(chunks.at(-1)!.end_time, fixture.duration);
-    assert.equal(chunks.reduce((n, c) => n + (c.count as number), 0), fixture.pcm.byteLength / 2, 'every sample in exactly one chunk');
-    assert.ok(resumes[0].atSeconds > 2 && resumes[0].atSeconds <= 3.1, `resumed at ${resumes[0].atSeconds} s: the end of the last chunk delivered`);
-  } finally {
-    await proxy.close();
-  }
+  const { result, resumes } = await streamWithCut(service, { route: 'simple', atSeconds: 3 });
+  assert.equal(result.closeCode, 1000);
+  assert.equal(resumes.length, 1);
+  const chunks = segmentsOf(result.events);
+  assert.equal(chunks[0].start_time, 0);
+  for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i].start_time, chunks[i - 1].end_time, `chunk ${i} starts where chunk ${i - 1} ended: ${JSON.stringify(chunks.map((c) => [c.start_time, c.end_time]))}`);
+  assert.equal(chunks.at(-1)!.end_time, fixture.duration);
+  assert.equal(chunks.reduce((n, c) => n + (c.count as number), 0), fixture.pcm.byteLength / 2, 'every sample in exactly one chunk');
+  assert.ok(resumes[0].atSeconds > 2 && resumes[0].atSeconds <= 3.1, `resumed at ${resumes[0].atSeconds} s: the end of the last chunk delivered`);
 });
 
 test('a replay buffer shorter than the audio since the committed point: the resume starts after the oldest audio kept, and reports the gap', { timeout: 60_000 }, async () => {
-  const proxy = await startSwitchProxy(service.port);
-  try {
-    const resumes: Resume[] = [];
-    const running = streamAudio({
-      addr: `ws://127.0.0.1:${proxy.port}/api/v1/segmented`,
-      format: fixture.format,
-      pcm: fixture.pcm,
-      realTime: true,
-      chunkBytes: 3200,
-      maxReplaySeconds: 0.5,
-      onResume: (r) => resumes.push(r),
-    });
-    // 0.7 s into the second speech region: its committed point is before the region, more than 0.5 s back.
-    await proxy.until(() => proxy.bytesTo(service.port) >= (REGION_B.start + 0.7) * 32_000, 'audio inside the second speech region');
-    proxy.reset();
-    const result = await running;
-    assert.equal(result.closeCode, 1000);
-    assert.equal(resumes.length, 1, JSON.stringify(resumes));
-    const [r] = resumes;
-    assert.ok(r.replayedSeconds <= 0.5 + 1e-9 && r.replayedSeconds > 0.5 - 0.032 - 0.1, `sent again ${r.replayedSeconds} s: the 0.5 s kept, on the VAD grid`);
-    assert.ok(r.gapSeconds > 0.1, `a gap of ${r.gapSeconds} s reported`);
-    assert.ok(r.atSeconds > REGION_B.start, `resumed at ${r.atSeconds} s, inside the speech: the audio before it was not kept`);
-    assert.equal(Math.round(r.atSeconds * 16000) % 512, 0, 'the resume point is on the VAD grid');
-  } finally {
-    await proxy.close();
-  }
+  // Cut 0.7 s into the second speech region: its committed point is before the region, more than 0.5 s back.
+  const { result, resumes } = await streamWithCut(service, { stream: { maxReplaySeconds: 0.5 } });
+  assert.equal(result.closeCode, 1000);
+  assert.equal(resumes.length, 1, JSON.stringify(resumes));
+  const [r] = resumes;
+  assert.ok(r.replayedSeconds <= 0.5 + 1e-9 && r.replayedSeconds > 0.5 - 0.032 - 0.1, `sent again ${r.replayedSeconds} s: the 0.5 s kept, on the VAD grid`);
+  assert.ok(r.gapSeconds > 0.1, `a gap of ${r.gapSeconds} s reported`);
+  assert.ok(r.atSeconds > REGION_B.start, `resumed at ${r.atSeconds} s, inside the speech: the audio before it was not kept`);
+  assert.equal(Math.round(r.atSeconds * 16000) % 512, 0, 'the resume point is on the VAD grid');
 });
 
 test('a live source keeps only the audio a resume may send again: at most maxReplaySeconds before what was sent', { timeout: 60_000 }, async () => {
