@@ -8,6 +8,13 @@ import type { ServerEvent } from '../api/protocol.ts';
 /** Boundaries that two streams found apart are the same one within this (two 32 ms VAD windows). */
 export const SAME_EDGE_S = 0.064;
 
+/**
+ * A reported time in whole microseconds, the protocol's resolution: times compared as floats are
+ * off by their sums' rounding (16.642 − 16.578 is 0.06400000000000006).
+ */
+const us = (seconds: number) => Math.round(seconds * 1e6);
+const SAME_EDGE_US = us(SAME_EDGE_S);
+
 interface Channel {
   /** End of the last final segment (or simple-route chunk) delivered. */
   finalEnd: number;
@@ -86,16 +93,16 @@ export class DeliveredLog {
         return false;
       }
       if (e.type === 'active') {
-        if (e.time < ch.finalEnd) {
+        if (us(e.time) < us(ch.finalEnd)) {
           modes.set(c, 'skip'); // a segment delivered whole, found again
           return false;
         }
-        // Its start was delivered (times are sums of floats: 16.642 − 16.578 is 0.06400000000000006).
-        if (ch.openActive !== null && Math.abs(e.time - ch.openActive) <= SAME_EDGE_S + 1e-6) return false;
+        // Its start was delivered.
+        if (ch.openActive !== null && Math.abs(us(e.time) - us(ch.openActive)) <= SAME_EDGE_US) return false;
         return true;
       }
       // A simple-route chunk: one that reaches past what was delivered carries new audio and passes, overlap and all.
-      if (e.type === 'segment' && e.is_final === undefined) return e.end_time > ch.finalEnd + 1e-6;
+      if (e.type === 'segment' && e.is_final === undefined) return us(e.end_time) > us(ch.finalEnd);
       return true;
     };
   }
