@@ -41,7 +41,7 @@ export class PcmDecoder {
     }
     const frames = Math.floor(data.length / this.frameBytes);
     const usable = frames * this.frameBytes;
-    this.carry = usable === data.length ? NOTHING : data.slice(usable);
+    this.carry = usable === data.length ? NOTHING : copyOf(data.subarray(usable));
     this.frames += frames;
 
     const samples = frames * this.format.channels;
@@ -55,7 +55,7 @@ export class PcmDecoder {
     }
     // Typed views, several times faster than DataView calls at hundreds of streams; they need the
     // samples aligned, which a frame cut from ws's read buffer may not be (then one copy aligns it).
-    if (data.byteOffset % (this.isFloat ? 4 : 2) !== 0) data = data.slice(0, usable);
+    if (data.byteOffset % (this.isFloat ? 4 : 2) !== 0) data = copyOf(data.subarray(0, usable));
     if (this.isFloat) out.set(new Float32Array(data.buffer, data.byteOffset, out.length));
     else {
       const pcm = new Int16Array(data.buffer, data.byteOffset, out.length);
@@ -63,6 +63,11 @@ export class PcmDecoder {
     }
     return out;
   }
+}
+
+/** A copy in a buffer of its own (a Buffer's `slice` would be a view of the same memory). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
 
 /** Splits interleaved samples into one array per channel. */

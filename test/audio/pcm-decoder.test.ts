@@ -46,8 +46,19 @@ test('a frame at any byte offset of a larger buffer (as ws may cut it) decodes t
       const frame = larger.subarray(offset, offset + encoded.length);
       assert.deepEqual([...new PcmDecoder(format).decode(frame)], expected, `byte offset ${offset}`);
       assert.deepEqual(frame, encoded, 'the frame is not modified');
+      // The service gets ws's Buffers themselves, whose `slice` is a view, not a copy.
+      const buffer = Buffer.from(larger.buffer, offset, encoded.length);
+      assert.deepEqual([...new PcmDecoder(format).decode(buffer)], expected, `Buffer at byte offset ${offset}`);
     }
   }
+});
+
+test('the bytes carried into the next call are a copy: the caller may reuse its buffer', () => {
+  const decoder = new PcmDecoder(pcm(s16(1)));
+  const first = Buffer.from(new Uint8Array(new Int16Array([0x4000, 0x2001]).buffer));
+  decoder.decode(first.subarray(0, 3)); // one sample, and the low byte of the next carried
+  first.fill(0);
+  assert.deepEqual([...decoder.decode(Uint8Array.of(0x20))], [0x2001 / 32768]);
 });
 
 test('an incomplete trailing frame stays pending', () => {
