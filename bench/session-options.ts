@@ -36,8 +36,7 @@ async function run(session: ort.InferenceSession, batch: number, steps: number):
       const at = (step * VAD_WINDOW + c * 997) % (samples.length - VAD_CONTEXT - VAD_WINDOW);
       audio.set(samples.subarray(at, at + VAD_CONTEXT + VAD_WINDOW), c * (VAD_CONTEXT + VAD_WINDOW));
     }
-    const out = await runVadJob(session, { windows: new Int32Array(batch).fill(1), audio, state });
-    state.set(out.state);
+    await runVadJob(session, { windows: new Int32Array(batch).fill(1), audio, state, probs: new Float32Array(batch) }); // state updated in place
   }
 }
 

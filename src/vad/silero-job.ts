@@ -15,13 +15,8 @@ export interface VadJob {
   audio: Float32Array;
   /** Per channel in order: its state, layer 0 (128) then layer 1 (128). Updated in place. */
   state: Float32Array;
-}
-
-export interface VadJobResult {
-  /** Speech probability per window, channel after channel. */
+  /** Written: the speech probability of each window, channel after channel. */
   probs: Float32Array;
-  /** Each channel's state after its last window, in the job's layout. */
-  state: Float32Array;
 }
 
 export function createVadSession(path: string): Promise<ort.InferenceSession> {
@@ -32,25 +27,33 @@ export function createVadSession(path: string): Promise<ort.InferenceSession> {
 
 const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(MODEL_SAMPLE_RATE)]), []);
 
-export async function runVadJob(session: ort.InferenceSession, job: VadJob): Promise<VadJobResult> {
-  const channels = job.windows.length;
+/**
+ * Runs `job`, writing its probabilities and each channel's new state into its arrays (shared memory
+ * when it came from the main thread: job-memory.ts). The job's arrays are not handed to
+ * onnxruntime: a run reads them after an await (setImmediate), when the main thread may have them.
+ */
+export async function runVadJob(session: ort.InferenceSession, job: VadJob): Promise<void> {
+  const { windows, audio, state, probs } = job;
+  const channels = windows.length;
+  if (channels === 0) return;
   const audioOffset = new Int32Array(channels);
   const probOffset = new Int32Array(channels);
   for (let c = 1; c < channels; c++) {
-    audioOffset[c] = audioOffset[c - 1] + VAD_CONTEXT + job.windows[c - 1] * VAD_WINDOW;
-    probOffset[c] = probOffset[c - 1] + job.windows[c - 1];
+    audioOffset[c] = audioOffset[c - 1] + VAD_CONTEXT + windows[c - 1] * VAD_WINDOW;
+    probOffset[c] = probOffset[c - 1] + windows[c - 1];
   }
-  const probs = new Float32Array(channels > 0 ? probOffset[channels - 1] + job.windows[channels - 1] : 0);
-  const state = job.state;
+  // One pair of input arrays for the job, sized for its first (largest) run; later runs use their fronts.
+  const inputs = new Float32Array(channels * INPUT);
+  const states = new Float32Array(2 * channels * VAD_STATE);
   for (let run = 0; ; run++) {
     let b = 0;
-    while (b < channels && job.windows[b] > run) b++;
+    while (b < channels && windows[b] > run) b++;
     if (b === 0) break;
-    const input = new Float32Array(b * INPUT);
-    const h = new Float32Array(2 * b * VAD_STATE);
+    const input = inputs.subarray(0, b * INPUT);
+    const h = states.subarray(0, 2 * b * VAD_STATE);
     for (let c = 0; c < b; c++) {
       const from = audioOffset[c] + run * VAD_WINDOW; // this window's context is the previous window's tail
-      input.set(job.audio.subarray(from, from + INPUT), c * INPUT);
+      input.set(audio.subarray(from, from + INPUT), c * INPUT);
       h.set(state.subarray(c * 2 * VAD_STATE, c * 2 * VAD_STATE + VAD_STATE), c * VAD_STATE);
       h.set(state.subarray(c * 2 * VAD_STATE + VAD_STATE, (c + 1) * 2 * VAD_STATE), (b + c) * VAD_STATE);
     }
@@ -67,5 +70,4 @@ export async function runVadJob(session: ort.InferenceSession, job: VadJob): Pro
       state.set(next.subarray((b + c) * VAD_STATE, (b + c + 1) * VAD_STATE), c * 2 * VAD_STATE + VAD_STATE);
     }
   }
-  return { probs, state };
 }

@@ -15,10 +15,11 @@ function session(path: string): Promise<ort.InferenceSession> {
   return loaded.session;
 }
 
-export default async function vadJob(job: VadWorkerJob) {
+/** Runs the job in place: its arrays are shared with the main thread (job-memory.ts), so the answer carries nothing. */
+export default async function vadJob(job: VadWorkerJob): Promise<void> {
   const s = await session(job.modelPath).catch((err: unknown) => {
     loaded = null; // try again on the next job
     throw err;
   });
-  return runVadJob(s, job);
+  await runVadJob(s, job);
 }

@@ -17,7 +17,7 @@ import type * as ort from 'onnxruntime-node';
 import { VadBatchRunner, type VadAnswer, type VadRequest } from './batch-runner.ts';
 import { VadChannelState, type WindowSource } from './channel.ts';
 import { VadScheduler } from './scheduler.ts';
-import { createVadSession, type VadJobResult } from './silero-job.ts';
+import { createVadSession } from './silero-job.ts';
 import type { VadWorkerJob } from './silero-worker.ts';
 import { VAD_CONTEXT, VAD_STATE, VAD_WINDOW } from './window.ts';
 
@@ -110,13 +110,13 @@ export class SileroVad {
    */
   static async load(service: ServiceContext, path = matmulVadModelPath(), options: VadOptions = {}): Promise<SileroVad> {
     // One job per thread at a time: the VAD batches requests and spreads its jobs over the threads itself.
-    const pool = service.tasks.createWorkerPool<VadWorkerJob, VadJobResult>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1, { pipeline: false });
+    const pool = service.tasks.createWorkerPool<VadWorkerJob, void>('vad', siblingModule('silero-worker', import.meta.url), options.workers ?? 1, { pipeline: false });
     let inline: ort.InferenceSession | null = null;
     try {
       inline = await createVadSession(path);
       const now = options.now ?? (() => performance.now());
       const runner = new VadBatchRunner(service, pool, inline, path, { inlineMaxWindows: options.inlineMaxWindows ?? 8, now });
-      const window = () => ({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE) });
+      const window = () => ({ windows: Int32Array.of(1), audio: new Float32Array(VAD_CONTEXT + VAD_WINDOW), state: new Float32Array(2 * VAD_STATE), probs: new Float32Array(1) });
       await Promise.all(Array.from({ length: pool.size }, () => runner.onWorker(window())));
       return new SileroVad(runner, options, now);
     } catch (err) {
