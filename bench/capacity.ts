@@ -10,6 +10,9 @@ import { eventLoopUtilization, quantileBound, sampleRender, scrape, sumOf, type 
 import { REPO_ROOT, ZERO_MODEL, serverProfileDir, startServer, systemBusySeconds, type ServerHandle } from './server.ts';
 import { cpuSecondsSince, median } from './stats.ts';
 
+/** The frames the load client sends (its default `--frame-ms`, which these runs keep), in ms. */
+const FRAME_MS = 100;
+
 /** The headline's bound: p99 lag of final results (raw, what the user sees). */
 export const LAG_TARGET_S = 0.5;
 export const EVENT_LOOP_TARGET_S = 0.05;
@@ -41,6 +44,8 @@ export interface ServerStats {
   cpuPerAudioSecond: number;
   /** cpuSeconds / the load's wall time: cores kept busy. */
   cores: number;
+  /** The main thread's CPU (the event loop's work) per frame received, in µs. */
+  mainUsPerFrame: number;
   rssIdleMb: number | null;
   rssPeakMb: number | null;
   /** Upper bound of the bucket holding the p99 of eventloop_delay_seconds during the load. */
@@ -170,7 +175,7 @@ function writeLoadWindow(pid: number, opts: CapacityRunOptions, spawnedUs: numbe
   if (dir === null) return;
   const toUs = monotonicUs();
   const fromUs = Math.max(spawnedUs, Math.round(toUs - client.wallSeconds * 1e6));
-  const window = { streams: opts.streams, inPhase: opts.inPhase ?? false, fromUs, toUs, audioSecondsSent: client.audioSecondsSent, frames: Math.round(client.audioSecondsSent / 0.1) };
+  const window = { streams: opts.streams, inPhase: opts.inPhase ?? false, fromUs, toUs, audioSecondsSent: client.audioSecondsSent, frames: Math.round((client.audioSecondsSent * 1000) / FRAME_MS) };
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `load.${pid}.json`), `${JSON.stringify(window)}\n`);
 }
@@ -192,6 +197,7 @@ export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun
 
     const before = opts.telemetry ? await safeScrape(server) : null;
     const cpu0 = server.cpuSeconds();
+    const main0 = server.mainThreadCpuSeconds();
     const busy0 = systemBusySeconds();
     const self0 = process.cpuUsage();
     const started = performance.now();
@@ -242,6 +248,7 @@ export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun
       clearTimeout(renderTimer);
     }
     const cpuSeconds = server.cpuSeconds() - cpu0;
+    const mainCpuSeconds = server.mainThreadCpuSeconds() - main0;
     const wall = (performance.now() - started) / 1000;
     writeLoadWindow(server.pid, opts, loadFromUs, client);
     const otherCpu = systemBusySeconds() - busy0 - cpuSeconds - client.clientCpuSeconds - cpuSecondsSince(self0);
@@ -253,6 +260,7 @@ export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun
       cpuSeconds,
       cpuPerAudioSecond: cpuSeconds / Math.max(1e-9, client.audioSecondsSent),
       cores: cpuSeconds / client.wallSeconds,
+      mainUsPerFrame: (mainCpuSeconds * 1e6) / Math.max(1, (client.audioSecondsSent * 1000) / FRAME_MS),
       rssIdleMb: mb(rssIdle),
       rssPeakMb: mb(rssPeak),
       eventLoopP99S: delay?.bound ?? null,

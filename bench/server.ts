@@ -32,7 +32,16 @@ export function clkTck(): number {
 
 /** utime + stime of a process, all threads, in seconds. */
 export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of a process's main thread (its event loop: the thread whose id is the pid), in seconds. */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // Fields after the command name (which may contain spaces) start at field 3 (state).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / clkTck();
@@ -64,6 +73,8 @@ export interface ServerHandle {
   readonly url: string;
   ws(route: 'simple' | 'segmented'): string;
   cpuSeconds(): number;
+  /** The main thread's alone (the event loop; no worker, onnxruntime or GC helper thread). */
+  mainThreadCpuSeconds(): number;
   rssBytes(): number | null;
   /** Log lines at warn level or above so far, and the last few of them. */
   readonly warnings: { count: number; last: string[] };
@@ -163,6 +174,7 @@ export async function startServer(config: Record<string, unknown>, startTimeoutM
     url,
     ws: (route) => `${url.replace(/^http/, 'ws')}/api/v1/${route}`,
     cpuSeconds: () => processCpuSeconds(pid),
+    mainThreadCpuSeconds: () => mainThreadCpuSeconds(pid),
     rssBytes: () => processMemoryBytes(pid, 'VmRSS'),
     warnings,
     async stop(timeoutMs = 15_000) {

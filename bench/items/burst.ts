@@ -63,7 +63,7 @@ export const burst: BenchItem<Plan, BurstResults> = {
     const out: Table[] = [
       {
         title: `2b. Bursts: N real-time segmented streams in phase (all started within ${b.staggerMs} ms, same audio), ${base?.durationS ?? 0} s each; lag in ms`,
-        headers: ['N', 'done', 'finals', 'lag p50', 'lag p99', 'lag max', `p99−${MIN_SILENCE_S}s`, 'endp p50', 'endp p99', 'loop p99', 'ELU', 'srv cores', 'CPU-s/audio-s', 'RSS MB', 'RSS/stream MB', 'client cores', 'other cores', 'p99 vs spread', `p99<${BURST_LAG_TARGET_S}s`],
+        headers: ['N', 'done', 'finals', 'lag p50', 'lag p99', 'lag max', `p99−${MIN_SILENCE_S}s`, 'endp p50', 'endp p99', 'loop p99', 'ELU', 'main µs/frame', 'srv cores', 'CPU-s/audio-s', 'RSS MB', 'RSS/stream MB', 'client cores', 'other cores', 'p99 vs spread', `p99<${BURST_LAG_TARGET_S}s`],
         rows: b.runs.map((r) => {
           const c = r.client;
           const s = spreadP99(r.streams);
@@ -73,6 +73,7 @@ export const burst: BenchItem<Plan, BurstResults> = {
             ms(c.lagAfterEndpoint?.p99),
             loopBound(r.server.eventLoopP99S),
             num(r.server.eventLoopUtilization, 2),
+            num(r.server.mainUsPerFrame, 1),
             num(r.server.cores, 2),
             num(r.server.cpuPerAudioSecond, 4),
             num(r.server.rssPeakMb, 0),
