@@ -16,7 +16,7 @@ export const vad: BenchItem<Plan, VadResults> = {
   plan: ({ smoke }) =>
     smoke
       ? { audioSeconds: 5, reps: 1, streams: [1, 8, 32, 128], concurrentBudgetSeconds: 10, minPerStreamSeconds: 0.5 }
-      : { audioSeconds: 60, reps: 3, streams: [1, 8, 32, 128], concurrentBudgetSeconds: 480, minPerStreamSeconds: 2 },
+      : { audioSeconds: 60, reps: 3, streams: [1, 8, 32, 128], concurrentBudgetSeconds: 1920, minPerStreamSeconds: 2 },
   steps: (plan) => 5 * plan.reps + plan.streams.length * plan.reps, // five single-stream contenders
   run: (plan, ctx) => runVad({ ...plan, onStep: (label) => ctx.step(label) }),
 

@@ -7,9 +7,11 @@
 //   rest of its wait (a light load: waiting would only delay the answer); at most one more job than
 //   workers is out, so the wait is bounded.
 // - Requests that queued up while the workers were busy are spread over the idle workers (in jobs
-//   of at least MIN_REQUESTS_PER_SPLIT): in one job they ran on one worker while the other idled,
-//   and their channels, answered together, queued up together again (a convoy that, after a burst
-//   of endpoints, held every stream's VAD in jobs of 256 channels for a second).
+//   of at least MIN_REQUESTS_PER_SPLIT requests and MIN_WINDOWS_PER_SPLIT windows): in one job they
+//   ran on one worker while the other idled, and their channels, answered together, queued up
+//   together again (a convoy that, after a burst of endpoints, held every stream's VAD in jobs of
+//   256 channels for a second). A backlog too small for two such jobs stays one: split, it would
+//   be answered at most ~1 ms sooner, for a fifth to a third more CPU per window (bench item 1b).
 import { ArrivalRate } from './arrival-rate.ts';
 
 /**
@@ -17,6 +19,14 @@ import { ArrivalRate } from './arrival-rate.ts';
  * smaller model runs cost more per window than the parallelism gives back.
  */
 export const MIN_REQUESTS_PER_SPLIT = 32;
+
+/**
+ * Fewest windows in a job of its own when the waiting requests are spread over idle workers: a job
+ * of 128 windows runs ~2.3 ms on a worker, so splitting a smaller one gains under ~1 ms, while the
+ * model's cost per window grows as its runs shrink (64 windows a run cost ~10 % more than 128), and
+ * two workers waking and contending for two cores with the event loop cost more again.
+ */
+export const MIN_WINDOWS_PER_SPLIT = 128;
 
 export interface SchedulerOptions {
   /** Most requests in one job. */
@@ -79,13 +89,14 @@ export class VadScheduler {
   }
 
   /**
-   * The sizes of the jobs to start now from `queued` requests, taken from the front of the queue
-   * in this order, with `inFlight` jobs out: one per idle worker (at least one) while each gets
-   * MIN_REQUESTS_PER_SPLIT, at most `maxBatch` each, within maxInFlight. What they leave waits.
+   * The sizes of the jobs to start now from `queued` requests holding `windows` windows in all,
+   * taken from the front of the queue in this order, with `inFlight` jobs out: one per idle worker
+   * (at least one) while each gets MIN_REQUESTS_PER_SPLIT requests and MIN_WINDOWS_PER_SPLIT
+   * windows, at most `maxBatch` each, within maxInFlight. What they leave waits.
    */
-  split(queued: number, inFlight: number): number[] {
+  split(queued: number, windows: number, inFlight: number): number[] {
     const idleWorkers = Math.max(1, this.options.workers - inFlight);
-    const jobs = Math.max(1, Math.min(idleWorkers, Math.floor(queued / MIN_REQUESTS_PER_SPLIT)));
+    const jobs = Math.max(1, Math.min(idleWorkers, Math.floor(queued / MIN_REQUESTS_PER_SPLIT), Math.floor(windows / MIN_WINDOWS_PER_SPLIT)));
     const size = Math.min(this.options.maxBatch, Math.ceil(queued / jobs));
     const sizes: number[] = [];
     for (let left = queued; sizes.length < jobs && left > 0 && inFlight + sizes.length < this.maxInFlight; left -= size) sizes.push(Math.min(size, left));

@@ -201,7 +201,9 @@ export class SileroVad {
 
   private startJobs(): void {
     this.cancelStart = null;
-    for (const size of this.scheduler.split(this.queue.length, this.inFlight)) this.launch(this.queue.splice(0, size));
+    let windows = 0;
+    for (const p of this.queue) windows += p.samples.length / VAD_WINDOW;
+    for (const size of this.scheduler.split(this.queue.length, windows, this.inFlight)) this.launch(this.queue.splice(0, size));
   }
 
   private launch(batch: Pending[]): void {

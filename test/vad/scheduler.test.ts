@@ -2,7 +2,7 @@
 // and how the waiting requests are split into jobs, with no timer, no model and no thread.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MIN_REQUESTS_PER_SPLIT, VadScheduler, type QueueState, type SchedulerOptions } from '../../src/vad/scheduler.ts';
+import { MIN_REQUESTS_PER_SPLIT, MIN_WINDOWS_PER_SPLIT, VadScheduler, type QueueState, type SchedulerOptions } from '../../src/vad/scheduler.ts';
 
 const DEFAULTS: SchedulerOptions = { maxBatch: 256, maxWaitMs: 10, minCompany: 2, workers: 1 };
 
@@ -71,26 +71,38 @@ test('nothing to start: an empty queue, or one more job than workers out', () =>
 
 test('one job of everything waiting, up to maxBatch; what it leaves waits', () => {
   const s = new VadScheduler({ ...DEFAULTS, workers: 1 });
-  assert.deepEqual(s.split(1, 0), [1]);
-  assert.deepEqual(s.split(200, 0), [200], 'one worker: no split');
-  assert.deepEqual(s.split(300, 0), [256], 'at most maxBatch');
-  assert.deepEqual(s.split(300, 1), [256], 'the worker busy: one job may still go out');
-  assert.deepEqual(s.split(300, 2), [], 'two jobs out on one worker: none');
+  // Requests of 3 windows (a 100 ms frame's), enough windows for any split: only the requests count here.
+  const split = (queued: number, inFlight: number) => s.split(queued, 3 * queued, inFlight);
+  assert.deepEqual(split(1, 0), [1]);
+  assert.deepEqual(split(200, 0), [200], 'one worker: no split');
+  assert.deepEqual(split(300, 0), [256], 'at most maxBatch');
+  assert.deepEqual(split(300, 1), [256], 'the worker busy: one job may still go out');
+  assert.deepEqual(split(300, 2), [], 'two jobs out on one worker: none');
 });
 
 test('requests that queued up are spread over the idle workers, in jobs of at least MIN_REQUESTS_PER_SPLIT', () => {
   const min = MIN_REQUESTS_PER_SPLIT;
   const two = new VadScheduler({ ...DEFAULTS, workers: 2 });
-  assert.deepEqual(two.split(2 * min - 1, 0), [2 * min - 1], 'too few for two jobs of the minimum');
-  assert.deepEqual(two.split(2 * min, 0), [min, min]);
-  assert.deepEqual(two.split(101, 0), [51, 50], 'halves, the first the larger');
-  assert.deepEqual(two.split(600, 0), [256, 256], 'at most maxBatch each; 88 wait');
-  assert.deepEqual(two.split(200, 1), [200], 'one worker idle: one job');
-  assert.deepEqual(two.split(200, 2), [200], 'none idle: one job (the one more than workers)');
-  assert.deepEqual(two.split(200, 3), [], 'three out on two workers: none');
+  const split = (s: VadScheduler, queued: number, inFlight: number) => s.split(queued, 8 * queued, inFlight);
+  assert.deepEqual(split(two, 2 * min - 1, 0), [2 * min - 1], 'too few for two jobs of the minimum');
+  assert.deepEqual(split(two, 2 * min, 0), [min, min]);
+  assert.deepEqual(split(two, 101, 0), [51, 50], 'halves, the first the larger');
+  assert.deepEqual(split(two, 600, 0), [256, 256], 'at most maxBatch each; 88 wait');
+  assert.deepEqual(split(two, 200, 1), [200], 'one worker idle: one job');
+  assert.deepEqual(split(two, 200, 2), [200], 'none idle: one job (the one more than workers)');
+  assert.deepEqual(split(two, 200, 3), [], 'three out on two workers: none');
 
   const four = new VadScheduler({ ...DEFAULTS, workers: 4 });
-  assert.deepEqual(four.split(3 * min, 0), [min, min, min], 'as many jobs as the minimum allows');
-  assert.deepEqual(four.split(1000, 0), [250, 250, 250, 250]);
-  assert.deepEqual(four.split(400, 2), [200, 200], 'two idle');
+  assert.deepEqual(split(four, 3 * min, 0), [min, min, min], 'as many jobs as the minimum allows');
+  assert.deepEqual(split(four, 1000, 0), [250, 250, 250, 250]);
+  assert.deepEqual(split(four, 400, 2), [200, 200], 'two idle');
+});
+
+test('a backlog of fewer windows than two jobs of MIN_WINDOWS_PER_SPLIT stays one job', () => {
+  const w = MIN_WINDOWS_PER_SPLIT;
+  const two = new VadScheduler({ ...DEFAULTS, workers: 2 });
+  assert.deepEqual(two.split(128, 2 * w - 1, 0), [128], '128 requests, too few windows for two jobs');
+  assert.deepEqual(two.split(128, 2 * w, 0), [64, 64], 'enough windows for two');
+  const four = new VadScheduler({ ...DEFAULTS, workers: 4 });
+  assert.deepEqual(four.split(256, 3 * w, 0), [86, 86, 84], 'the windows allow three jobs of the four idle workers');
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { MIN_REQUESTS_PER_SPLIT } from '../../src/vad/scheduler.ts';
+import { MIN_REQUESTS_PER_SPLIT, MIN_WINDOWS_PER_SPLIT } from '../../src/vad/scheduler.ts';
 import { bundledVadModelPath, matmulVadModelPath, SileroVad, VadChannelState } from '../../src/vad/silero.ts';
 import { createVadSession } from '../../src/vad/silero-job.ts';
 import { VAD_WINDOW } from '../../src/vad/window.ts';
@@ -304,18 +304,33 @@ test('with two workers, jobs of disjoint channels run on the pool and give the s
 
 test('requests that queued up while the workers were busy are spread over the idle workers, with the probabilities of the plain loop', async () => {
   const channels = 2 * MIN_REQUESTS_PER_SPLIT;
+  const first = Math.ceil((2 * MIN_WINDOWS_PER_SPLIT) / channels); // windows per channel in the first requests: enough for two jobs
   const v = await SileroVad.load(service, undefined, { workers: 2 });
   try {
     const states = Array.from({ length: channels }, () => v.openChannel());
     const runs = async () => (await read()).value('vad_batch_size_count');
     const before = { jobs: await vadJobs(), runs: await runs() };
-    // Every open channel asks at once (the event loop caught up after a burst): two jobs, one per worker, not one of all.
-    const first = await Promise.all(states.map((s, i) => v.probabilities(s, audio.subarray(i * 100, i * 100 + VAD_WINDOW))));
-    assert.deepEqual(jobsSince(before.jobs, await vadJobs()), { all: 2, onWorker: 2 }, `${channels} requests of one window, two idle workers`);
-    assert.equal((await runs()) - before.runs, 2, 'one model run per job, each of half the channels');
     const rest = async (s: VadChannelState, i: number, from: number, to: number) => [...(await v.probabilities(s, audio.subarray(i * 100 + from * VAD_WINDOW, i * 100 + to * VAD_WINDOW))).probs];
-    const probs = await Promise.all(states.map(async (s, i) => [first[i].probs[0], ...(await rest(s, i, 1, 32)), ...(await rest(s, i, 32, WINDOWS))]));
+    // Every open channel asks at once (the event loop caught up after a burst): two jobs, one per worker, not one of all.
+    const heads = await Promise.all(states.map((s, i) => rest(s, i, 0, first)));
+    assert.deepEqual(jobsSince(before.jobs, await vadJobs()), { all: 2, onWorker: 2 }, `${channels} requests of ${first} windows, two idle workers`);
+    assert.equal((await runs()) - before.runs, 2 * first, `${first} model runs per job, each of half the channels`);
+    const probs = await Promise.all(states.map(async (s, i) => [...heads[i], ...(await rest(s, i, first, 32)), ...(await rest(s, i, 32, WINDOWS))]));
     for (const i of [0, channels / 2 - 1, channels / 2, channels - 1]) assert.deepEqual(probs[i], await referenceProbs(i * 100), `channel ${i}`);
+  } finally {
+    await v.close();
+  }
+});
+
+test('a small backlog stays one job: requests of one window each from every channel, fewer windows than two jobs of the minimum', async () => {
+  const channels = 2 * MIN_REQUESTS_PER_SPLIT;
+  assert.ok(channels < 2 * MIN_WINDOWS_PER_SPLIT);
+  const v = await SileroVad.load(service, undefined, { workers: 2 });
+  try {
+    const states = Array.from({ length: channels }, () => v.openChannel());
+    const before = await vadJobs();
+    await Promise.all(states.map((s, i) => v.probabilities(s, audio.subarray(i * 100, i * 100 + VAD_WINDOW))));
+    assert.deepEqual(jobsSince(before, await vadJobs()), { all: 1, onWorker: 1 }, `${channels} requests of one window: one job`);
   } finally {
     await v.close();
   }
