@@ -25,7 +25,8 @@ export const metrics: BenchItem<Plan, { points: MetricsPoint[] }> = {
   title: '4 /metrics: exposition size and render time with streams held open and under load',
   plan: ({ smoke }) => {
     const { renderAt, renderSamples } = metricsPoints(smoke);
-    return { points: renderAt, samples: renderSamples, audioS: smoke ? 1 : 2 };
+    // 1,000 held streams too (issue 28: the render time at 1,000 open streams must not regress).
+    return { points: smoke ? renderAt : [...renderAt, 1000], samples: renderSamples, audioS: smoke ? 1 : 2 };
   },
   steps: (plan) => 1 + plan.points.length,
 
@@ -68,7 +69,7 @@ export const metrics: BenchItem<Plan, { points: MetricsPoint[] }> = {
   },
 
   targets({ points }) {
-    const held = points.filter((p) => p.load !== 'real-time').at(-1);
+    const held = points.find((p) => p.load === 'held' && p.streams === TARGET_STREAMS) ?? points.filter((p) => p.load !== 'real-time').at(-1);
     if (!held) return [];
     const render = held.render.metricsMs - held.render.healthMs;
     return [

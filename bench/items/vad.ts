@@ -9,6 +9,8 @@ type Plan = Omit<VadOptions, 'onStep'>;
 /** The concurrency the cost target is set at. */
 const COST_STREAMS = 128;
 const COST_TARGET = 0.0012;
+/** Issue 28: our VAD's CPU per audio second at most this many times the hand-batched floor's, at COST_STREAMS. */
+const FLOOR_TARGET = 1.5;
 
 export const vad: BenchItem<Plan, VadResults> = {
   id: 'vad',
@@ -70,6 +72,13 @@ export const vad: BenchItem<Plan, VadResults> = {
         target: `≤ ${COST_TARGET} CPU-s/audio-s at ${COST_STREAMS} streams`,
         measured: `${num(c.cpuPerAudioSecond, 5)} at ${c.streams} streams`,
         met: c.streams === COST_STREAMS ? c.cpuPerAudioSecond <= COST_TARGET : null,
+      });
+      const x = 1 / c.ratioVsBatchedFloor;
+      out.push({
+        item: 'VAD vs floor',
+        target: `≤ ${FLOOR_TARGET}x the hand-batched floor's CPU at ${COST_STREAMS} streams`,
+        measured: `${x.toFixed(2)}x at ${c.streams} streams`,
+        met: c.streams === COST_STREAMS ? x <= FLOOR_TARGET : null,
       });
     }
     const ours = v.single.find((s) => s.name === 'ours');
