@@ -335,3 +335,11 @@ test('a small backlog stays one job: requests of one window each from every chan
     await v.close();
   }
 });
+
+test("an answer's probabilities stay as they were when the next job reuses the job's memory", async () => {
+  const first = await vad.probabilities(new VadChannelState(), audio.subarray(0, 4 * VAD_WINDOW));
+  const kept = [...first.probs];
+  const second = await vad.probabilities(new VadChannelState(), audio.subarray(40_000, 40_000 + 4 * VAD_WINDOW));
+  assert.notDeepEqual([...second.probs], kept, 'the second job has other probabilities (else this test could not fail)');
+  assert.deepEqual([...first.probs], kept);
+});
