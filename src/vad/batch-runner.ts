@@ -1,8 +1,9 @@
 // One VAD job made of requests of many channels: packed into the job's arrays (shared memory,
-// reused: job-memory.ts), run where it is cheapest (large jobs on a worker thread, silero-worker.ts, since onnxruntime-node runs on the
-// calling thread; small ones inline, where they cost less than the hand-off), and unpacked into each
-// channel's state and context and each request's probabilities and timing. The VAD stage's
-// metrics and the `vad.batch` span are recorded here, once per job.
+// reused: job-memory.ts), run where it is cheapest (large jobs on a worker thread,
+// silero-worker.ts, since onnxruntime-node runs on the calling thread; small ones inline, where they
+// cost less than the hand-off), and unpacked into each channel's state and context and each
+// request's probabilities and timing. The VAD stage's metrics and the `vad.batch` span are
+// recorded here, once per job.
 import type { ServiceContext } from '../context.ts';
 import type { JobRun, WorkerPool } from '../task.ts';
 import type { VadRequestTiming } from '../task-timing.ts';
