@@ -10,9 +10,6 @@ import { eventLoopUtilization, quantileBound, sampleRender, scrape, sumOf, type 
 import { REPO_ROOT, ZERO_MODEL, serverProfileDir, startServer, systemBusySeconds, type ServerHandle } from './server.ts';
 import { cpuSecondsSince, median } from './stats.ts';
 
-/** The frames the load client sends (its default `--frame-ms`, which these runs keep), in ms. */
-const FRAME_MS = 100;
-
 /** The headline's bound: p99 lag of final results (raw, what the user sees). */
 export const LAG_TARGET_S = 0.5;
 export const EVENT_LOOP_TARGET_S = 0.05;
@@ -175,7 +172,7 @@ function writeLoadWindow(pid: number, opts: CapacityRunOptions, spawnedUs: numbe
   if (dir === null) return;
   const toUs = monotonicUs();
   const fromUs = Math.max(spawnedUs, Math.round(toUs - client.wallSeconds * 1e6));
-  const window = { streams: opts.streams, inPhase: opts.inPhase ?? false, fromUs, toUs, audioSecondsSent: client.audioSecondsSent, frames: Math.round((client.audioSecondsSent * 1000) / FRAME_MS) };
+  const window = { streams: opts.streams, inPhase: opts.inPhase ?? false, fromUs, toUs, audioSecondsSent: client.audioSecondsSent, frames: client.framesSent ?? 0 };
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `load.${pid}.json`), `${JSON.stringify(window)}\n`);
 }
@@ -260,7 +257,7 @@ export async function capacityRun(opts: CapacityRunOptions): Promise<CapacityRun
       cpuSeconds,
       cpuPerAudioSecond: cpuSeconds / Math.max(1e-9, client.audioSecondsSent),
       cores: cpuSeconds / client.wallSeconds,
-      mainUsPerFrame: (mainCpuSeconds * 1e6) / Math.max(1, (client.audioSecondsSent * 1000) / FRAME_MS),
+      mainUsPerFrame: (mainCpuSeconds * 1e6) / Math.max(1, client.framesSent ?? 0),
       rssIdleMb: mb(rssIdle),
       rssPeakMb: mb(rssPeak),
       eventLoopP99S: delay?.bound ?? null,

@@ -64,6 +64,8 @@ export interface LoadReport {
   sendLatenessMs: Distribution;
   clientEventLoopDelayMs: Distribution;
   audioSecondsSent: number;
+  /** Binary frames sent, every stream together (absent in results written before it existed). */
+  framesSent?: number;
   /** First connection attempt → last socket closed. */
   wallSeconds: number;
   clientCpuSeconds: number;
@@ -167,6 +169,7 @@ class Totals {
   finalsEndOfAudio = 0;
   missingFinals = 0;
   audioBytesSent = 0;
+  framesSent = 0;
   errors: Record<string, number> = {};
   closeCodes: Record<string, number> = {};
   lags: number[] = [];
@@ -234,6 +237,7 @@ function runStream(
       ws.send(chunk);
       sentAt[k] = performance.now();
       totals.audioBytesSent += chunk.byteLength;
+      totals.framesSent++;
     };
     const stop = () => {
       clearInterval(keepalive);
@@ -397,6 +401,7 @@ async function main(): Promise<void> {
     sendLatenessMs: distribution(totals.lateness),
     clientEventLoopDelayMs: distribution(probe.stop()),
     audioSecondsSent: totals.audioBytesSent / 2 / SAMPLE_RATE,
+    framesSent: totals.framesSent,
     wallSeconds,
     clientCpuSeconds,
   };
