@@ -108,6 +108,24 @@ async function start(backend: keyof typeof CONFIGS): Promise<{ server: Launched;
   return { server, env, ws: (route) => `ws://127.0.0.1:${server.port}/api/v1/${route}`, url: `http://127.0.0.1:${server.port}` };
 }
 
+/**
+ * One run of the image with `backend`: it is node from the image as its user, `exercise` streams
+ * through it, then its HEALTHCHECK passes and SIGTERM during a stream drains it. The process group
+ * is gone before the test ends (and the root is unmounted), whatever failed.
+ */
+async function runImage(backend: keyof typeof CONFIGS, exercise: (ws: (route: string) => string, url: string) => Promise<void>): Promise<void> {
+  const { server, env, ws, url } = await start(backend);
+  try {
+    assertIsImageNode(server);
+    await exercise(ws, url);
+    assert.equal(await root.healthcheck(info, env), 0, 'HEALTHCHECK');
+    await assertDrains(server, ws);
+  } finally {
+    server.kill();
+    await groupGone(server.child.pid!).catch(() => undefined);
+  }
+}
+
 /** The process the runtime signals is node from the image, as its user. */
 function assertIsImageNode(server: Launched): void {
   const pid = server.child.pid!;
@@ -153,9 +171,7 @@ const RUN_TIMEOUT_MS = 180_000;
 
 test('simulated backend: both routes, /metrics, the HEALTHCHECK, and SIGTERM during a stream drains it', { timeout: RUN_TIMEOUT_MS }, async (t) => {
   if (!runs(t)) return;
-  const { server, env, ws, url } = await start('simulated');
-  try {
-    assertIsImageNode(server);
+  await runImage('simulated', async (ws, url) => {
     const speech = speechFixture();
     const before = await scrape(url);
     const segmented = await streamAudio({ addr: ws('segmented'), format: speech.format, pcm: speech.pcm });
@@ -172,25 +188,18 @@ test('simulated backend: both routes, /metrics, the HEALTHCHECK, and SIGTERM dur
     assert.equal(metrics.value('streams_total', { route: 'simple', outcome: 'completed' }), 1);
     assert.equal(metrics.value('streams_total', { route: 'segmented', outcome: 'completed' }), 1);
     assert.equal(metrics.value('rtf_count', { pipeline: 'model' }) - before.value('rtf_count', { pipeline: 'model' }), segments(simple.events).length + segments(segmented.events).length, 'one model call per segment sent');
-    assert.equal(await root.healthcheck(info, env), 0, 'HEALTHCHECK');
     // The page and the client modules it streams with, served from the image's dist/.
     for (const path of ['/', '/page/app.js', ...CLIENT_MODULES.map((m) => `/page/lib/${m}.js`)]) {
       const res = await fetch(`${url}${path}`);
       assert.equal(res.status, 200, path);
       assert.ok((await res.text()).length > 500, `${path} has content`);
     }
-    await assertDrains(server, ws);
-  } finally {
-    server.kill();
-    await groupGone(server.child.pid!).catch(() => undefined); // before the root is unmounted
-  }
+  });
 });
 
 test("keywords backend (openWakeWord's models from the image): both routes find the fixture's keywords, /metrics, SIGTERM drains", { timeout: RUN_TIMEOUT_MS }, async (t) => {
   if (!runs(t)) return;
-  const { server, env, ws, url } = await start('keywords');
-  try {
-    assertIsImageNode(server);
+  await runImage('keywords', async (ws, url) => {
     const fixture = keywordFixture();
     const before = await scrape(url);
     let calls = 0;
@@ -209,10 +218,5 @@ test("keywords backend (openWakeWord's models from the image): both routes find 
     const processing = delta('processing_duration_seconds_sum');
     assert.ok(processing > 0.01 && processing < delta('media_duration_seconds_sum'), `the real model's processing: ${processing} s`);
     assert.equal(metrics.value('streams_total', { route: 'segmented', outcome: 'completed' }), 1);
-    assert.equal(await root.healthcheck(info, env), 0, 'HEALTHCHECK');
-    await assertDrains(server, ws);
-  } finally {
-    server.kill();
-    await groupGone(server.child.pid!).catch(() => undefined); // before the root is unmounted
-  }
+  });
 });
