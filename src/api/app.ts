@@ -2,7 +2,7 @@
 import { createNodeWebSocket } from '@hono/node-ws';
 import { Hono, type Handler } from 'hono';
 import type { WSContext } from 'hono/ws';
-import type { RawData, WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { log } from '../log.ts';
 import type { Mode } from '../pipeline/stream.ts';
 import { bearerAuth } from './auth.ts';
@@ -102,11 +102,10 @@ export function createApp(deps: AppDeps) {
           // Messages straight from `ws`, not through an `onMessage` here: @hono/node-ws copies every
           // binary message into a new ArrayBuffer and wraps it in a MessageEvent, a main-thread cost
           // per frame at hundreds of streams (docs/performance.md). Without `onMessage` it does
-          // neither. ws hands over a Buffer (a Uint8Array) of its own, never reused.
-          raw.on('message', (data, isBinary) => {
-            const bytes = asBuffer(data);
-            opened.receive(isBinary ? bytes : bytes.toString('utf8'));
-          });
+          // neither. With binaryType 'nodebuffer' (ws's default, set here so that it stays so) every
+          // message is one Buffer (a Uint8Array) of its own, fragments joined, never reused.
+          raw.binaryType = 'nodebuffer';
+          raw.on('message', (data: Buffer, isBinary) => opened.receive(isBinary ? data : data.toString('utf8')));
         },
         onClose(_event, ws) {
           telemetry.metrics.activeConnections.add(-1);
@@ -147,12 +146,6 @@ export function createApp(deps: AppDeps) {
     capConnections(server, deps.admission, telemetry.metrics);
   };
   return { app, injectWebSocket, sessions, heartbeat };
-}
-
-/** A message as one Buffer (ws gives one with its default binaryType, 'nodebuffer'; the other forms for completeness). */
-function asBuffer(data: RawData): Buffer {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return data instanceof ArrayBuffer ? Buffer.from(data) : data;
 }
 
 function socketOf(ws: WSContext): SessionSocket {
