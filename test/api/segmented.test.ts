@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { WebSocket } from 'ws';
 import type { ServerEvent } from '../../src/api/protocol.ts';
 import { connect, streamAudio } from '../../src/client/stream-client.ts';
 import { withoutCommits } from '../helpers/robustness.ts';
@@ -144,4 +145,26 @@ test('per-stream vad tuning overrides the defaults for that stream only', async 
   const normal = await stream();
   assert.ok(Math.abs(normal[0].start_time - wide[0].start_time - 0.1) < 0.001);
   assert.ok(Math.abs(wide[0].end_time - normal[0].end_time - 0.1) < 0.001);
+});
+
+test('binary messages sent in fragments (odd sizes) are joined: the same results as the audio sent whole', async () => {
+  const whole = await streamAudio({ addr: service.ws('segmented'), format: fixture.format, pcm: fixture.pcm, chunkBytes: 3200 });
+  const ws = new WebSocket(service.ws('segmented'));
+  const events: ServerEvent[] = [];
+  ws.on('message', (data: Buffer) => events.push(JSON.parse(data.toString()) as ServerEvent));
+  const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+  await new Promise((resolve) => ws.once('open', resolve));
+  ws.send(JSON.stringify({ request: 'start', format: S16_MONO_16K }));
+  for (let at = 0; at < fixture.pcm.byteLength; at += 3200) {
+    // One message of 3,200 bytes in three fragments, cut inside samples (1,001 + 1,001 + 1,198).
+    const message = fixture.pcm.subarray(at, Math.min(at + 3200, fixture.pcm.byteLength));
+    for (const [from, to] of [[0, 1001], [1001, 2002], [2002, message.byteLength]]) {
+      ws.send(message.subarray(from, to), { binary: true, fin: to >= message.byteLength });
+    }
+  }
+  ws.send(JSON.stringify({ request: 'stop', disconnect: true }));
+  assert.equal(await closed, 1000);
+  const shape = (evs: ServerEvent[]) => withoutCommits(evs).map((e) => (e.type === 'started' ? 'started' : JSON.stringify(e)));
+  assert.deepEqual(shape(events), shape(whole.events));
+  assert.deepEqual(events.at(-1), { type: 'stream_end', channel_durations: [fixture.duration] });
 });
